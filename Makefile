@@ -1,0 +1,25 @@
+.PHONY: setup serve test build typecheck bench doctor
+
+setup:
+	bash scripts/setup.sh
+
+build:
+	npm run --silent build
+
+typecheck:
+	npx tsc -p tsconfig.json --noEmit
+
+doctor: setup
+	./bin/confine doctor
+
+# Starts the service with embedded defaults (one process, in-memory queue, local artifacts, no Redis).
+serve: setup
+	./bin/confine serve
+
+# The whole suite: real jails, real terraform, real HTTP, real Redis.
+test: setup
+	npx tsc -p tsconfig.json --noEmit
+	npx vitest run
+
+bench: setup
+	bash bench/run-all.sh

@@ -1,0 +1,27 @@
+import { ConfigError, loadConfig, type Config } from '../config/settings.js';
+import { JailHost } from '../jail/host.js';
+
+/** Loads configuration or exits with a message naming the wrong variable. */
+export function cliConfig(): Readonly<Config> {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`configuration error: ${error.message}`, 2);
+    throw error;
+  }
+}
+
+export async function openJailHost(config: Config): Promise<JailHost> {
+  return JailHost.open({ stateDir: config.stateDir, uidBase: config.uidBase, uidCount: config.uidCount });
+}
+
+export function fail(message: string, code = 1): never {
+  process.stderr.write(`confine: ${message}\n`);
+  process.exit(code);
+}
+
+export function parsePositive(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) fail(`${name} must be a positive number, got "${value}"`, 2);
+  return n;
+}

@@ -1,0 +1,109 @@
+// One configuration table, read from the environment once at start and frozen. Each setting is
+// documented here (the README's table is generated from it); a wrong value stops start-up with a
+// message naming the variable. Where a seed already names a setting, its name is kept.
+import { existsSync } from 'node:fs';
+
+type Kind = 'string' | 'int' | 'number' | 'list' | 'bool';
+
+export interface Setting {
+  kind: Kind;
+  default: string;
+  doc: string;
+  min?: number;
+}
+
+export const SETTINGS = {
+  CONFINE_STATE_DIR: { kind: 'string', default: '/var/lib/confine', doc: 'Workspaces (tmpfs mounts), uid leases and local artifacts live here.' },
+  CONFINE_UID_BASE: { kind: 'int', default: '1950000000', min: 1000, doc: 'First unprivileged host uid for jails; each live workspace leases its own.' },
+  CONFINE_UID_COUNT: { kind: 'int', default: '4096', min: 1, doc: 'Number of host uids jails may use.' },
+  TERRAFORM_BIN: { kind: 'string', default: 'terraform', doc: 'Terraform binary (a name looked up on the host PATH, or an absolute path).' },
+  TF_PROVIDER_MIRROR: { kind: 'string', default: existsSync('/opt/tf-plugins') ? '/opt/tf-plugins' : '', doc: 'Read-only provider filesystem mirror (unpacked layout); the hard limit on which providers exist.' },
+  ALLOWED_PROVIDERS: { kind: 'list', default: 'aws,random,null', doc: 'Providers the static policy accepts (the mirror remains the hard limit).' },
+  ALLOWED_COMMANDS: { kind: 'list', default: 'ls,cat,echo,pwd,id,whoami,sh', doc: 'Programs a command or script may run; nothing else exists inside the shell jail.' },
+  DEFAULT_EXEC_TIMEOUT_SECONDS: { kind: 'number', default: '30', min: 0.1, doc: 'Wall-clock timeout of a command or script when the request names none.' },
+  MAX_EXEC_TIMEOUT_SECONDS: { kind: 'number', default: '300', min: 0.1, doc: 'Largest timeout a command or script request may ask for.' },
+  EXEC_MEMORY_LIMIT_MB: { kind: 'int', default: '256', min: 8, doc: 'Memory limit (MiB) of a command or script jail; requests may lower it.' },
+  EXEC_MAX_PIDS: { kind: 'int', default: '64', min: 4, doc: 'Process limit of a command or script jail; requests may lower it.' },
+  MAX_EXECUTION_TIME: { kind: 'number', default: '300', min: 1, doc: 'Total wall-clock limit (seconds) of one Terraform run, all steps together.' },
+  MEMORY_LIMIT: { kind: 'int', default: '2048', min: 64, doc: 'Memory limit (MiB) of each Terraform step.' },
+  CPU_LIMIT: { kind: 'number', default: '2', min: 0.1, doc: 'CPU cores each jail may use (cgroup quota).' },
+  MAX_WORKSPACE_SIZE: { kind: 'int', default: '100', min: 1, doc: 'Size (MiB) of a workspace tmpfs, uploads and Terraform data together.' },
+} as const satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+export interface Config {
+  stateDir: string;
+  uidBase: number;
+  uidCount: number;
+  terraformBin: string;
+  providerMirror: string;
+  allowedProviders: string[];
+  allowedCommands: string[];
+  defaultExecTimeoutSeconds: number;
+  maxExecTimeoutSeconds: number;
+  execMemoryMiB: number;
+  execMaxPids: number;
+  maxExecutionTimeSeconds: number;
+  terraformMemoryMiB: number;
+  cpuCores: number;
+  workspaceMiB: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+function read(env: NodeJS.ProcessEnv, name: SettingName): string {
+  return env[name] ?? SETTINGS[name].default;
+}
+
+function int(env: NodeJS.ProcessEnv, name: SettingName): number {
+  const raw = read(env, name).trim();
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  return atLeast(name, Number(raw));
+}
+
+function num(env: NodeJS.ProcessEnv, name: SettingName): number {
+  const raw = read(env, name).trim();
+  const value = Number(raw);
+  if (raw === '' || !Number.isFinite(value)) throw new ConfigError(name, `expected a number, got "${raw}"`);
+  return atLeast(name, value);
+}
+
+function atLeast(name: SettingName, value: number): number {
+  const setting: Setting = SETTINGS[name];
+  if (setting.min !== undefined && value < setting.min) throw new ConfigError(name, `must be at least ${setting.min}`);
+  return value;
+}
+
+function list(env: NodeJS.ProcessEnv, name: SettingName): string[] {
+  const items = read(env, name).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!/^[A-Za-z0-9._+-]+$/.test(item)) throw new ConfigError(name, `invalid entry "${item}"`);
+  }
+  return items;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  return Object.freeze({
+    stateDir: read(env, 'CONFINE_STATE_DIR'),
+    uidBase: int(env, 'CONFINE_UID_BASE'),
+    uidCount: int(env, 'CONFINE_UID_COUNT'),
+    terraformBin: read(env, 'TERRAFORM_BIN'),
+    providerMirror: read(env, 'TF_PROVIDER_MIRROR'),
+    allowedProviders: list(env, 'ALLOWED_PROVIDERS'),
+    allowedCommands: list(env, 'ALLOWED_COMMANDS'),
+    defaultExecTimeoutSeconds: num(env, 'DEFAULT_EXEC_TIMEOUT_SECONDS'),
+    maxExecTimeoutSeconds: num(env, 'MAX_EXEC_TIMEOUT_SECONDS'),
+    execMemoryMiB: int(env, 'EXEC_MEMORY_LIMIT_MB'),
+    execMaxPids: int(env, 'EXEC_MAX_PIDS'),
+    maxExecutionTimeSeconds: num(env, 'MAX_EXECUTION_TIME'),
+    terraformMemoryMiB: int(env, 'MEMORY_LIMIT'),
+    cpuCores: num(env, 'CPU_LIMIT'),
+    workspaceMiB: int(env, 'MAX_WORKSPACE_SIZE'),
+  });
+}

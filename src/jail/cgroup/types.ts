@@ -1,0 +1,36 @@
+export interface CgroupLimits {
+  memoryBytes: number;
+  maxPids: number;
+  cpuCores: number;
+}
+
+export interface CgroupUsage {
+  cpuMs: number;
+  peakMemoryBytes: number;
+  /** The kernel's OOM killer acted inside the group. */
+  oomKilled: boolean;
+  /** A fork or clone failed because pids.max was reached. */
+  pidsLimitHit: boolean;
+}
+
+/** One job's cgroup, possibly spread over several v1 hierarchies. */
+export interface JobCgroup {
+  /** The cgroup.procs files a process writes its own pid into, before exec, to enter the group. */
+  readonly procsFiles: readonly string[];
+  usage(): Promise<CgroupUsage>;
+  /** Kills every process in the group (atomically: frozen first on v1, cgroup.kill on v2). */
+  killAll(): Promise<void>;
+  /** Waits for the group to empty, then removes it. Idempotent. */
+  remove(): Promise<void>;
+}
+
+export interface CgroupDriver {
+  readonly version: 1 | 2;
+  readonly controllers: readonly string[];
+  /** Where this service's job groups live (below the service's own cgroup). */
+  readonly roots: readonly string[];
+  create(name: string, limits: CgroupLimits): Promise<JobCgroup>;
+  /** Names of job groups present now (for sweeping what a crashed predecessor left). */
+  list(): Promise<string[]>;
+  removeByName(name: string): Promise<void>;
+}

@@ -1,0 +1,108 @@
+// cgroup v1: one directory per hierarchy (memory, pids, cpu, cpuacct, freezer — some may share a mount).
+import { mkdir, access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type CgroupLayout, selfDirectory } from './detect.js';
+import {
+  killPids, listDirs, pidsIn, readKeyed, readNumber, readText, removeCgroupDir, writeText,
+} from './fsutil.js';
+import type { CgroupDriver, CgroupLimits, CgroupUsage, JobCgroup } from './types.js';
+
+const REQUIRED = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer'] as const;
+type Controller = (typeof REQUIRED)[number];
+const CPU_PERIOD_US = 100_000;
+
+export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver | undefined {
+  const roots = new Map<Controller, string>();
+  for (const controller of REQUIRED) {
+    const mount = layout.mounts.find((m) => m.version === 1 && m.controllers.includes(controller));
+    const self = mount && selfDirectory(layout, mount);
+    if (!self) return undefined;
+    roots.set(controller, join(self, groupName));
+  }
+  const hierarchyRoots = [...new Set(roots.values())];
+  const root = (c: Controller): string => roots.get(c)!;
+
+  const jobDirs = (name: string): Map<Controller, string> =>
+    new Map(REQUIRED.map((c) => [c, join(root(c), name)] as const));
+
+  const open = (name: string): JobCgroup => {
+    const dirs = jobDirs(name);
+    const dir = (c: Controller): string => dirs.get(c)!;
+    const unique = [...new Set(dirs.values())];
+    return {
+      procsFiles: unique.map((d) => join(d, 'cgroup.procs')),
+      async usage(): Promise<CgroupUsage> {
+        const oom = await readKeyed(join(dir('memory'), 'memory.oom_control'));
+        const pidsEvents = await readKeyed(join(dir('pids'), 'pids.events'));
+        return {
+          cpuMs: Math.round(((await readNumber(join(dir('cpuacct'), 'cpuacct.usage'))) ?? 0) / 1e6),
+          peakMemoryBytes: (await readNumber(join(dir('memory'), 'memory.max_usage_in_bytes'))) ?? 0,
+          oomKilled: (oom.get('oom_kill') ?? 0) > 0,
+          pidsLimitHit: (pidsEvents.get('max') ?? 0) > 0,
+        };
+      },
+      async killAll(): Promise<void> {
+        // Freeze first so nothing can fork between reading the pid list and killing it.
+        const freezer = join(dir('freezer'), 'freezer.state');
+        const canFreeze = await exists(freezer); // a crashed predecessor's partial group may lack it
+        if (canFreeze) await writeText(freezer, 'FROZEN');
+        for (let i = 0; canFreeze && i < 200 && (await readText(freezer))?.trim() !== 'FROZEN'; i++) await sleep(5);
+        for (const file of this.procsFiles) await killPids(await pidsIn(file));
+        if (canFreeze) await writeText(freezer, 'THAWED');
+      },
+      async remove(): Promise<void> {
+        for (const d of unique) {
+          for (let i = 0; i < 500 && (await pidsIn(join(d, 'cgroup.procs'))).length > 0; i++) {
+            await killPids(await pidsIn(join(d, 'cgroup.procs')));
+            await sleep(10);
+          }
+          await removeCgroupDir(d);
+        }
+      },
+    };
+  };
+
+  return {
+    version: 1,
+    controllers: REQUIRED,
+    roots: hierarchyRoots,
+    async create(name: string, limits: CgroupLimits): Promise<JobCgroup> {
+      for (const r of hierarchyRoots) await mkdir(r, { recursive: true });
+      const group = open(name);
+      const dirs = jobDirs(name);
+      for (const d of new Set(dirs.values())) await mkdir(d);
+      const memory = dirs.get('memory')!;
+      await writeText(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+      // Swap off: memory+swap capped at the memory limit where swap accounting exists.
+      if (await exists(join(memory, 'memory.memsw.limit_in_bytes'))) {
+        await writeText(join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
+      }
+      await writeText(join(memory, 'memory.swappiness'), '0');
+      await writeText(join(dirs.get('pids')!, 'pids.max'), String(limits.maxPids));
+      const cpu = dirs.get('cpu')!;
+      await writeText(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+      await writeText(join(cpu, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cpuCores * CPU_PERIOD_US))));
+      return group;
+    },
+    async list(): Promise<string[]> {
+      const names = new Set<string>();
+      for (const r of hierarchyRoots) for (const n of await listDirs(r)) names.add(n);
+      return [...names];
+    },
+    async removeByName(name: string): Promise<void> {
+      const group = open(name);
+      await group.killAll();
+      await group.remove();
+    },
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,98 @@
+// cgroup v2 (unified): one directory per job. The "no internal processes" rule means the service moves
+// itself into a leaf (`confine-supervisor`) before enabling controllers for its job groups.
+import { mkdir, readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type CgroupLayout, selfDirectory } from './detect.js';
+import {
+  isErrno, killPids, listDirs, pidsIn, readKeyed, readNumber, removeCgroupDir, writeText,
+} from './fsutil.js';
+import type { CgroupDriver, CgroupLimits, CgroupUsage, JobCgroup } from './types.js';
+
+const REQUIRED = ['memory', 'pids', 'cpu'] as const;
+const CPU_PERIOD_US = 100_000;
+const SUPERVISOR = 'confine-supervisor';
+
+export async function v2Driver(layout: CgroupLayout, groupName: string): Promise<CgroupDriver | undefined> {
+  const mount = layout.mounts.find((m) => m.version === 2);
+  let self = mount && selfDirectory(layout, mount);
+  if (!mount || !self) return undefined;
+  if (basename(self) === SUPERVISOR) self = dirname(self);
+  const available = (await readFile(join(self, 'cgroup.controllers'), 'utf8').catch(() => '')).split(/\s+/);
+  if (!REQUIRED.every((c) => available.includes(c))) return undefined;
+  const root = join(self, groupName);
+
+  const open = (name: string): JobCgroup => {
+    const dir = join(root, name);
+    return {
+      procsFiles: [join(dir, 'cgroup.procs')],
+      async usage(): Promise<CgroupUsage> {
+        const memoryEvents = await readKeyed(join(dir, 'memory.events'));
+        const cpuStat = await readKeyed(join(dir, 'cpu.stat'));
+        const pidsEvents = await readKeyed(join(dir, 'pids.events'));
+        return {
+          cpuMs: Math.round((cpuStat.get('usage_usec') ?? 0) / 1000),
+          peakMemoryBytes: (await readNumber(join(dir, 'memory.peak'))) ?? (await readNumber(join(dir, 'memory.current'))) ?? 0,
+          oomKilled: (memoryEvents.get('oom_kill') ?? 0) > 0 || (memoryEvents.get('oom_group_kill') ?? 0) > 0,
+          pidsLimitHit: (pidsEvents.get('max') ?? 0) > 0,
+        };
+      },
+      async killAll(): Promise<void> {
+        try {
+          await writeText(join(dir, 'cgroup.kill'), '1'); // atomic for the whole subtree (Linux 5.14+)
+        } catch (error) {
+          if (isErrno(error, 'ENOENT')) return;
+          await writeText(join(dir, 'cgroup.freeze'), '1');
+          await killPids(await pidsIn(join(dir, 'cgroup.procs')));
+          await writeText(join(dir, 'cgroup.freeze'), '0');
+        }
+      },
+      async remove(): Promise<void> {
+        for (let i = 0; i < 500 && (await pidsIn(join(dir, 'cgroup.procs'))).length > 0; i++) await sleep(10);
+        await removeCgroupDir(dir);
+      },
+    };
+  };
+
+  let prepared = false;
+  const prepare = async (): Promise<void> => {
+    if (prepared) return;
+    const supervisor = join(self, SUPERVISOR);
+    await mkdir(supervisor, { recursive: true });
+    if ((await pidsIn(join(self, 'cgroup.procs'))).includes(process.pid)) {
+      await writeText(join(supervisor, 'cgroup.procs'), String(process.pid));
+    }
+    const enable = REQUIRED.map((c) => `+${c}`).join(' ');
+    await writeText(join(self, 'cgroup.subtree_control'), enable);
+    await mkdir(root, { recursive: true });
+    await writeText(join(root, 'cgroup.subtree_control'), enable);
+    prepared = true;
+  };
+
+  return {
+    version: 2,
+    controllers: REQUIRED,
+    roots: [root],
+    async create(name: string, limits: CgroupLimits): Promise<JobCgroup> {
+      await prepare();
+      const dir = join(root, name);
+      await mkdir(dir);
+      await writeText(join(dir, 'memory.max'), String(limits.memoryBytes));
+      await writeText(join(dir, 'memory.swap.max'), '0').catch((error: unknown) => {
+        if (!isErrno(error, 'ENOENT')) throw error; // no swap accounting: nothing to turn off
+      });
+      await writeText(join(dir, 'memory.oom.group'), '1');
+      await writeText(join(dir, 'pids.max'), String(limits.maxPids));
+      await writeText(join(dir, 'cpu.max'), `${Math.max(1000, Math.round(limits.cpuCores * CPU_PERIOD_US))} ${CPU_PERIOD_US}`);
+      return open(name);
+    },
+    async list(): Promise<string[]> {
+      return listDirs(root);
+    },
+    async removeByName(name: string): Promise<void> {
+      const group = open(name);
+      await group.killAll();
+      await group.remove();
+    },
+  };
+}

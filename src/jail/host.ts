@@ -1,0 +1,88 @@
+// The jail host: wires tools, cgroups, identities, workspaces and compiled seccomp programs together once,
+// and removes what a crashed predecessor left before the first run.
+import { mkdir } from 'node:fs/promises';
+import { detectCgroups, type CgroupDriver } from './cgroup/index.js';
+import { resolveHostTools, type AllHostTools } from './host-tools.js';
+import { IdentityPool } from './identity.js';
+import { isStale } from './liveness.js';
+import { runJail, type RunOptions } from './run.js';
+import { compileSeccomp, hostSeccompArch, type CompiledSeccomp } from './seccomp/compile.js';
+import { POLICIES } from './seccomp/policy.js';
+import type { JailSpec, RunResult, SeccompProfileName } from './spec.js';
+import { WorkspaceManager, type Workspace, type WorkspaceOptions } from './workspace.js';
+
+export interface JailHostConfig {
+  stateDir: string;
+  uidBase: number;
+  uidCount: number;
+}
+
+export interface SweepReport {
+  cgroups: string[];
+  workspaces: string[];
+  identities: number;
+}
+
+export const DEFAULT_WORKSPACE_INODES = 20_000;
+
+export class JailHost {
+  private constructor(
+    readonly config: JailHostConfig,
+    readonly tools: AllHostTools,
+    readonly cgroups: CgroupDriver,
+    readonly seccomp: Readonly<Record<SeccompProfileName, CompiledSeccomp>>,
+    private readonly identities: IdentityPool,
+    readonly workspaces: WorkspaceManager,
+  ) {}
+
+  static async open(config: JailHostConfig): Promise<JailHost> {
+    if (process.getuid?.() !== 0) {
+      throw new Error('confine must run as root: it creates cgroups and drops each jail to its own unprivileged uid');
+    }
+    await mkdir(config.stateDir, { recursive: true, mode: 0o711 });
+    const tools = resolveHostTools();
+    const cgroups = await detectCgroups();
+    const arch = hostSeccompArch();
+    const seccomp = {
+      shell: compileSeccomp(POLICIES.shell, arch),
+      terraform: compileSeccomp(POLICIES.terraform, arch),
+    };
+    const identities = new IdentityPool(config);
+    const host = new JailHost(config, tools, cgroups, seccomp, identities, new WorkspaceManager(config.stateDir, identities, tools));
+    await host.sweep();
+    return host;
+  }
+
+  /** Removes cgroups, workspaces and uid leases whose owning process no longer exists. */
+  async sweep(): Promise<SweepReport> {
+    const cgroups: string[] = [];
+    for (const name of await this.cgroups.list()) {
+      if (isStale(name)) {
+        await this.cgroups.removeByName(name);
+        cgroups.push(name);
+      }
+    }
+    const workspaces = await this.workspaces.sweep();
+    const identities = await this.identities.sweep();
+    return { cgroups, workspaces, identities };
+  }
+
+  createWorkspace(options: WorkspaceOptions): Promise<Workspace> {
+    return this.workspaces.create(options);
+  }
+
+  /** Runs one jail in the given workspace, or in a fresh one that is removed afterwards. */
+  async run(spec: JailSpec, workspace?: Workspace, options: RunOptions = {}): Promise<RunResult> {
+    const own = workspace ? undefined : await this.createWorkspace({ sizeBytes: spec.limits.tmpfsBytes, maxInodes: DEFAULT_WORKSPACE_INODES });
+    try {
+      return await runJail(
+        { tools: this.tools, cgroups: this.cgroups, seccompProgram: (profile) => this.seccomp[profile].program },
+        spec,
+        (workspace ?? own)!,
+        options,
+      );
+    } finally {
+      await own?.dispose();
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// Unprivileged host identities for jails. Every live workspace holds its own uid, so rlimits counted per
+// uid (RLIMIT_NPROC) and file ownership of one job never touch another's. Leases are lock files naming the
+// owner pid, so several confine processes on one host (service, CLI, tests) never hand out the same uid.
+import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isErrno } from './cgroup/fsutil.js';
+import { processAlive } from './liveness.js';
+import type { Identity } from './launcher.js';
+
+export interface IdentityLease extends Identity {
+  release(): Promise<void>;
+}
+
+export interface IdentityPoolOptions {
+  stateDir: string;
+  uidBase: number;
+  uidCount: number;
+}
+
+export class IdentityPool {
+  private readonly dir: string;
+  private next = 0;
+
+  constructor(private readonly options: IdentityPoolOptions) {
+    this.dir = join(options.stateDir, 'identities');
+  }
+
+  async lease(): Promise<IdentityLease> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    for (let attempt = 0; attempt < this.options.uidCount; attempt++) {
+      const uid = this.options.uidBase + ((this.next + attempt) % this.options.uidCount);
+      const lockPath = join(this.dir, String(uid));
+      if (await this.tryLock(lockPath)) {
+        this.next = (this.next + attempt + 1) % this.options.uidCount;
+        return { uid, gid: uid, release: () => unlinkIfPresent(lockPath) };
+      }
+    }
+    throw new Error(`no free sandbox uid in ${this.options.uidBase}..${this.options.uidBase + this.options.uidCount - 1}`);
+  }
+
+  /** Removes leases whose owner process is gone. */
+  async sweep(): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      const path = join(this.dir, name);
+      if (!(await ownerAlive(path))) {
+        await unlinkIfPresent(path);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  private async tryLock(lockPath: string): Promise<boolean> {
+    try {
+      const handle = await open(lockPath, 'wx', 0o600);
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return true;
+    } catch (error) {
+      if (!isErrno(error, 'EEXIST')) throw error;
+      if (await ownerAlive(lockPath)) return false;
+      await unlinkIfPresent(lockPath);
+      return this.tryLock(lockPath);
+    }
+  }
+}
+
+async function ownerAlive(lockPath: string): Promise<boolean> {
+  const text = await readFile(lockPath, 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  // An empty file is a lease being written right now.
+  return text === '' || processAlive(pid);
+}
+
+async function unlinkIfPresent(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
+  }
+}

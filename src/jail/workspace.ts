@@ -1,0 +1,141 @@
+// Workspaces are per-run tmpfs mounts on the host: the kernel enforces their size and inode count, a
+// tenant cannot fill the host's disk, and cleanup is an unmount. Each is owned by its own sandbox uid.
+// The mount holds two directories, bound into the jail as the workspace and as /tmp, so both share one
+// quota and both are noexec: an uploaded or copied binary cannot be run, not even through ld.so.
+import { randomBytes } from 'node:crypto';
+import { lchown, mkdir, open, readdir, rm } from 'node:fs/promises';
+import { dirname, join, normalize, sep } from 'node:path';
+import { mustRunHostTool, runHostTool } from './host-exec.js';
+import type { IdentityLease, IdentityPool } from './identity.js';
+import { isStale } from './liveness.js';
+
+export interface WorkspaceOptions {
+  sizeBytes: number;
+  maxInodes: number;
+}
+
+export interface SeedFile {
+  /** Relative path, already validated by the domain's intake (no '..', no absolute paths). */
+  path: string;
+  content: Buffer | string;
+  mode?: number;
+}
+
+export interface Workspace {
+  readonly id: string;
+  /** The tenant's files; the jail sees this directory as its workspace. */
+  readonly hostPath: string;
+  /** The jail's /tmp. */
+  readonly tmpPath: string;
+  readonly identity: IdentityLease;
+  /**
+   * Writes files into a workspace no jail has touched yet. Once a jail has run, the tenant may have
+   * planted links, and host code must not write there as root (Judge0 CVE-2024-28185).
+   */
+  seed(files: readonly SeedFile[]): Promise<void>;
+  markUsed(): void;
+  dispose(): Promise<void>;
+}
+
+export interface WorkspaceTools {
+  mount: string;
+  umount: string;
+}
+
+export class WorkspaceManager {
+  private readonly root: string;
+
+  constructor(
+    stateDir: string,
+    private readonly identities: IdentityPool,
+    private readonly tools: WorkspaceTools,
+  ) {
+    this.root = join(stateDir, 'workspaces');
+  }
+
+  async create(options: WorkspaceOptions): Promise<Workspace> {
+    await mkdir(this.root, { recursive: true, mode: 0o711 });
+    const identity = await this.identities.lease();
+    const id = `${process.pid}-${randomBytes(8).toString('hex')}`;
+    const mountPath = join(this.root, id);
+    const hostPath = join(mountPath, 'workspace');
+    const tmpPath = join(mountPath, 'tmp');
+    try {
+      await mkdir(mountPath, { mode: 0o700 });
+      await mustRunHostTool(this.tools.mount, [
+        '-t', 'tmpfs',
+        '-o', `size=${options.sizeBytes},nr_inodes=${options.maxInodes},mode=0700,uid=${identity.uid},gid=${identity.gid},nosuid,nodev,noexec`,
+        'confine-workspace', mountPath,
+      ]);
+      for (const dir of [hostPath, tmpPath]) {
+        await mkdir(dir, { mode: dir === tmpPath ? 0o1777 : 0o755 });
+        await lchown(dir, identity.uid, identity.gid);
+      }
+    } catch (error) {
+      await unmountAndRemove(this.tools, mountPath);
+      await identity.release();
+      throw error;
+    }
+    let used = false;
+    let disposed = false;
+    const tools = this.tools;
+    return {
+      id,
+      hostPath,
+      tmpPath,
+      identity,
+      async seed(files) {
+        if (used) throw new Error('workspace: cannot seed a workspace a jail has already used');
+        for (const file of files) {
+          const target = normalize(join(hostPath, file.path));
+          if (!target.startsWith(hostPath + sep)) throw new Error(`workspace: path escapes workspace: ${file.path}`);
+          await mkdirOwned(hostPath, dirname(target), identity.uid, identity.gid);
+          const handle = await open(target, 'wx', file.mode ?? 0o644); // O_EXCL: never through an existing link
+          await handle.writeFile(file.content);
+          await handle.close();
+          await lchown(target, identity.uid, identity.gid);
+        }
+      },
+      markUsed() {
+        used = true;
+      },
+      async dispose() {
+        if (disposed) return;
+        disposed = true;
+        await unmountAndRemove(tools, mountPath);
+        await identity.release();
+      },
+    };
+  }
+
+  /** Unmounts and removes workspaces whose owner process is gone. */
+  async sweep(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const name of await readdir(this.root).catch(() => [] as string[])) {
+      if (!isStale(name)) continue;
+      await unmountAndRemove(this.tools, join(this.root, name));
+      removed.push(name);
+    }
+    return removed;
+  }
+}
+
+async function mkdirOwned(root: string, dir: string, uid: number, gid: number): Promise<void> {
+  if (dir === root) return;
+  await mkdirOwned(root, dirname(dir), uid, gid);
+  try {
+    await mkdir(dir, { mode: 0o755 });
+    await lchown(dir, uid, gid);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
+
+async function unmountAndRemove(tools: WorkspaceTools, mountPath: string): Promise<void> {
+  // Everything in the workspace lives in the tmpfs: unmounting discards it without walking tenant files.
+  const plain = await runHostTool(tools.umount, [mountPath]);
+  if (plain.code !== 0 && !/not mounted|no mount point|no such file/i.test(plain.stderr)) {
+    await mustRunHostTool(tools.umount, ['--lazy', mountPath]);
+  }
+  await rm(mountPath, { recursive: true, force: true });
+}
