@@ -28,6 +28,21 @@ export const SETTINGS = {
   MEMORY_LIMIT: { kind: 'int', default: '2048', min: 64, doc: 'Memory limit (MiB) of each Terraform step.' },
   CPU_LIMIT: { kind: 'number', default: '2', min: 0.1, doc: 'CPU cores each jail may use (cgroup quota).' },
   MAX_WORKSPACE_SIZE: { kind: 'int', default: '100', min: 1, doc: 'Size (MiB) of a workspace tmpfs, uploads and Terraform data together.' },
+  PORT: { kind: 'int', default: '8000', min: 0, doc: 'HTTP port of `confine serve`.' },
+  HOST: { kind: 'string', default: '127.0.0.1', doc: 'Address `confine serve` listens on (use 0.0.0.0 to expose it).' },
+  API_KEYS: { kind: 'string', default: '', doc: 'Comma-separated API keys, each `key` or `tenant:key`; kept only as SHA-256 digests. With no keys and no JWT settings, serve generates a dev key and prints it.' },
+  JWT_SECRET: { kind: 'string', default: '', doc: 'HS256 secret for bearer JWTs (tenant from the `tenant` claim, else `sub`).' },
+  JWT_PUBLIC_KEY: { kind: 'string', default: '', doc: 'PEM (SPKI) public key for RS256 bearer JWTs.' },
+  JWT_JWKS_URL: { kind: 'string', default: '', doc: 'JWKS URL for RS256 bearer JWTs (keys fetched and cached by jose).' },
+  JWT_ISSUER: { kind: 'string', default: '', doc: 'Required `iss` of bearer JWTs (empty: not checked).' },
+  JWT_AUDIENCE: { kind: 'string', default: '', doc: 'Required `aud` of bearer JWTs (empty: not checked).' },
+  RATE_LIMIT_REQUESTS: { kind: 'int', default: '100', min: 1, doc: 'Requests one tenant may make per window.' },
+  RATE_LIMIT_WINDOW_SECONDS: { kind: 'int', default: '60', min: 1, doc: 'Rate-limit window in seconds.' },
+  BODY_LIMIT_MB: { kind: 'number', default: '10', min: 0.01, doc: 'Largest JSON request body (MiB).' },
+  UPLOAD_LIMIT_MB: { kind: 'number', default: '50', min: 0.01, doc: 'Largest multipart archive upload (MiB).' },
+  SYNC_WAIT_SECONDS: { kind: 'number', default: '330', min: 1, doc: 'Longest a synchronous request waits for its run before answering 202 with a Location.' },
+  LOG_LEVEL: { kind: 'string', default: 'info', doc: 'pino log level (fatal, error, warn, info, debug, trace, silent).' },
+  AUDIT_LOG_PATH: { kind: 'string', default: '', doc: 'File the audit stream (who, what, duration, resources, exit reason) is appended to; empty: stdout, tagged `"log":"audit"`.' },
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -48,6 +63,21 @@ export interface Config {
   terraformMemoryMiB: number;
   cpuCores: number;
   workspaceMiB: number;
+  port: number;
+  host: string;
+  apiKeys: string;
+  jwtSecret: string;
+  jwtPublicKey: string;
+  jwtJwksUrl: string;
+  jwtIssuer: string;
+  jwtAudience: string;
+  rateLimitRequests: number;
+  rateLimitWindowSeconds: number;
+  bodyLimitMiB: number;
+  uploadLimitMiB: number;
+  syncWaitSeconds: number;
+  logLevel: string;
+  auditLogPath: string;
 }
 
 export class ConfigError extends Error {
@@ -88,6 +118,12 @@ function list(env: NodeJS.ProcessEnv, name: SettingName): string[] {
   return items;
 }
 
+function oneOf(env: NodeJS.ProcessEnv, name: SettingName, allowed: readonly string[]): string {
+  const raw = read(env, name).trim();
+  if (!allowed.includes(raw)) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   return Object.freeze({
     stateDir: read(env, 'CONFINE_STATE_DIR'),
@@ -105,5 +141,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     terraformMemoryMiB: int(env, 'MEMORY_LIMIT'),
     cpuCores: num(env, 'CPU_LIMIT'),
     workspaceMiB: int(env, 'MAX_WORKSPACE_SIZE'),
+    port: int(env, 'PORT'),
+    host: read(env, 'HOST'),
+    apiKeys: read(env, 'API_KEYS'),
+    jwtSecret: read(env, 'JWT_SECRET'),
+    jwtPublicKey: read(env, 'JWT_PUBLIC_KEY'),
+    jwtJwksUrl: read(env, 'JWT_JWKS_URL'),
+    jwtIssuer: read(env, 'JWT_ISSUER'),
+    jwtAudience: read(env, 'JWT_AUDIENCE'),
+    rateLimitRequests: int(env, 'RATE_LIMIT_REQUESTS'),
+    rateLimitWindowSeconds: int(env, 'RATE_LIMIT_WINDOW_SECONDS'),
+    bodyLimitMiB: num(env, 'BODY_LIMIT_MB'),
+    uploadLimitMiB: num(env, 'UPLOAD_LIMIT_MB'),
+    syncWaitSeconds: num(env, 'SYNC_WAIT_SECONDS'),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    auditLogPath: read(env, 'AUDIT_LOG_PATH'),
   });
 }
