@@ -42,6 +42,26 @@ export const SETTINGS = {
   UPLOAD_LIMIT_MB: { kind: 'number', default: '50', min: 0.01, doc: 'Largest multipart archive upload (MiB).' },
   SYNC_WAIT_SECONDS: { kind: 'number', default: '330', min: 1, doc: 'Longest a synchronous request waits for its run before answering 202 with a Location.' },
   LOG_LEVEL: { kind: 'string', default: 'info', doc: 'pino log level (fatal, error, warn, info, debug, trace, silent).' },
+  // jobs, sessions and artifacts (src/jobs, src/sessions, src/artifacts)
+  WORKERS: { kind: 'int', default: '2', min: 1, doc: 'Fixed number of worker slots; at most this many runs execute at once.' },
+  QUEUE_SIZE: { kind: 'int', default: '64', min: 1, doc: 'Runs that may wait in the queue; beyond it submissions get 503 with Retry-After.' },
+  QUEUE_TENANT_SHARE: { kind: 'int', default: '16', min: 1, doc: 'Queued runs one tenant may have at once; beyond it that tenant gets 429 with Retry-After.' },
+  RUN_RECORDS_MAX: { kind: 'int', default: '1000', min: 1, doc: 'Finished runs kept in memory for polling (oldest evicted first).' },
+  RUN_RECORDS_TTL_SECONDS: { kind: 'int', default: '3600', min: 1, doc: 'How long a finished run stays readable.' },
+  SHUTDOWN_GRACE_SECONDS: { kind: 'number', default: '30', min: 0, doc: 'On shutdown, time given to queued and running runs to finish before they are cancelled.' },
+  SESSION_TTL_SECONDS: { kind: 'int', default: '600', min: 1, doc: 'Session TTL; refreshed on each request that uses the session.' },
+  CLEANUP_INTERVAL_SECONDS: { kind: 'int', default: '60', min: 1, doc: 'How often expired sessions are removed (their workspaces unmounted).' },
+  SESSION_DISK_QUOTA_MB: { kind: 'int', default: '64', min: 1, doc: 'Size (MiB) of a session workspace tmpfs (workspace and /tmp together).' },
+  SESSION_MAX_COUNT: { kind: 'int', default: '256', min: 1, doc: 'Live sessions on this service, all tenants together.' },
+  SESSION_MAX_PER_TENANT: { kind: 'int', default: '16', min: 1, doc: 'Live sessions one tenant may hold.' },
+  ARTIFACTS_DIR: { kind: 'string', default: '', doc: 'Local artifact directory (empty: CONFINE_STATE_DIR/artifacts); used unless S3_BUCKET is set.' },
+  S3_BUCKET: { kind: 'string', default: '', doc: 'Store artifacts (plans, uploads) in this S3-compatible bucket instead of the local directory.' },
+  S3_ENDPOINT: { kind: 'string', default: '', doc: 'S3-compatible endpoint URL (empty: the AWS endpoint of S3_REGION).' },
+  S3_REGION: { kind: 'string', default: 'us-east-1', doc: 'S3 region.' },
+  S3_ACCESS_KEY_ID: { kind: 'string', default: '', doc: 'S3 access key id (empty: the SDK default credential chain).' },
+  S3_SECRET_ACCESS_KEY: { kind: 'string', default: '', doc: 'S3 secret access key (never logged).' },
+  S3_FORCE_PATH_STYLE: { kind: 'bool', default: 'true', doc: 'Path-style S3 URLs (needed by most S3-compatible servers).' },
+  S3_PREFIX: { kind: 'string', default: '', doc: 'Key prefix for every object confine writes; tenant namespaces live below it.' },
   AUDIT_LOG_PATH: { kind: 'string', default: '', doc: 'File the audit stream (who, what, duration, resources, exit reason) is appended to; empty: stdout, tagged `"log":"audit"`.' },
 } as const satisfies Record<string, Setting>;
 
@@ -78,6 +98,30 @@ export interface Config {
   syncWaitSeconds: number;
   logLevel: string;
   auditLogPath: string;
+  // jobs, sessions and artifacts
+  workers: number;
+  queueSize: number;
+  queueTenantShare: number;
+  runRecordsMax: number;
+  runRecordsTtlSeconds: number;
+  shutdownGraceSeconds: number;
+  sessionTtlSeconds: number;
+  cleanupIntervalSeconds: number;
+  sessionDiskQuotaMiB: number;
+  sessionMaxCount: number;
+  sessionMaxPerTenant: number;
+  artifactsDir: string;
+  s3: Readonly<S3Config>;
+}
+
+export interface S3Config {
+  bucket: string;
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  forcePathStyle: boolean;
+  prefix: string;
 }
 
 export class ConfigError extends Error {
@@ -108,6 +152,13 @@ function atLeast(name: SettingName, value: number): number {
   const setting: Setting = SETTINGS[name];
   if (setting.min !== undefined && value < setting.min) throw new ConfigError(name, `must be at least ${setting.min}`);
   return value;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: SettingName): boolean {
+  const raw = read(env, name).trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
 }
 
 function list(env: NodeJS.ProcessEnv, name: SettingName): string[] {
@@ -156,5 +207,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     syncWaitSeconds: num(env, 'SYNC_WAIT_SECONDS'),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     auditLogPath: read(env, 'AUDIT_LOG_PATH'),
+    workers: int(env, 'WORKERS'),
+    queueSize: int(env, 'QUEUE_SIZE'),
+    queueTenantShare: int(env, 'QUEUE_TENANT_SHARE'),
+    runRecordsMax: int(env, 'RUN_RECORDS_MAX'),
+    runRecordsTtlSeconds: int(env, 'RUN_RECORDS_TTL_SECONDS'),
+    shutdownGraceSeconds: num(env, 'SHUTDOWN_GRACE_SECONDS'),
+    sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS'),
+    cleanupIntervalSeconds: int(env, 'CLEANUP_INTERVAL_SECONDS'),
+    sessionDiskQuotaMiB: int(env, 'SESSION_DISK_QUOTA_MB'),
+    sessionMaxCount: int(env, 'SESSION_MAX_COUNT'),
+    sessionMaxPerTenant: int(env, 'SESSION_MAX_PER_TENANT'),
+    artifactsDir: read(env, 'ARTIFACTS_DIR'),
+    s3: Object.freeze({
+      bucket: read(env, 'S3_BUCKET'),
+      endpoint: read(env, 'S3_ENDPOINT'),
+      region: read(env, 'S3_REGION'),
+      accessKeyId: read(env, 'S3_ACCESS_KEY_ID'),
+      secretAccessKey: read(env, 'S3_SECRET_ACCESS_KEY'),
+      forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE'),
+      prefix: read(env, 'S3_PREFIX'),
+    }),
   });
 }
