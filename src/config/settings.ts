@@ -24,10 +24,21 @@ export const SETTINGS = {
   MAX_EXEC_TIMEOUT_SECONDS: { kind: 'number', default: '300', min: 0.1, doc: 'Largest timeout a command or script request may ask for.' },
   EXEC_MEMORY_LIMIT_MB: { kind: 'int', default: '256', min: 8, doc: 'Memory limit (MiB) of a command or script jail; requests may lower it.' },
   EXEC_MAX_PIDS: { kind: 'int', default: '64', min: 4, doc: 'Process limit of a command or script jail; requests may lower it.' },
+  COMMAND_RULES_FILE: { kind: 'string', default: '', doc: 'Optional JSON/YAML file of per-command argument rules for allowlisted programs (schema-checked at start).' },
+  EXEC_MAX_INPUT_FILES: { kind: 'int', default: '256', min: 0, doc: 'Most input files one command or script request may inject into its workspace.' },
+  EXEC_MAX_INPUT_BYTES: { kind: 'int', default: '8388608', min: 0, doc: 'Most bytes of input files plus stdin one command or script request may send.' },
   MAX_EXECUTION_TIME: { kind: 'number', default: '300', min: 1, doc: 'Total wall-clock limit (seconds) of one Terraform run, all steps together.' },
   MEMORY_LIMIT: { kind: 'int', default: '2048', min: 64, doc: 'Memory limit (MiB) of each Terraform step.' },
   CPU_LIMIT: { kind: 'number', default: '2', min: 0.1, doc: 'CPU cores each jail may use (cgroup quota).' },
   MAX_WORKSPACE_SIZE: { kind: 'int', default: '100', min: 1, doc: 'Size (MiB) of a workspace tmpfs, uploads and Terraform data together.' },
+  TF_MAX_UPLOAD_SIZE: { kind: 'int', default: '20', min: 1, doc: 'Largest total size (MiB) of the uncompressed files of one Terraform upload.' },
+  TF_MAX_FILE_SIZE: { kind: 'int', default: '5', min: 1, doc: 'Largest single file (MiB) in a Terraform upload.' },
+  TF_MAX_FILES: { kind: 'int', default: '1000', min: 1, doc: 'Most files (and directories) one Terraform upload may hold.' },
+  TF_MAX_PATH_DEPTH: { kind: 'int', default: '16', min: 1, doc: 'Deepest directory nesting in a Terraform upload.' },
+  TF_MAX_COMPRESSION_RATIO: { kind: 'int', default: '100', min: 1, doc: 'Largest uncompressed/compressed ratio of a zip or tar.gz upload (zip bombs).' },
+  TF_FORBIDDEN_FILES: { kind: 'string', default: 'strip', doc: 'What intake does with .terraform/, terraform.d/, *.tfstate*, .terraformrc, *.tfrc, .netrc, .git*: strip or reject.' },
+  TF_LOCK_FILE: { kind: 'string', default: 'strip', doc: 'What intake does with an uploaded .terraform.lock.hcl: keep, strip or reject.' },
+  TF_POLICY_WARN: { kind: 'list', default: '', doc: 'Static-policy rules that only warn instead of blocking (default: every rule blocks).' },
   PORT: { kind: 'int', default: '8000', min: 0, doc: 'HTTP port of `confine serve`.' },
   HOST: { kind: 'string', default: '127.0.0.1', doc: 'Address `confine serve` listens on (use 0.0.0.0 to expose it).' },
   API_KEYS: { kind: 'string', default: '', doc: 'Comma-separated API keys, each `key` or `tenant:key`; kept only as SHA-256 digests. With no keys and no JWT settings, serve generates a dev key and prints it.' },
@@ -79,10 +90,22 @@ export interface Config {
   maxExecTimeoutSeconds: number;
   execMemoryMiB: number;
   execMaxPids: number;
+  commandRulesFile: string;
+  execMaxInputFiles: number;
+  execMaxInputBytes: number;
   maxExecutionTimeSeconds: number;
   terraformMemoryMiB: number;
   cpuCores: number;
   workspaceMiB: number;
+  // terraform intake and policy
+  tfMaxUploadMiB: number;
+  tfMaxFileMiB: number;
+  tfMaxFiles: number;
+  tfMaxPathDepth: number;
+  tfMaxCompressionRatio: number;
+  tfForbiddenFiles: string;
+  tfLockFile: string;
+  tfPolicyWarn: string[];
   port: number;
   host: string;
   apiKeys: string;
@@ -188,10 +211,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     maxExecTimeoutSeconds: num(env, 'MAX_EXEC_TIMEOUT_SECONDS'),
     execMemoryMiB: int(env, 'EXEC_MEMORY_LIMIT_MB'),
     execMaxPids: int(env, 'EXEC_MAX_PIDS'),
+    commandRulesFile: read(env, 'COMMAND_RULES_FILE'),
+    execMaxInputFiles: int(env, 'EXEC_MAX_INPUT_FILES'),
+    execMaxInputBytes: int(env, 'EXEC_MAX_INPUT_BYTES'),
     maxExecutionTimeSeconds: num(env, 'MAX_EXECUTION_TIME'),
     terraformMemoryMiB: int(env, 'MEMORY_LIMIT'),
     cpuCores: num(env, 'CPU_LIMIT'),
     workspaceMiB: int(env, 'MAX_WORKSPACE_SIZE'),
+    tfMaxUploadMiB: int(env, 'TF_MAX_UPLOAD_SIZE'),
+    tfMaxFileMiB: int(env, 'TF_MAX_FILE_SIZE'),
+    tfMaxFiles: int(env, 'TF_MAX_FILES'),
+    tfMaxPathDepth: int(env, 'TF_MAX_PATH_DEPTH'),
+    tfMaxCompressionRatio: int(env, 'TF_MAX_COMPRESSION_RATIO'),
+    tfForbiddenFiles: oneOf(env, 'TF_FORBIDDEN_FILES', ['strip', 'reject']),
+    tfLockFile: oneOf(env, 'TF_LOCK_FILE', ['keep', 'strip', 'reject']),
+    tfPolicyWarn: list(env, 'TF_POLICY_WARN'),
     port: int(env, 'PORT'),
     host: read(env, 'HOST'),
     apiKeys: read(env, 'API_KEYS'),
