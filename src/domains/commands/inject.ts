@@ -1,0 +1,76 @@
+// Writes input files into a workspace a jail may already have used (a session's). Host root never opens
+// a path there: a tenant may have planted `out.txt -> /etc/passwd` and root would follow it (Judge0
+// CVE-2024-28185/28189). Instead a jailed `sh` running as the workspace's own uid does the writing; the
+// contents arrive as read-only files bubblewrap creates from pipes, the paths as argv. Even a link that
+// slipped past the script's check could only reach what the tenant's own jail can reach.
+import type { JailHost } from '../../jail/host.js';
+import { DEFAULT_LIMITS, MiB } from '../../jail/limits.js';
+import { shellSpec } from '../../jail/profiles/shell.js';
+import type { Mount } from '../../jail/spec.js';
+import type { Workspace } from '../../jail/workspace.js';
+import { DomainError } from '../errors.js';
+import type { InputFile } from './inputs.js';
+import type { ProfileCache } from './profiles.js';
+
+const INPUT_DIR = '/confine/in';
+const INJECT_SCRIPT_PATH = '/confine/inject.sh';
+export const INJECT_PROGRAMS = ['sh', 'mkdir', 'cat'] as const;
+
+const EXIT_LINK = 3;
+const EXIT_NOT_DIRECTORY = 4;
+const EXIT_WRITE_FAILED = 5;
+
+// Runs in the jail with cwd = the workspace; "$@" are validated relative paths (no "..", no "." or empty
+// segments), file N's content is at /confine/in/N. Every existing component is checked with -L first.
+const INJECT_SCRIPT = `set -euf
+n=0
+for target in "$@"; do
+  prefix=.
+  rest=$target
+  while :; do
+    seg=\${rest%%/*}
+    prefix=$prefix/$seg
+    if [ -L "$prefix" ]; then echo "$target: \${prefix#./} is a link" >&2; exit ${EXIT_LINK}; fi
+    [ "$rest" = "$seg" ] && break
+    rest=\${rest#*/}
+    if [ -e "$prefix" ] && [ ! -d "$prefix" ]; then echo "$target: \${prefix#./} is not a directory" >&2; exit ${EXIT_NOT_DIRECTORY}; fi
+    [ -d "$prefix" ] || mkdir -- "$prefix" || exit ${EXIT_WRITE_FAILED}
+  done
+  if [ -e "$prefix" ] && [ ! -f "$prefix" ]; then echo "$target: exists and is not a regular file" >&2; exit ${EXIT_NOT_DIRECTORY}; fi
+  cat -- "${INPUT_DIR}/$n" > "$prefix" || exit ${EXIT_WRITE_FAILED}
+  n=$((n + 1))
+done
+`;
+
+export async function injectIntoUsedWorkspace(
+  host: JailHost,
+  profiles: ProfileCache,
+  workspace: Workspace,
+  files: readonly InputFile[],
+  maxInputBytes: number,
+): Promise<void> {
+  if (files.length === 0) return;
+  const profile = await profiles.get(INJECT_PROGRAMS);
+  const mounts: Mount[] = [
+    { kind: 'file', target: INJECT_SCRIPT_PATH, content: INJECT_SCRIPT },
+    ...files.map((file, i): Mount => ({ kind: 'file', target: `${INPUT_DIR}/${i}`, content: file.content })),
+  ];
+  const spec = shellSpec(profile, {
+    command: { argv: ['sh', INJECT_SCRIPT_PATH, ...files.map((f) => f.path)] },
+    limits: { ...DEFAULT_LIMITS, wallTimeMs: 30_000, cpuTimeMs: 30_000, maxPids: 8, memoryBytes: 64 * MiB, fileSizeBytes: Math.max(DEFAULT_LIMITS.fileSizeBytes, maxInputBytes) },
+    extraMounts: mounts,
+  });
+  const result = await host.run(spec, workspace);
+  if (result.exit_reason === 'exited' && result.exit_code === 0) return;
+  const why = result.stderr.trim().split('\n').slice(-1)[0] ?? '';
+  if (result.exit_reason === 'exited' && result.exit_code === EXIT_LINK) {
+    throw new DomainError('security_violation', `input file rejected: ${why}; links in the workspace are never written through`, why);
+  }
+  if (result.exit_reason === 'exited' && result.exit_code === EXIT_NOT_DIRECTORY) {
+    throw new DomainError('validation_error', `input file rejected: ${why}`, why);
+  }
+  if (result.exit_reason === 'file_size_limit' || (result.exit_reason === 'exited' && result.exit_code === EXIT_WRITE_FAILED)) {
+    throw new DomainError('resource_limit', `input files could not be written (workspace full?): ${why}`, why);
+  }
+  throw new Error(`injecting input files failed: ${result.exit_reason} ${result.exit_code ?? result.signal ?? ''}: ${result.stderr.trim()}`);
+}
