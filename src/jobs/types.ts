@@ -31,6 +31,11 @@ export interface RunRecord {
   outcome?: RunOutcome;
   /** Set for failed and cancelled runs. */
   error?: ClassifiedError;
+  /**
+   * Added by the jobs layer: where the Terraform plan JSON is stored (artifact store reference,
+   * `artifact://...` or `s3://bucket/key`), readable only by this run's tenant.
+   */
+  plan_reference?: string;
 }
 
 export interface SubmitOptions {
@@ -54,10 +59,19 @@ export class ShuttingDownError extends Error {
 
 export interface JobStats {
   queued: number;
+  /** Worker slots busy (a slot stays busy until its jail is gone, even after a forced finish). */
   running: number;
   workers: number;
   queueCapacity: number;
+  /** Added: queued runs one tenant may have. */
+  queueTenantShare: number;
+  /** Added: finished runs since start, by final state (monotonic counters for metrics). */
+  finished: { succeeded: number; failed: number; cancelled: number };
+  /** Added: run records held in memory (bounded: queue + workers + finished-record limit). */
+  records: number;
 }
+
+export type RunListener = (record: RunRecord) => void;
 
 export interface JobService {
   /** Throws QueueFullError or ShuttingDownError; never grows without bound. */
@@ -68,7 +82,14 @@ export interface JobService {
   get(tenant: string, id: string): RunRecord | undefined;
   /** Kills the run's jail at once if it is running. */
   cancel(tenant: string, id: string): Promise<RunRecord | undefined>;
+  /** Newest first, all tenants (GET /status). */
   recent(limit: number): RunRecord[];
+  /** Added: newest first, one tenant's runs only. */
+  recentFor(tenant: string, limit: number): RunRecord[];
+  /** Added: called once per run when it starts running; returns an unsubscribe function. */
+  onRunStarted(listener: RunListener): () => void;
+  /** Added: called once per run when it reaches a final state (audit log, metrics); returns an unsubscribe function. */
+  onRunFinished(listener: RunListener): () => void;
   stats(): JobStats;
   /** Stops accepting, drains for graceMs, then cancels what is left and records it. */
   shutdown(graceMs: number): Promise<void>;

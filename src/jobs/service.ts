@@ -1,0 +1,324 @@
+// The job service: a bounded queue in front of a fixed pool of workers. Back-pressure instead of growth
+// (QueueFullError with Retry-After), explicit states (queued -> running -> succeeded | failed |
+// cancelled), an AbortSignal from cancel/timeout/shutdown down to the jail, and tenant-scoped reads:
+// another tenant's id behaves exactly like an unknown one (no existence oracle).
+import { randomBytes } from 'node:crypto';
+import type { ClassifiedError } from '../domains/errors.js';
+import type { Executor, QueuedRun } from './executor-types.js';
+import type { JobQueue } from './queue.js';
+import { RunRecordStore, type RecordLimits } from './records.js';
+import {
+  QueueFullError,
+  ShuttingDownError,
+  type JobService,
+  type JobStats,
+  type RunListener,
+  type RunRecord,
+  type RunRequest,
+  type RunState,
+  type SubmitOptions,
+} from './types.js';
+
+export interface JobServiceOptions {
+  queue: JobQueue<QueuedRun>;
+  workers: number;
+  executor: Executor;
+  /** Hard wall-clock bound of one run, a backstop behind the domains' own timeouts. */
+  runTimeoutMs(request: RunRequest): number;
+  /** After an abort, how long the executor gets before the record is finished without it (forced). */
+  killGraceMs?: number;
+  records?: RecordLimits;
+  /** Internal failures (an executor that threw, a listener that threw): the API logs them. */
+  onInternalError?: (error: unknown, record?: RunRecord) => void;
+  now?: () => number;
+}
+
+export interface JobServiceHandle extends JobService {
+  /** Resolves when every worker has stopped (after shutdown). */
+  readonly stopped: Promise<void>;
+}
+
+type AbortReason = 'cancelled' | 'timeout' | 'shutdown';
+type FinalState = Exclude<RunState, 'queued' | 'running'>;
+
+const DEFAULT_RECORDS: RecordLimits = { maxFinished: 1000, finishedTtlMs: 3_600_000 };
+const FINAL: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'cancelled']);
+
+/** 128 bits from the CSPRNG: ids are capabilities-by-obscurity only on top of the tenant check. */
+export function newRunId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export function createJobService(options: JobServiceOptions): JobServiceHandle {
+  if (!(Number.isInteger(options.workers) && options.workers >= 1)) throw new RangeError('workers must be a positive integer');
+  const now = options.now ?? Date.now;
+  const killGraceMs = options.killGraceMs ?? 5_000;
+  const queue = options.queue;
+  const records = new RunRecordStore(options.records ?? DEFAULT_RECORDS, now);
+  const aborters = new Map<string, (reason: AbortReason) => void>();
+  const waiters = new Map<string, Set<() => void>>();
+  const started = new Set<RunListener>();
+  const finished = new Set<RunListener>();
+  const totals = { succeeded: 0, failed: 0, cancelled: 0 };
+  let queued = 0;
+  let busy = 0;
+  let closing = false;
+  let shutdownPromise: Promise<void> | undefined;
+  // Mean run duration (EWMA, seconds) for Retry-After estimates.
+  let meanRunSeconds = 1;
+
+  const reportInternal = (error: unknown, record?: RunRecord): void => {
+    if (options.onInternalError) options.onInternalError(error, record);
+    else queueMicrotask(() => { throw error; }); // never swallowed: without a handler it surfaces
+  };
+
+  const emit = (listeners: Set<RunListener>, record: RunRecord): void => {
+    for (const listener of listeners) {
+      try {
+        listener(snapshot(record));
+      } catch (error) {
+        reportInternal(error, record);
+      }
+    }
+  };
+
+  const finish = (record: RunRecord, state: FinalState, fields: Partial<RunRecord> = {}): void => {
+    if (FINAL.has(record.state)) return; // a forced finish and a late executor return: first one wins
+    if (record.state === 'queued') queued--;
+    Object.assign(record, fields, { state, finished_at: new Date(now()).toISOString() });
+    totals[state]++;
+    records.markFinished(record.id);
+    for (const wake of waiters.get(record.id) ?? []) wake();
+    waiters.delete(record.id);
+    emit(finished, record);
+  };
+
+  const abortedError = (reason: AbortReason, timeoutMs: number): { state: FinalState; error: ClassifiedError } => {
+    if (reason === 'timeout') {
+      return { state: 'failed', error: { type: 'execution_timeout', message: `run exceeded its time limit of ${Math.round(timeoutMs / 1000)}s` } };
+    }
+    const message = reason === 'shutdown' ? 'run cancelled: the service is shutting down' : 'run cancelled';
+    return { state: 'cancelled', error: { type: 'unknown_error', message, detail: reason } };
+  };
+
+  async function runOne(id: string, payload: QueuedRun): Promise<void> {
+    const record = records.get(id);
+    if (!record || record.state !== 'queued') return; // cancelled while it was being claimed
+    queued--;
+    record.state = 'running';
+    record.started_at = new Date(now()).toISOString();
+    emit(started, record);
+    const controller = new AbortController();
+    const timeoutMs = options.runTimeoutMs(payload.request);
+    let reason: AbortReason | undefined;
+    let forced: NodeJS.Timeout | undefined;
+    const abort = (why: AbortReason): void => {
+      if (reason) return;
+      reason = why;
+      controller.abort(why);
+      // Forced finish: the jail is SIGKILLed through the signal; if the executor still has not returned
+      // after the grace, the record is finished anyway (the worker slot stays busy until it does).
+      forced = setTimeout(() => finish(record, ...spread(abortedError(why, timeoutMs))), killGraceMs);
+    };
+    aborters.set(id, abort);
+    const timer = setTimeout(() => abort('timeout'), timeoutMs);
+    const begun = now();
+    try {
+      const execution = await options.executor.execute(payload.request, {
+        runId: id,
+        tenant: record.tenant,
+        ...(payload.sessionId === undefined ? {} : { sessionId: payload.sessionId }),
+        signal: controller.signal,
+      });
+      const extra = execution.plan_reference === undefined ? {} : { plan_reference: execution.plan_reference };
+      if (reason) {
+        const aborted = abortedError(reason, timeoutMs);
+        finish(record, aborted.state, { outcome: execution.outcome, error: aborted.error, ...extra });
+      } else {
+        const result = execution.outcome.result;
+        const ok = result.status === 'succeeded';
+        finish(record, ok ? 'succeeded' : 'failed', {
+          outcome: execution.outcome,
+          ...(!ok && result.error ? { error: result.error } : {}),
+          ...extra,
+        });
+      }
+    } catch (error) {
+      if (reason) {
+        finish(record, ...spread(abortedError(reason, timeoutMs)));
+      } else {
+        reportInternal(error, record);
+        finish(record, 'failed', { error: { type: 'unknown_error', message: 'internal error while executing the run' } });
+      }
+    } finally {
+      clearTimeout(timer);
+      clearTimeout(forced);
+      aborters.delete(id);
+      meanRunSeconds = 0.8 * meanRunSeconds + 0.2 * ((now() - begun) / 1000);
+    }
+  }
+
+  async function worker(): Promise<void> {
+    for (;;) {
+      let entry;
+      try {
+        entry = await queue.claim();
+      } catch (error) {
+        reportInternal(error);
+        if (closing) return;
+        await sleep(1_000);
+        continue;
+      }
+      if (!entry) return; // closed and empty
+      busy++;
+      try {
+        await runOne(entry.id, entry.payload);
+      } finally {
+        busy--;
+      }
+    }
+  }
+
+  const retryAfter = (ahead: number): number =>
+    Math.min(300, Math.max(1, Math.ceil(((ahead + busy) / options.workers) * meanRunSeconds)));
+
+  const owned = (tenant: string, id: string): RunRecord | undefined => {
+    const record = records.get(id);
+    return record && record.tenant === tenant ? record : undefined;
+  };
+
+  const waitFor = (record: RunRecord, timeoutMs: number): Promise<RunRecord> => {
+    if (FINAL.has(record.state)) return Promise.resolve(snapshot(record));
+    return new Promise((resolve) => {
+      const set = waiters.get(record.id) ?? new Set<() => void>();
+      waiters.set(record.id, set);
+      const done = (): void => {
+        clearTimeout(timer);
+        set.delete(done);
+        resolve(snapshot(record));
+      };
+      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      set.add(done);
+    });
+  };
+
+  const workers = Array.from({ length: options.workers }, () => worker());
+  const stopped = Promise.all(workers).then(() => undefined);
+
+  return {
+    stopped,
+
+    async submit(tenant: string, request: RunRequest, submitOptions: SubmitOptions = {}): Promise<RunRecord> {
+      if (closing) throw new ShuttingDownError();
+      const id = newRunId();
+      const record: RunRecord = {
+        id,
+        tenant,
+        kind: request.kind,
+        state: 'queued',
+        ...(submitOptions.sessionId === undefined ? {} : { session_id: submitOptions.sessionId }),
+        created_at: new Date(now()).toISOString(),
+      };
+      // Registered before enqueue: a worker may claim the entry before enqueue's promise settles.
+      records.add(record);
+      queued++;
+      const payload: QueuedRun = { request, ...(submitOptions.sessionId === undefined ? {} : { sessionId: submitOptions.sessionId }) };
+      const result = await queue.enqueue({ id, tenant, payload }).catch((error: unknown) => {
+        queued--;
+        records.delete(id);
+        throw error;
+      });
+      if (!result.accepted) {
+        queued--;
+        records.delete(id);
+        if (result.reason === 'closed') throw new ShuttingDownError();
+        const ahead = result.reason === 'tenant' ? await queue.sizeFor(tenant) : await queue.size();
+        throw new QueueFullError(result.reason, retryAfter(ahead));
+      }
+      return snapshot(record);
+    },
+
+    async wait(tenant, id, timeoutMs) {
+      const record = owned(tenant, id);
+      return record ? waitFor(record, timeoutMs) : undefined;
+    },
+
+    get(tenant, id) {
+      const record = owned(tenant, id);
+      return record ? snapshot(record) : undefined;
+    },
+
+    async cancel(tenant, id) {
+      const record = owned(tenant, id);
+      if (!record) return undefined;
+      if (record.state === 'queued') await queue.remove(id);
+      if (record.state === 'queued') {
+        // Removed, or claimed but not started yet: runOne sees the final state and skips it.
+        finish(record, 'cancelled', { error: abortedError('cancelled', 0).error });
+      } else if (record.state === 'running') {
+        aborters.get(id)?.('cancelled');
+        return waitFor(record, killGraceMs + 1_000);
+      }
+      return snapshot(record);
+    },
+
+    recent(limit) {
+      return records.recent(limit).map(snapshot);
+    },
+
+    recentFor(tenant, limit) {
+      return records.recent(limit, tenant).map(snapshot);
+    },
+
+    onRunStarted(listener) {
+      started.add(listener);
+      return () => started.delete(listener);
+    },
+
+    onRunFinished(listener) {
+      finished.add(listener);
+      return () => finished.delete(listener);
+    },
+
+    stats(): JobStats {
+      return {
+        queued,
+        running: busy,
+        workers: options.workers,
+        queueCapacity: queue.limits.capacity,
+        queueTenantShare: queue.limits.perTenant,
+        finished: { ...totals },
+        records: records.size,
+      };
+    },
+
+    shutdown(graceMs) {
+      shutdownPromise ??= (async () => {
+        closing = true;
+        await queue.close(); // stop accepting; workers keep draining what is queued
+        const drainedInTime = await Promise.race([stopped.then(() => true), sleep(graceMs).then(() => false)]);
+        if (drainedInTime) return;
+        for (const entry of await queue.drain()) {
+          const record = records.get(entry.id);
+          if (record) finish(record, 'cancelled', { error: abortedError('shutdown', 0).error });
+        }
+        for (const abort of aborters.values()) abort('shutdown');
+        // Aborted jails die at once; a stuck executor is bounded by the forced finish above.
+        await Promise.race([stopped, sleep(killGraceMs * 2)]);
+      })();
+      return shutdownPromise;
+    },
+  };
+}
+
+function spread(aborted: { state: FinalState; error: ClassifiedError }): [FinalState, Partial<RunRecord>] {
+  return [aborted.state, { error: aborted.error }];
+}
+
+function snapshot(record: RunRecord): RunRecord {
+  return { ...record };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
