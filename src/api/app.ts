@@ -1,0 +1,146 @@
+// buildApp(deps) -> a Fastify instance, separate from listen() so tests and the CLI wire the same app.
+import { randomUUID } from 'node:crypto';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Principal } from './auth/index.js';
+import { registerDocs } from './docs.js';
+import { ApiError, errorBody, type ErrorCode } from './errors.js';
+import { loggerOptions } from './logging.js';
+import type { ApiDeps } from './ports.js';
+import { RateLimiter } from './rate-limit.js';
+import { registerPublicRoutes } from './routes/public.js';
+import { registerRunRoutes } from './routes/runs.js';
+import { registerSeedRoutes } from './routes/seed.js';
+import { registerSessionRoutes } from './routes/sessions.js';
+import { registerUploadRoutes } from './routes/uploads.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+const MiB = 1024 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export interface BuildAppOptions {
+  /** Disable request logging (benchmarks, quiet tests). */
+  logger?: boolean;
+}
+
+export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    logger: options.logger === false ? false : loggerOptions(config.logLevel),
+    bodyLimit: Math.floor(config.bodyLimitMiB * MiB),
+    // A client-supplied request id is echoed only if it is a plain token (header/log injection).
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    requestIdLogLabel: 'request_id',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+  app.decorateRequest('principal', null);
+
+  await app.register(multipart, {
+    limits: { fileSize: Math.floor(config.uploadLimitMiB * MiB), files: 1, fields: 8, fieldSize: 64 * 1024, parts: 10, headerPairs: 100 },
+    throwFileSizeLimit: true,
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(errorBody('not_found', undefined, request.id));
+  });
+
+  await registerDocs(app);
+  registerPublicRoutes(app, deps);
+
+  const limiter = new RateLimiter(config.rateLimitRequests, config.rateLimitWindowSeconds * 1000);
+  await app.register(async (scope) => {
+    // Authentication and the per-tenant rate limit run before the body is read: an anonymous or
+    // throttled client cannot make the service buffer a large upload.
+    scope.addHook('onRequest', async (request, reply) => {
+      request.principal = await deps.auth.authenticate(request).catch((error: unknown) => {
+        if (error instanceof ApiError) {
+          deps.audit.record({ event: 'auth_failed', request_id: request.id, what: { route: request.routeOptions.url ?? '' }, status_code: 401 });
+        }
+        throw error;
+      });
+      const decision = limiter.hit(request.principal.tenant);
+      reply.header('x-ratelimit-limit', decision.limit);
+      reply.header('x-ratelimit-remaining', decision.remaining);
+      if (!decision.allowed) {
+        deps.metrics.countRateLimited();
+        throw new ApiError('rate_limited', undefined, decision.resetSeconds);
+      }
+    });
+    registerRunRoutes(scope, deps);
+    registerSessionRoutes(scope, deps);
+    registerUploadRoutes(scope, deps);
+    registerSeedRoutes(scope, deps);
+  });
+  return app;
+}
+
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new ApiError('unauthorized');
+  return request.principal;
+}
+
+function sendError(error: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  if (error instanceof ApiError) {
+    if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
+    void reply.code(error.status).send(errorBody(error.code, error.detail, request.id));
+    return;
+  }
+  const code = classify(error);
+  if (code === 'internal_error') request.log.error({ err: error }, 'request failed');
+  const detail = code === 'validation_failed' || code === 'invalid_multipart' ? error.message : undefined;
+  const status = code === 'internal_error' ? 500 : undefined;
+  void reply.code(status ?? statusOf(code)).send(errorBody(code, detail, request.id));
+}
+
+function classify(error: FastifyError | Error): ErrorCode {
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) return 'validation_failed';
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'invalid_json';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+    case 'FST_REQ_FILE_TOO_LARGE':
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FILES_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+      return 'payload_too_large';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'unsupported_media_type';
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+    case 'FST_PROTO_VIOLATION':
+      return 'invalid_multipart';
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return 'bad_request';
+    default:
+      break;
+  }
+  // busboy's parse errors ("Unexpected end of form", "Malformed part header") carry no code.
+  if (/multipart|boundary|end of form|part header/i.test(error.message)) return 'invalid_multipart';
+  if (fastifyError.statusCode === 400) return 'bad_request';
+  return 'internal_error';
+}
+
+function statusOf(code: ErrorCode): number {
+  return new ApiError(code).status;
+}

@@ -1,0 +1,94 @@
+// Prometheus metrics in a registry owned by one app instance (no global default registry). Labels
+// take values from closed sets only (route templates, states, error classes, exit reasons): never a
+// tenant, id, command or secret, so label cardinality stays bounded and nothing sensitive leaks.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JobStats, RunRecord } from '../jobs/types.js';
+import type { RunResult } from '../jail/spec.js';
+
+const LIMIT_REASONS = new Set(['timeout', 'memory_limit', 'pids_limit', 'cpu_limit', 'file_size_limit', 'output_limit']);
+
+export class ApiMetrics {
+  readonly registry = new Registry();
+  private readonly requestSeconds: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly stepSeconds: Histogram<'kind' | 'step'>;
+  private readonly runs: Counter<'kind' | 'status' | 'error_class' | 'exit_reason'>;
+  private readonly limitEvents: Counter<'kind' | 'limit'>;
+  private readonly rateLimited: Counter;
+
+  constructor(stats: () => JobStats) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'confine_process_' });
+    this.requestSeconds = new Histogram({
+      name: 'confine_http_request_duration_seconds',
+      help: 'HTTP request latency by route template and status code.',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [this.registry],
+    });
+    this.stepSeconds = new Histogram({
+      name: 'confine_run_step_duration_seconds',
+      help: 'Wall time of each jailed step (terraform init/validate/plan/show, command run).',
+      labelNames: ['kind', 'step'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [this.registry],
+    });
+    this.runs = new Counter({
+      name: 'confine_runs_total',
+      help: 'Finished runs by kind, state, error class and exit reason of the last step.',
+      labelNames: ['kind', 'status', 'error_class', 'exit_reason'],
+      registers: [this.registry],
+    });
+    this.limitEvents = new Counter({
+      name: 'confine_resource_limit_events_total',
+      help: 'Jailed steps stopped by a resource limit (memory, pids, cpu, file size, output, wall time).',
+      labelNames: ['kind', 'limit'],
+      registers: [this.registry],
+    });
+    this.rateLimited = new Counter({
+      name: 'confine_rate_limited_total',
+      help: 'Requests refused by the per-tenant rate limit.',
+      registers: [this.registry],
+    });
+    const gauge = (name: string, help: string, read: (s: JobStats) => number): void => {
+      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read(stats())); } });
+    };
+    gauge('confine_queue_depth', 'Runs waiting for a worker.', (s) => s.queued);
+    gauge('confine_active_jails', 'Runs executing now (each holds at most one live jail).', (s) => s.running);
+    gauge('confine_workers', 'Size of the worker pool.', (s) => s.workers);
+    gauge('confine_queue_capacity', 'Queue capacity before back-pressure.', (s) => s.queueCapacity);
+  }
+
+  observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    this.requestSeconds.observe({ method, route, status_code: String(statusCode) }, seconds);
+  }
+
+  countRateLimited(): void {
+    this.rateLimited.inc();
+  }
+
+  /** Called once per run when it reaches a final state. */
+  observeRun(record: RunRecord): void {
+    const steps = stepsOf(record);
+    for (const { name, result } of steps) {
+      this.stepSeconds.observe({ kind: record.kind, step: name }, result.wall_ms / 1000);
+      if (LIMIT_REASONS.has(result.exit_reason)) this.limitEvents.inc({ kind: record.kind, limit: result.exit_reason });
+    }
+    const last = steps.at(-1)?.result.exit_reason ?? 'none';
+    const errorClass = record.error?.type ?? record.outcome?.result.error?.type ?? 'none';
+    this.runs.inc({ kind: record.kind, status: record.state, error_class: errorClass, exit_reason: last });
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+export function stepsOf(record: RunRecord): { name: string; result: RunResult }[] {
+  const outcome = record.outcome;
+  if (!outcome) return [];
+  if (outcome.kind === 'terraform') return outcome.result.steps.map((s) => ({ name: s.name, result: s.result }));
+  return outcome.result.run ? [{ name: 'run', result: outcome.result.run }] : [];
+}

@@ -1,0 +1,23 @@
+// Route documentation helpers: error responses are generated from the catalogue, so the OpenAPI
+// document and the codes the service answers with cannot drift apart.
+import type { TSchema } from '@sinclair/typebox';
+import { ERROR_CATALOGUE, type ErrorCode } from './errors.js';
+import { ErrorSchema } from './schemas.js';
+
+const ALWAYS: ErrorCode[] = ['internal_error'];
+const AUTHENTICATED: ErrorCode[] = ['unauthorized', 'rate_limited'];
+
+export function errorResponses(codes: readonly ErrorCode[], authenticated = true): Record<string, TSchema> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of [...codes, ...(authenticated ? AUTHENTICATED : []), ...ALWAYS]) {
+    const status = ERROR_CATALOGUE[code].status;
+    byStatus.set(status, [...new Set([...(byStatus.get(status) ?? []), code])]);
+  }
+  const responses: Record<string, TSchema> = {};
+  for (const [status, list] of byStatus) {
+    responses[String(status)] = { ...ErrorSchema, description: `Error codes: ${list.join(', ')}`, 'x-error-codes': list };
+  }
+  return responses;
+}
+
+export const SECURED: { [scheme: string]: string[] }[] = [{ apiKey: [] }, { bearer: [] }];

@@ -1,0 +1,57 @@
+// What the HTTP layer needs from the layers below, as plain interfaces. The composition root
+// (src/app) adapts the jobs, sessions and artifacts implementations to these; tests and the CLI can
+// wire the same app with the same pieces.
+import type { Config } from '../config/settings.js';
+import type { TerraformInput } from '../domains/terraform/types.js';
+import type { JobService } from '../jobs/types.js';
+import type { AuditLog } from './logging.js';
+import type { ApiMetrics } from './metrics.js';
+import type { Authenticator } from './auth/index.js';
+
+export interface SessionInfo {
+  id: string;
+  /** The client-chosen name of a seed-style session (`POST /sessions {"session_id": ...}`). */
+  name?: string;
+  created_at: string;
+  expires_at: string;
+  ttl_seconds: number;
+}
+
+export interface SessionPort {
+  /** Creates a session; with a client-chosen `name` (seed 004) it is idempotent within the tenant. */
+  open(tenant: string, name?: string): Promise<SessionInfo>;
+  /** By id or by client-chosen name; undefined for unknown and other tenants' sessions alike. Refreshes the TTL. */
+  touch(tenant: string, idOrName: string): Promise<SessionInfo | undefined>;
+  /** By id or by client-chosen name; false for unknown and other tenants' sessions alike. */
+  close(tenant: string, idOrName: string): Promise<boolean>;
+}
+
+export interface ArtifactPort {
+  /** Stores an uploaded archive for a tenant and returns its reference. */
+  storeUpload(tenant: string, data: Buffer, kind: 'zip' | 'tar.gz'): Promise<string>;
+  /** Resolves a `workspace_reference` / `upload_id` the tenant owns; undefined when unknown or foreign. */
+  fetchWorkspace(tenant: string, reference: string): Promise<TerraformInput | undefined>;
+  /** Stores a run's plan JSON and returns its `plan_reference`. */
+  storePlan(tenant: string, runId: string, plan: unknown): Promise<string>;
+}
+
+export interface ServiceInfo {
+  name: string;
+  version: string;
+  terraformVersion: string | null;
+  cgroupVersion: string;
+  startedAt: Date;
+}
+
+export interface ApiDeps {
+  config: Readonly<Config>;
+  jobs: JobService;
+  sessions: SessionPort;
+  artifacts: ArtifactPort;
+  auth: Authenticator;
+  audit: AuditLog;
+  metrics: ApiMetrics;
+  info: ServiceInfo;
+  /** false while starting or draining: /ready answers 503. */
+  ready: () => boolean;
+}

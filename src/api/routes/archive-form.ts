@@ -1,0 +1,70 @@
+// Reads a multipart Terraform submission: one archive part (.zip or .tar.gz, told apart by magic
+// bytes, not by the client's filename or content-type) plus a few small text fields. Sizes are capped
+// by @fastify/multipart's limits; anything else is invalid_multipart.
+import type { FastifyRequest } from 'fastify';
+import type { AwsCredentials, TerraformMode } from '../../domains/terraform/types.js';
+import { ApiError } from '../errors.js';
+
+export interface ArchiveForm {
+  archive: Buffer;
+  archiveKind: 'zip' | 'tar.gz';
+  mode?: TerraformMode;
+  workingDir?: string;
+  credentials?: AwsCredentials;
+}
+
+export async function readArchiveForm(request: FastifyRequest): Promise<ArchiveForm> {
+  if (!request.isMultipart()) throw new ApiError('invalid_multipart', 'expected multipart/form-data');
+  let archive: Buffer | undefined;
+  const fields: Record<string, string> = {};
+  for await (const part of request.parts()) {
+    if (part.type === 'file') {
+      if (part.fieldname !== 'archive' || archive) throw new ApiError('invalid_multipart', 'exactly one file part named "archive" is expected');
+      archive = await part.toBuffer();
+    } else {
+      if (!['mode', 'working_dir', 'credentials'].includes(part.fieldname)) throw new ApiError('invalid_multipart', `unknown field "${part.fieldname}"`);
+      fields[part.fieldname] = String(part.value);
+    }
+  }
+  if (!archive) throw new ApiError('invalid_multipart', 'missing the "archive" file part');
+  return {
+    archive,
+    archiveKind: archiveKind(archive),
+    ...(fields['mode'] === undefined ? {} : { mode: parseMode(fields['mode']) }),
+    ...(fields['working_dir'] === undefined ? {} : { workingDir: fields['working_dir'] }),
+    ...(fields['credentials'] === undefined ? {} : { credentials: parseCredentials(fields['credentials']) }),
+  };
+}
+
+export function archiveKind(data: Buffer): 'zip' | 'tar.gz' {
+  if (data.length >= 4 && data.readUInt32LE(0) === 0x04034b50) return 'zip';
+  if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) return 'tar.gz';
+  throw new ApiError('invalid_multipart', 'the archive is neither a zip nor a gzip-compressed tar');
+}
+
+function parseMode(value: string): TerraformMode {
+  if (value === 'plan' || value === 'validate') return value;
+  throw new ApiError('validation_failed', 'mode must be "validate" or "plan"');
+}
+
+function parseCredentials(value: string): AwsCredentials {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    // The value is a secret: never echo it back in the error.
+    throw new ApiError('validation_failed', 'credentials must be a JSON object');
+  }
+  const c = parsed as Record<string, unknown>;
+  const ok = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+  if (typeof parsed !== 'object' || parsed === null || !ok(c['aws_access_key_id'], 256) || !ok(c['aws_secret_access_key'], 512) ||
+      (c['aws_session_token'] !== undefined && !ok(c['aws_session_token'], 8192)) ||
+      Object.keys(c).some((k) => !['aws_access_key_id', 'aws_secret_access_key', 'aws_session_token'].includes(k))) {
+    throw new ApiError('validation_failed', 'credentials need aws_access_key_id and aws_secret_access_key (and optionally aws_session_token)');
+  }
+  return {
+    aws_access_key_id: c['aws_access_key_id'] as string,
+    aws_secret_access_key: c['aws_secret_access_key'] as string,
+    ...(c['aws_session_token'] === undefined ? {} : { aws_session_token: c['aws_session_token'] as string }),
+  };
+}

@@ -1,0 +1,129 @@
+// API v1 runs: submit a command, a script or a Terraform run (JSON files map, stored archive, or
+// multipart upload); sync (?wait=true -> 200) or async (202 + Location); get; plan JSON; cancel.
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AwsCredentials, TerraformInput, TerraformMode } from '../../domains/terraform/types.js';
+import type { RunRequest } from '../../jobs/types.js';
+import { principalOf } from '../app.js';
+import { ApiError, DOMAIN_ERROR_CODES } from '../errors.js';
+import { errorResponses, SECURED } from '../openapi-responses.js';
+import type { ApiDeps } from '../ports.js';
+import { isFinal, presentRun, runPath } from '../present.js';
+import { AnyObject, ArchiveForm, CommandBody, IdParams, RunView, ScriptBody, TerraformBody, WaitQuery } from '../schemas.js';
+import { submitRun } from '../submit.js';
+import { readArchiveForm } from './archive-form.js';
+
+const submitResponses = {
+  200: { ...RunView, description: 'The run finished (?wait=true).' },
+  202: { ...RunView, description: 'Accepted; poll the Location.' },
+  ...errorResponses(['validation_failed', 'invalid_json', 'payload_too_large', 'unsupported_media_type', 'session_not_found', 'tenant_queue_full', 'service_queue_full', 'shutting_down']),
+};
+
+export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const reply = async (request: FastifyRequest, res: FastifyReply, run: RunRequest, wait: boolean, sessionId?: string) => {
+    const submitted = await submitRun(deps, {
+      principal: principalOf(request),
+      requestId: request.id,
+      run,
+      wait,
+      ...(sessionId === undefined ? {} : { sessionId }),
+    });
+    if (!submitted.finished) void res.code(202).header('location', runPath(submitted.record.id));
+    return presentRun(submitted.record);
+  };
+
+  app.post<{ Body: CommandBody; Querystring: WaitQuery }>('/api/v1/runs/commands', {
+    schema: { tags: ['runs'], summary: 'Run one allowlisted command line', security: SECURED, body: CommandBody, querystring: WaitQuery, response: submitResponses },
+  }, async (request, res) => {
+    const { session_id, ...rest } = request.body;
+    return reply(request, res, { kind: 'command', request: { kind: 'command', ...rest } }, request.query.wait === true, session_id);
+  });
+
+  app.post<{ Body: ScriptBody; Querystring: WaitQuery }>('/api/v1/runs/scripts', {
+    schema: { tags: ['runs'], summary: 'Run a script under sh (only allowlisted programs exist in the jail)', security: SECURED, body: ScriptBody, querystring: WaitQuery, response: submitResponses },
+  }, async (request, res) => {
+    const { session_id, ...rest } = request.body;
+    return reply(request, res, { kind: 'script', request: { kind: 'script', ...rest } }, request.query.wait === true, session_id);
+  });
+
+  app.post<{ Body: TerraformBody; Querystring: WaitQuery }>('/api/v1/runs/terraform', {
+    schema: {
+      tags: ['runs'], summary: 'Run terraform validate or plan on a files map or a stored archive', security: SECURED, body: TerraformBody, querystring: WaitQuery,
+      response: { ...submitResponses, ...errorResponses(['validation_failed', 'artifact_not_found', 'tenant_queue_full', 'service_queue_full', 'shutting_down']) },
+    },
+  }, async (request, res) => {
+    const body = request.body;
+    const input = await terraformInput(deps, principalOf(request).tenant, body.files, body.workspace_reference);
+    return reply(request, res, terraformRun(input, body.mode, body.working_dir, body.credentials), request.query.wait === true);
+  });
+
+  app.post<{ Querystring: WaitQuery }>('/api/v1/runs/terraform/archive', {
+    // The multipart body is parsed by the handler (streamed, size-capped); the schema documents it.
+    validatorCompiler: ({ httpPart }) => (httpPart === 'body' ? () => true : undefined) as never,
+    schema: {
+      tags: ['runs'], summary: 'Run terraform on an uploaded .zip or .tar.gz (multipart/form-data)', security: SECURED, consumes: ['multipart/form-data'],
+      body: ArchiveForm, querystring: WaitQuery,
+      response: { ...submitResponses, ...errorResponses(['invalid_multipart', 'payload_too_large', 'tenant_queue_full', 'service_queue_full', 'shutting_down']) },
+    },
+  }, async (request, res) => {
+    const form = await readArchiveForm(request);
+    const input: TerraformInput = { kind: form.archiveKind, data: form.archive };
+    return reply(request, res, terraformRun(input, form.mode, form.workingDir, form.credentials), request.query.wait === true);
+  });
+
+  app.get<{ Params: IdParams }>('/api/v1/runs/:id', {
+    schema: { tags: ['runs'], summary: 'Get a run', security: SECURED, params: IdParams, response: { 200: RunView, ...errorResponses(['run_not_found']) } },
+  }, async (request) => {
+    const record = deps.jobs.get(principalOf(request).tenant, request.params.id);
+    if (!record) throw new ApiError('run_not_found');
+    return presentRun(record);
+  });
+
+  app.get<{ Params: IdParams }>('/api/v1/runs/:id/plan', {
+    schema: {
+      tags: ['runs'], summary: 'The plan JSON (`terraform show -json`) of a finished plan run', security: SECURED, params: IdParams,
+      response: { 200: AnyObject, ...errorResponses(['run_not_found', 'plan_not_available', 'run_not_finished', 'validation_error', 'security_violation', 'provider_error', 'resource_limit', 'execution_timeout', 'unknown_error']) },
+    },
+  }, async (request) => {
+    const record = deps.jobs.get(principalOf(request).tenant, request.params.id);
+    if (!record) throw new ApiError('run_not_found');
+    if (!isFinal(record)) throw new ApiError('run_not_finished');
+    const outcome = record.outcome;
+    if (outcome?.kind === 'terraform' && outcome.result.plan_json !== null) return outcome.result.plan_json;
+    const error = record.error ?? outcome?.result.error;
+    if (error) throw new ApiError(DOMAIN_ERROR_CODES[error.type], error.message);
+    throw new ApiError('plan_not_available');
+  });
+
+  app.post<{ Params: IdParams }>('/api/v1/runs/:id/cancel', {
+    schema: { tags: ['runs'], summary: 'Cancel a run (its jail is killed at once)', security: SECURED, params: IdParams, response: { 200: RunView, ...errorResponses(['run_not_found']) } },
+  }, async (request) => {
+    const principal = principalOf(request);
+    const record = await deps.jobs.cancel(principal.tenant, request.params.id);
+    if (!record) throw new ApiError('run_not_found');
+    deps.audit.record({ event: 'run_cancel', tenant: principal.tenant, auth: principal.method, request_id: request.id, run_id: record.id, state: record.state });
+    return presentRun(record);
+  });
+}
+
+export async function terraformInput(deps: ApiDeps, tenant: string, files?: Record<string, string>, reference?: string): Promise<TerraformInput> {
+  if ((files === undefined) === (reference === undefined)) {
+    throw new ApiError('validation_failed', 'give exactly one of files or workspace_reference');
+  }
+  if (files !== undefined) return { kind: 'files', files };
+  const input = await deps.artifacts.fetchWorkspace(tenant, reference!);
+  if (!input) throw new ApiError('artifact_not_found');
+  return input;
+}
+
+export function terraformRun(input: TerraformInput, mode: TerraformMode | undefined, workingDir: string | undefined, credentials: AwsCredentials | undefined): RunRequest {
+  return {
+    kind: 'terraform',
+    request: {
+      input,
+      mode: mode ?? 'plan',
+      ...(workingDir === undefined ? {} : { working_dir: workingDir }),
+      ...(credentials === undefined ? {} : { credentials }),
+    },
+  };
+}

@@ -1,0 +1,162 @@
+// TypeBox schemas: they validate requests at the edge (unknown fields are rejected, not dropped) and
+// generate the OpenAPI document. Static<> gives the handler types from the same source.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ERROR_CODES } from './errors.js';
+
+const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' });
+const RelPath = Type.String({ minLength: 1, maxLength: 1024 });
+const Files = Type.Record(Type.String({ minLength: 1, maxLength: 1024 }), Type.String(), {
+  description: 'Files written into the workspace before the run: `{ "path/in/workspace": "content" }`.',
+});
+
+export const Credentials = Type.Object(
+  {
+    aws_access_key_id: Type.String({ minLength: 1, maxLength: 256 }),
+    aws_secret_access_key: Type.String({ minLength: 1, maxLength: 512 }),
+    aws_session_token: Type.Optional(Type.String({ maxLength: 8192 })),
+  },
+  { additionalProperties: false, description: 'Short-lived credentials; present only in the plan step\'s jail, redacted from every output.' },
+);
+
+const CommandInputs = {
+  files: Type.Optional(Files),
+  stdin: Type.Optional(Type.String({ maxLength: 1024 * 1024 })),
+  cwd: Type.Optional(RelPath),
+  timeout_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  memory_mib: Type.Optional(Type.Integer({ minimum: 1 })),
+  max_pids: Type.Optional(Type.Integer({ minimum: 1 })),
+  session_id: Type.Optional(Id),
+};
+
+export const CommandBody = Type.Object(
+  { command: Type.String({ minLength: 1, maxLength: 8192, description: 'One command line; tokenized, never given to a shell.' }), ...CommandInputs },
+  { additionalProperties: false },
+);
+export type CommandBody = Static<typeof CommandBody>;
+
+export const ScriptBody = Type.Object(
+  { script: Type.String({ minLength: 1, maxLength: 256 * 1024, description: 'Run under sh in a jail holding only allowlisted programs.' }), ...CommandInputs },
+  { additionalProperties: false },
+);
+export type ScriptBody = Static<typeof ScriptBody>;
+
+const Mode = Type.Union([Type.Literal('validate'), Type.Literal('plan')], { default: 'plan' });
+
+export const TerraformBody = Type.Object(
+  {
+    files: Type.Optional(Files),
+    workspace_reference: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'A stored archive (`upload_id` or the reference returned by /api/v1/uploads).' })),
+    mode: Type.Optional(Mode),
+    working_dir: Type.Optional(RelPath),
+    credentials: Type.Optional(Credentials),
+  },
+  { additionalProperties: false, description: 'Exactly one of `files` or `workspace_reference`. For an archive upload use /api/v1/runs/terraform/archive.' },
+);
+export type TerraformBody = Static<typeof TerraformBody>;
+
+export const ArchiveForm = Type.Object(
+  {
+    archive: Type.String({ format: 'binary', description: 'A .zip or .tar.gz of the configuration.' }),
+    mode: Type.Optional(Mode),
+    working_dir: Type.Optional(RelPath),
+    credentials: Type.Optional(Type.String({ description: 'JSON object with aws_access_key_id, aws_secret_access_key, aws_session_token.' })),
+  },
+  { required: ['archive'] },
+);
+
+export const WaitQuery = Type.Object(
+  { wait: Type.Optional(Type.Boolean({ default: false, description: 'Wait for the result (200) instead of answering 202 with a Location.' })) },
+  { additionalProperties: false },
+);
+export type WaitQuery = Static<typeof WaitQuery>;
+
+export const IdParams = Type.Object({ id: Id });
+export type IdParams = Static<typeof IdParams>;
+
+export const ClassifiedErrorSchema = Type.Object({
+  type: Type.String(),
+  message: Type.String(),
+  detail: Type.Optional(Type.String()),
+});
+
+export const RunView = Type.Object(
+  {
+    id: Type.String(),
+    kind: Type.String({ enum: ['terraform', 'command', 'script'] }),
+    state: Type.String({ enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] }),
+    session_id: Type.Optional(Type.String()),
+    created_at: Type.String(),
+    started_at: Type.Optional(Type.String()),
+    finished_at: Type.Optional(Type.String()),
+    error: Type.Union([ClassifiedErrorSchema, Type.Null()]),
+    result: Type.Unknown({ description: 'The domain result, the same fields as the CLI `--json` (null until the run finishes).' }),
+    links: Type.Object({ self: Type.String(), cancel: Type.String(), plan: Type.Optional(Type.String()) }),
+  },
+  {},
+);
+
+export const ErrorSchema = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ enum: ERROR_CODES }),
+      message: Type.String(),
+      detail: Type.Optional(Type.String()),
+      request_id: Type.Optional(Type.String()),
+    }),
+  },
+  {},
+);
+
+export const SessionView = Type.Object(
+  { id: Type.String(), session_id: Type.String(), created_at: Type.String(), expires_at: Type.String(), ttl_seconds: Type.Number() },
+  {},
+);
+
+export const SessionCreateBody = Type.Object(
+  { session_id: Type.Optional(Id), name: Type.Optional(Id) },
+  { additionalProperties: false, description: 'Seed 004: a client-chosen `session_id` makes creation idempotent.' },
+);
+export type SessionCreateBody = Static<typeof SessionCreateBody>;
+
+export const UploadView = Type.Object({ upload_id: Type.String(), workspace_reference: Type.String() });
+
+// Seed-compatible bodies.
+export const InternalExecuteBody = Type.Object(
+  {
+    job_id: Type.String({ minLength: 1, maxLength: 128 }),
+    workspace_reference: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    files: Type.Optional(Files),
+    mode: Type.Optional(Mode),
+    working_dir: Type.Optional(RelPath),
+    credentials: Type.Optional(Credentials),
+  },
+  { additionalProperties: false },
+);
+export type InternalExecuteBody = Static<typeof InternalExecuteBody>;
+
+export const V1ExecuteBody = Type.Object(
+  {
+    job_id: Type.String({ minLength: 1, maxLength: 128 }),
+    upload_id: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    files: Type.Optional(Files),
+    mode: Type.Optional(Mode),
+    working_dir: Type.Optional(RelPath),
+    credentials: Type.Optional(Credentials),
+  },
+  { additionalProperties: false },
+);
+export type V1ExecuteBody = Static<typeof V1ExecuteBody>;
+
+export const ExecuteBody = Type.Object(
+  {
+    command: Type.String({ minLength: 1, maxLength: 8192 }),
+    session_id: Type.Optional(Id),
+    timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    working_dir: Type.Optional(RelPath),
+  },
+  { additionalProperties: false },
+);
+export type ExecuteBody = Static<typeof ExecuteBody>;
+
+/** Any JSON value, documented as an object (plan JSON, seed results). */
+export const AnyObject: TSchema = Type.Object({}, { additionalProperties: true });

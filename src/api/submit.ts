@@ -1,0 +1,78 @@
+// One submit path for every route (v1 and seed-compatible): session check, queue back-pressure mapped
+// to 429/503 with Retry-After, optional synchronous wait, and an audit record of who asked for what.
+import { createHash } from 'node:crypto';
+import { QueueFullError, ShuttingDownError, type RunRecord, type RunRequest } from '../jobs/types.js';
+import type { Principal } from './auth/index.js';
+import { ApiError } from './errors.js';
+import type { ApiDeps } from './ports.js';
+
+export interface SubmitInput {
+  principal: Principal;
+  requestId: string;
+  run: RunRequest;
+  sessionId?: string;
+  wait: boolean;
+}
+
+export interface Submitted {
+  record: RunRecord;
+  finished: boolean;
+}
+
+export async function submitRun(deps: ApiDeps, input: SubmitInput): Promise<Submitted> {
+  const { principal, run } = input;
+  let sessionId: string | undefined;
+  if (input.sessionId !== undefined) {
+    const session = await deps.sessions.touch(principal.tenant, input.sessionId);
+    if (!session) throw new ApiError('session_not_found');
+    sessionId = session.id;
+  }
+  let record: RunRecord;
+  try {
+    record = await deps.jobs.submit(principal.tenant, run, sessionId === undefined ? {} : { sessionId });
+  } catch (error) {
+    if (error instanceof QueueFullError) {
+      throw new ApiError(error.scope === 'tenant' ? 'tenant_queue_full' : 'service_queue_full', undefined, error.retryAfterSeconds);
+    }
+    if (error instanceof ShuttingDownError) throw new ApiError('shutting_down', undefined, 5);
+    throw error;
+  }
+  deps.audit.record({
+    event: 'run_submitted',
+    tenant: principal.tenant,
+    auth: principal.method,
+    request_id: input.requestId,
+    run_id: record.id,
+    kind: run.kind,
+    what: describe(run),
+    ...(sessionId === undefined ? {} : { session_id: sessionId }),
+  });
+  if (!input.wait) return { record, finished: false };
+  const waited = await deps.jobs.wait(principal.tenant, record.id, deps.config.syncWaitSeconds * 1000);
+  const latest = waited ?? record;
+  return { record: latest, finished: ['succeeded', 'failed', 'cancelled'].includes(latest.state) };
+}
+
+/** What the audit log says was asked for: commands verbatim, scripts and files by digest (they may be large or carry data). */
+function describe(run: RunRequest): Record<string, unknown> {
+  switch (run.kind) {
+    case 'command':
+      return { command: run.request.command, files: Object.keys(run.request.files ?? {}).length };
+    case 'script':
+      return { script_sha256: digest(run.request.script), script_bytes: Buffer.byteLength(run.request.script), files: Object.keys(run.request.files ?? {}).length };
+    case 'terraform': {
+      const input = run.request.input;
+      return {
+        mode: run.request.mode,
+        input: input.kind,
+        ...(input.kind === 'files' ? { files: Object.keys(input.files).length } : {}),
+        ...(input.kind === 'zip' || input.kind === 'tar.gz' ? { archive_sha256: digest(input.data), archive_bytes: input.data.length } : {}),
+        credentials: run.request.credentials ? 'supplied' : 'none',
+      };
+    }
+  }
+}
+
+function digest(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
