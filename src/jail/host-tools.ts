@@ -43,14 +43,17 @@ const TOOL_PACKAGES: Record<keyof AllHostTools, string> = {
   setpriv: 'util-linux',
   mount: 'mount',
   umount: 'mount',
-  sh: 'dash or any POSIX sh',
+  sh: 'bash (closes inherited descriptors above 9, which dash cannot name)',
   ldd: 'libc-bin',
 };
+
+/** Tools whose executable is not named like the role they play. */
+const EXECUTABLE_NAMES: Partial<Record<keyof AllHostTools, string>> = { sh: 'bash' };
 
 export function resolveHostTools(): AllHostTools {
   const resolved = {} as AllHostTools;
   for (const [tool, hint] of Object.entries(TOOL_PACKAGES) as [keyof AllHostTools, string][]) {
-    const path = findExecutable(tool);
+    const path = findExecutable(EXECUTABLE_NAMES[tool] ?? tool);
     if (!path) throw new MissingToolError(tool, hint);
     resolved[tool] = path;
   }

@@ -42,7 +42,8 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
       seccompFd: SECCOMP_FD,
       firstDataFd: FIRST_DATA_FD,
     });
-    const argv = launchArgv(deps.tools, cgroup.procsFiles, spec.limits, workspace.identity, plan.args);
+    const lastKeptFd = FIRST_DATA_FD + plan.dataFiles.length - 1;
+    const argv = launchArgv(deps.tools, cgroup.procsFiles, spec.limits, workspace.identity, plan.args, lastKeptFd);
     const stdio: StdioOptions = [spec.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', 'pipe', ...plan.dataFiles.map(() => 'pipe' as const)];
 
     let supervisor: SupervisorAction;

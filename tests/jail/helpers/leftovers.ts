@@ -1,0 +1,59 @@
+// What a run may leave behind on the host, scoped to one owner pid (other engineers' suites share the
+// machine and the state dir): processes of the jails' host uids, job cgroups, workspace mounts and dirs.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { JailHost } from '../../../src/jail/host.js';
+
+export interface Leftovers {
+  processes: string[];
+  cgroups: string[];
+  mounts: string[];
+  workspaceDirs: string[];
+}
+
+/**
+ * Host pids whose real, effective or saved uid is one of `uids`. Zombies are listed apart: bubblewrap's
+ * monitor exits as soon as its pid-1 init reports the exit status, so that init is briefly a zombie
+ * reparented to host init (it holds no memory, files or cgroup). Host init reaps it; this machine's init
+ * does so every ~2 s, systemd at once. `waitForNoZombies` checks that it really goes.
+ */
+export async function processesOf(uids: ReadonlySet<number>): Promise<{ live: string[]; zombies: string[] }> {
+  const live: string[] = [];
+  const zombies: string[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    const uidLine = /^Uid:\s+(.*)$/m.exec(status)?.[1];
+    if (!uidLine || !uidLine.split(/\s+/).some((u) => uids.has(Number(u)))) continue;
+    const state = /^State:\s+(\S)/m.exec(status)?.[1];
+    (state === 'Z' ? zombies : live).push(`${pid} ${state} uid ${uidLine.split(/\s+/)[0]}`);
+  }
+  return { live, zombies };
+}
+
+export async function waitForNoZombies(uids: ReadonlySet<number>, timeoutMs = 10_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { zombies } = await processesOf(uids);
+    if (zombies.length === 0 || Date.now() > deadline) return zombies;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export async function leftovers(host: JailHost, ownerPid: number, uids: ReadonlySet<number>): Promise<Leftovers> {
+  const prefix = `${ownerPid}-`;
+  const cgroups: string[] = [];
+  for (const root of host.cgroups.roots) {
+    for (const name of await readdir(root).catch(() => [] as string[])) {
+      if (name.startsWith(prefix)) cgroups.push(join(root, name));
+    }
+  }
+  const workspaceRoot = join(host.config.stateDir, 'workspaces');
+  const workspaceDirs = (await readdir(workspaceRoot).catch(() => [] as string[])).filter((n) => n.startsWith(prefix));
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
+    .split('\n')
+    .filter((line) => line.includes(`${workspaceRoot}/${prefix}`));
+  return { processes: (await processesOf(uids)).live, cgroups, mounts, workspaceDirs };
+}
+
+export const NOTHING_LEFT: Leftovers = { processes: [], cgroups: [], mounts: [], workspaceDirs: [] };
