@@ -26,7 +26,7 @@ export const BUILT_IN_RULES: CommandRules = new Map<string, ArgumentRule>([
   ['sh', { kind: 'script' }],
 ]);
 
-const ProgramName = Type.String({ pattern: '^[A-Za-z0-9._+-]+$', maxLength: 64 });
+const PROGRAM_NAME = /^[A-Za-z0-9._+-]{1,64}$/;
 const Arg = Type.String({ minLength: 1, maxLength: 256 });
 const RuleSchema = Type.Union([
   Type.Object({ args: Type.Union([Type.Literal('any'), Type.Literal('none')]) }, { additionalProperties: false }),
@@ -40,7 +40,7 @@ const RuleSchema = Type.Union([
     { additionalProperties: false },
   ),
 ]);
-export const RulesFileSchema = Type.Object({ commands: Type.Record(ProgramName, RuleSchema) }, { additionalProperties: false });
+export const RulesFileSchema = Type.Object({ commands: Type.Record(Type.String(), RuleSchema) }, { additionalProperties: false });
 export type RulesFile = Static<typeof RulesFileSchema>;
 
 export class CommandRulesError extends Error {
@@ -70,6 +70,7 @@ export function parseRules(text: string, allowed: readonly string[], file: strin
   }
   const rules = new Map<string, ArgumentRule>();
   for (const [program, entry] of Object.entries(document.commands)) {
+    if (!PROGRAM_NAME.test(program)) throw new CommandRulesError(file, `does not match the schema at /commands: "${program}" is not a program name`);
     if (BUILT_IN_RULES.has(program)) throw new CommandRulesError(file, `the rule for "${program}" is fixed and cannot be changed`);
     if (!allowed.includes(program)) throw new CommandRulesError(file, `"${program}" has a rule but is not in ALLOWED_COMMANDS`);
     rules.set(program, toRule(entry));
