@@ -1,0 +1,53 @@
+// Diagnostics from terraform's machine-readable output: `validate -json` prints one object with a
+// `diagnostics` array; `init -json` and `plan -json` stream one JSON message per line.
+import type { Diagnostic } from './types.js';
+
+interface RawDiagnostic {
+  severity?: unknown;
+  summary?: unknown;
+  detail?: unknown;
+  range?: { filename?: unknown; start?: { line?: unknown } };
+}
+
+function toDiagnostic(raw: RawDiagnostic): Diagnostic | undefined {
+  if (typeof raw.summary !== 'string') return undefined;
+  const diagnostic: Diagnostic = { severity: raw.severity === 'warning' ? 'warning' : 'error', summary: raw.summary };
+  if (typeof raw.detail === 'string' && raw.detail.trim() !== '') diagnostic.detail = raw.detail.trim();
+  if (typeof raw.range?.filename === 'string') diagnostic.file = raw.range.filename;
+  if (typeof raw.range?.start?.line === 'number') diagnostic.line = raw.range.start.line;
+  return diagnostic;
+}
+
+export function parseDiagnostics(stdout: string): Diagnostic[] {
+  const trimmed = stdout.trim();
+  if (trimmed === '') return [];
+  const whole = tryParse(trimmed);
+  if (whole !== undefined && Array.isArray((whole as { diagnostics?: unknown }).diagnostics)) {
+    return ((whole as { diagnostics: RawDiagnostic[] }).diagnostics).map(toDiagnostic).filter((d): d is Diagnostic => d !== undefined);
+  }
+  const out: Diagnostic[] = [];
+  for (const line of trimmed.split('\n')) {
+    const message = tryParse(line) as { type?: unknown; diagnostic?: RawDiagnostic } | undefined;
+    if (message?.type !== 'diagnostic' || message.diagnostic === undefined) continue;
+    const diagnostic = toDiagnostic(message.diagnostic);
+    if (diagnostic) out.push(diagnostic);
+  }
+  return out;
+}
+
+/** Terraform's plain-text errors (when it fails before it can speak JSON), as one diagnostic. */
+export function stderrDiagnostic(stderr: string): Diagnostic | undefined {
+  const text = stderr.replace(/\u001b\[[0-9;]*m/g, '').trim();
+  if (text === '') return undefined;
+  const match = /Error: ([^\n]+)\n*([\s\S]*)/.exec(text);
+  if (match) return { severity: 'error', summary: match[1]!.trim(), ...(match[2]!.trim() ? { detail: match[2]!.trim().slice(0, 4000) } : {}) };
+  return { severity: 'error', summary: text.split('\n')[0]!.slice(0, 500), ...(text.includes('\n') ? { detail: text.slice(0, 4000) } : {}) };
+}
+
+function tryParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined; // not JSON: a plain-text line terraform printed among the JSON messages
+  }
+}

@@ -1,0 +1,126 @@
+// Entry point of the Terraform domain: request -> intake -> static policy -> jailed pipeline -> result.
+// Tenant errors come back as results with a classified error; only internal failures throw.
+import { realpathSync } from 'node:fs';
+import type { Config } from '../../config/settings.js';
+import { DEFAULT_WORKSPACE_INODES, type JailHost } from '../../jail/host.js';
+import { findExecutable } from '../../jail/host-tools.js';
+import { MiB } from '../../jail/limits.js';
+import type { TerraformProfile } from '../../jail/profiles/terraform.js';
+import { DomainError } from '../errors.js';
+import { intake, intakeLimits, resolveWorkingDir } from './intake/index.js';
+import { runPipeline } from './pipeline.js';
+import { evaluatePolicy } from './policy/index.js';
+import { Redactor } from './redact.js';
+import { summarizePlan } from './summary.js';
+import type { AwsCredentials, Finding, TerraformProgress, TerraformRequest, TerraformResult } from './types.js';
+
+export interface TerraformRunOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: TerraformProgress) => void;
+}
+
+export interface TerraformRunner {
+  run(request: TerraformRequest, options?: TerraformRunOptions): Promise<TerraformResult>;
+}
+
+export function createTerraformRunner(host: JailHost, config: Readonly<Config>): TerraformRunner {
+  let profile: TerraformProfile | undefined;
+  const resolveProfile = (): TerraformProfile => {
+    if (profile) return profile;
+    const found = findExecutable(config.terraformBin);
+    if (!found) throw new Error(`terraform binary not found: ${config.terraformBin} (set TERRAFORM_BIN)`);
+    profile = { terraformHostPath: realpathSync(found), mirrorHostPath: config.providerMirror === '' ? '' : realpathSync(config.providerMirror) };
+    return profile;
+  };
+  return {
+    run: (request, options = {}) => runTerraform(host, config, resolveProfile, request, options),
+  };
+}
+
+async function runTerraform(
+  host: JailHost,
+  config: Readonly<Config>,
+  profile: () => TerraformProfile,
+  request: TerraformRequest,
+  options: TerraformRunOptions,
+): Promise<TerraformResult> {
+  const redactor = new Redactor(credentialValues(request.credentials));
+  const result: TerraformResult = { status: 'failed', error: null, findings: [], diagnostics: [], summary: null, steps: [], plan_json: null };
+  let workspace;
+  try {
+    if (request.mode !== 'validate' && request.mode !== 'plan') throw new DomainError('validation_error', 'mode must be validate or plan');
+    validateCredentials(request.credentials);
+    const upload = await intake(request.input, intakeLimits(config));
+    const workingDir = resolveWorkingDir(request.working_dir, upload);
+    result.findings.push(...upload.stripped.map(strippedFinding));
+    const findings = await evaluatePolicy(upload.files, workingDir, { allowedProviders: config.allowedProviders, warnRules: config.tfPolicyWarn });
+    result.findings.push(...findings);
+    const blocking = findings.find((finding) => finding.severity === 'block');
+    if (blocking) {
+      const where = blocking.line === undefined ? blocking.file : `${blocking.file}:${blocking.line}`;
+      throw new DomainError('security_violation', `policy: ${blocking.message}`, `${blocking.rule} at ${where}`);
+    }
+    workspace = await host.createWorkspace({ sizeBytes: config.workspaceMiB * MiB, maxInodes: DEFAULT_WORKSPACE_INODES });
+    await workspace.seed(upload.files);
+    const output = await runPipeline({
+      host,
+      profile: profile(),
+      workspace,
+      workingDir,
+      mode: request.mode,
+      limits: {
+        totalMs: config.maxExecutionTimeSeconds * 1000,
+        memoryBytes: config.terraformMemoryMiB * MiB,
+        cpuCores: config.cpuCores,
+        workspaceBytes: config.workspaceMiB * MiB,
+      },
+      redactor,
+      ...(request.credentials ? { credentials: request.credentials } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    result.steps = output.steps;
+    result.diagnostics = output.diagnostics;
+    result.error = output.error;
+    if (output.planText !== null) {
+      try {
+        result.plan_json = redactor.deep(JSON.parse(output.planText) as unknown);
+      } catch (error) {
+        result.error = { type: 'unknown_error', message: 'terraform show printed invalid JSON', detail: (error as Error).message };
+      }
+      if (result.plan_json !== null) result.summary = summarizePlan(result.plan_json);
+    }
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    result.error = redactor.deep(error.toJSON());
+  } finally {
+    await workspace?.dispose();
+  }
+  result.status = result.error === null ? 'succeeded' : 'failed';
+  return result;
+}
+
+function strippedFinding(path: string): Finding {
+  return { rule: 'stripped_file', severity: 'warn', file: path, message: 'removed from the upload before terraform ran (forbidden file)' };
+}
+
+function credentialValues(credentials: AwsCredentials | undefined): string[] {
+  if (!credentials) return [];
+  return [credentials.aws_access_key_id, credentials.aws_secret_access_key, credentials.aws_session_token].filter(
+    (value): value is string => typeof value === 'string',
+  );
+}
+
+/** Credentials go into a jail's environment: printable, no whitespace, bounded. */
+function validateCredentials(credentials: AwsCredentials | undefined): void {
+  if (!credentials) return;
+  const check = (name: string, value: unknown, required: boolean): void => {
+    if (value === undefined && !required) return;
+    if (typeof value !== 'string' || !/^[\x21-\x7e]{1,4096}$/.test(value)) {
+      throw new DomainError('validation_error', `credentials.${name} must be 1-4096 printable characters`, name);
+    }
+  };
+  check('aws_access_key_id', credentials.aws_access_key_id, true);
+  check('aws_secret_access_key', credentials.aws_secret_access_key, true);
+  check('aws_session_token', credentials.aws_session_token, false);
+}

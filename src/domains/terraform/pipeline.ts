@@ -1,0 +1,136 @@
+// The jailed steps of one request, all in one workspace (a fresh jail per step):
+//   validate mode: init -backend=false -> validate -json
+//   plan mode:     init -backend=false -> plan -out -json -> show -json (plan validates; no separate step)
+// One deadline covers all steps; each step's wall limit is what remains of it.
+import type { JailHost } from '../../jail/host.js';
+import { MiB } from '../../jail/limits.js';
+import { PLAN_FILE_IN_JAIL, terraformSpec, type TerraformProfile } from '../../jail/profiles/terraform.js';
+import type { JailLimits, RunResult } from '../../jail/spec.js';
+import type { Workspace } from '../../jail/workspace.js';
+import type { ClassifiedError } from '../errors.js';
+import { classifyStep } from './classify.js';
+import { parseDiagnostics, stderrDiagnostic } from './diagnostics.js';
+import type { Redactor } from './redact.js';
+import type { AwsCredentials, Diagnostic, TerraformMode, TerraformProgress, TerraformStep, TerraformStepName } from './types.js';
+
+export interface PipelineLimits {
+  totalMs: number;
+  memoryBytes: number;
+  cpuCores: number;
+  workspaceBytes: number;
+}
+
+export interface PipelineInput {
+  host: JailHost;
+  profile: TerraformProfile;
+  workspace: Workspace;
+  workingDir: string;
+  mode: TerraformMode;
+  limits: PipelineLimits;
+  redactor: Redactor;
+  credentials?: AwsCredentials;
+  signal?: AbortSignal;
+  onProgress?: (progress: TerraformProgress) => void;
+}
+
+export interface PipelineOutput {
+  steps: TerraformStep[];
+  diagnostics: Diagnostic[];
+  error: ClassifiedError | null;
+  /** Redacted `show -json` text (plan mode, on success). */
+  planText: string | null;
+}
+
+/** Go runs one OS thread per blocked syscall; terraform and a provider together need a few hundred. */
+const STEP_MAX_PIDS = 512;
+const STEP_OPEN_FILES = 4096;
+const STEP_OUTPUT_BYTES = 8 * MiB;
+/** `show -json` prints the whole plan; large configurations produce large plans. */
+const SHOW_OUTPUT_BYTES = 256 * MiB;
+
+const COMMON = ['-input=false', '-no-color'];
+const STEP_ARGS: Record<TerraformStepName, string[]> = {
+  // -backend=false: a tenant backend block is never configured (threat rows 8, 18).
+  init: ['init', '-backend=false', ...COMMON, '-json'],
+  validate: ['validate', '-json', '-no-color'],
+  plan: ['plan', ...COMMON, '-json', '-lock=false', `-out=${PLAN_FILE_IN_JAIL}`],
+  show: ['show', '-json', '-no-color', PLAN_FILE_IN_JAIL],
+};
+
+export async function runPipeline(input: PipelineInput): Promise<PipelineOutput> {
+  const deadline = performance.now() + input.limits.totalMs;
+  const names: TerraformStepName[] = input.mode === 'validate' ? ['init', 'validate'] : ['init', 'plan', 'show'];
+  const output: PipelineOutput = { steps: [], diagnostics: [], error: null, planText: null };
+  for (const name of names) {
+    if (input.signal?.aborted) {
+      output.error = { type: 'unknown_error', message: 'run cancelled', detail: `before ${name}` };
+      return output;
+    }
+    const remaining = Math.floor(deadline - performance.now());
+    if (remaining <= 0) {
+      output.error = { type: 'execution_timeout', message: 'terraform run exceeded MAX_EXECUTION_TIME', detail: `before ${name}` };
+      return output;
+    }
+    input.onProgress?.({ step: name, state: 'started' });
+    const raw = await input.host.run(
+      terraformSpec(input.profile, {
+        args: STEP_ARGS[name],
+        workingDir: input.workingDir,
+        limits: stepLimits(input.limits, remaining, name),
+        // Threat row 16: credentials exist only where they are needed, never in init/validate/show.
+        ...(name === 'plan' && input.credentials ? { extraEnv: credentialEnv(input.credentials) } : {}),
+      }),
+      input.workspace,
+      input.signal ? { signal: input.signal } : {},
+    );
+    const result = redactResult(raw, input.redactor, name === 'show');
+    output.steps.push({ name, result });
+    input.onProgress?.({ step: name, state: 'finished', result });
+    const diagnostics = name === 'show' ? [] : parseDiagnostics(result.stdout);
+    const failed = result.exit_reason !== 'exited' || result.exit_code !== 0;
+    if (failed && diagnostics.every((d) => d.severity !== 'error')) {
+      const fromStderr = stderrDiagnostic(result.stderr);
+      if (fromStderr) diagnostics.push(fromStderr);
+    }
+    output.diagnostics.push(...diagnostics.map((d) => input.redactor.deep(d)));
+    if (failed) {
+      output.error = classifyStep(name, result, diagnostics);
+      return output;
+    }
+    if (name === 'show') output.planText = input.redactor.text(raw.stdout);
+  }
+  return output;
+}
+
+function stepLimits(limits: PipelineLimits, remainingMs: number, step: TerraformStepName): JailLimits {
+  return {
+    wallTimeMs: remainingMs,
+    // RLIMIT_CPU is per process; the cgroup quota bounds the rate. A step may use every core for its whole budget.
+    cpuTimeMs: Math.ceil((limits.totalMs * Math.max(1, limits.cpuCores)) / 1000) * 1000,
+    cpuCores: limits.cpuCores,
+    memoryBytes: limits.memoryBytes,
+    maxPids: STEP_MAX_PIDS,
+    fileSizeBytes: limits.workspaceBytes,
+    openFiles: STEP_OPEN_FILES,
+    tmpfsBytes: limits.workspaceBytes,
+    stdoutBytes: step === 'show' ? SHOW_OUTPUT_BYTES : STEP_OUTPUT_BYTES,
+    stderrBytes: STEP_OUTPUT_BYTES,
+  };
+}
+
+function credentialEnv(credentials: AwsCredentials): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: credentials.aws_access_key_id,
+    AWS_SECRET_ACCESS_KEY: credentials.aws_secret_access_key,
+    ...(credentials.aws_session_token ? { AWS_SESSION_TOKEN: credentials.aws_session_token } : {}),
+  };
+}
+
+/** The show step's stdout is the plan JSON, returned once as `plan_json`; the step keeps only its size. */
+function redactResult(result: RunResult, redactor: Redactor, isShow: boolean): RunResult {
+  return {
+    ...result,
+    stdout: isShow ? '' : redactor.text(result.stdout),
+    stderr: redactor.text(result.stderr),
+  };
+}
