@@ -1,0 +1,111 @@
+// Artifacts in an S3-compatible bucket: s3://<bucket>/<prefix>tenants/<tenant namespace>/<key>. A PUT is
+// atomic in S3 (readers see the old object or the new one), so there are no temp objects to sweep. A
+// reference is honoured only inside the caller's namespace: an s3:// URL naming another tenant's key, or
+// any other bucket, is "unknown" (the API answers 404), never fetched — no confused-deputy reads.
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import type { S3Config } from '../config/settings.js';
+import {
+  ArtifactTooLargeError,
+  keyOfArtifactReference,
+  tenantNamespace,
+  validateKey,
+  type ArtifactStore,
+  type GetOptions,
+} from './store.js';
+
+export class S3ArtifactStore implements ArtifactStore {
+  readonly kind = 's3' as const;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly client: S3Client,
+    readonly bucket: string,
+    prefix = '',
+  ) {
+    if (!bucket) throw new Error('S3 artifact store: a bucket is required');
+    this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+  }
+
+  static fromConfig(config: Readonly<S3Config>): S3ArtifactStore {
+    const clientConfig: S3ClientConfig = { region: config.region, forcePathStyle: config.forcePathStyle };
+    if (config.endpoint) clientConfig.endpoint = config.endpoint;
+    if (config.accessKeyId) {
+      clientConfig.credentials = { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey };
+    }
+    return new S3ArtifactStore(new S3Client(clientConfig), config.bucket, config.prefix);
+  }
+
+  async put(tenant: string, key: string, bytes: Buffer | string): Promise<string> {
+    const objectKey = this.objectKey(tenant, validateKey(key));
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: bytes }));
+    return `s3://${this.bucket}/${objectKey}`;
+  }
+
+  async get(tenant: string, reference: string, options: GetOptions = {}): Promise<Buffer | undefined> {
+    const objectKey = this.resolve(tenant, reference);
+    if (objectKey === undefined) return undefined;
+    try {
+      if (options.maxBytes !== undefined) {
+        // Checked before the body is read: a huge object never reaches memory.
+        const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+        if ((head.ContentLength ?? 0) > options.maxBytes) throw new ArtifactTooLargeError(options.maxBytes);
+      }
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      if (!response.Body) return undefined;
+      const bytes = Buffer.from(await response.Body.transformToByteArray());
+      if (options.maxBytes !== undefined && bytes.length > options.maxBytes) throw new ArtifactTooLargeError(options.maxBytes);
+      return bytes;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async delete(tenant: string, reference: string): Promise<boolean> {
+    const objectKey = this.resolve(tenant, reference);
+    if (objectKey === undefined) return false;
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+    return true;
+  }
+
+  async sweep(): Promise<number> {
+    return 0;
+  }
+
+  /** The object key a reference names inside the tenant's namespace, or undefined. */
+  private resolve(tenant: string, reference: string): string | undefined {
+    const artifactKey = keyOfArtifactReference(reference);
+    if (artifactKey !== undefined) return this.objectKey(tenant, artifactKey);
+    const own = `s3://${this.bucket}/${this.namespace(tenant)}`;
+    if (!reference.startsWith(own)) return undefined;
+    const key = reference.slice(own.length);
+    return keyOfArtifactReference(`artifact://${key}`) === undefined ? undefined : this.objectKey(tenant, key);
+  }
+
+  private namespace(tenant: string): string {
+    return `${this.prefix}tenants/${tenantNamespace(tenant)}/`;
+  }
+
+  private objectKey(tenant: string, key: string): string {
+    return `${this.namespace(tenant)}${key}`;
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const named = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return named.name === 'NoSuchKey' || named.name === 'NotFound' || named.$metadata?.httpStatusCode === 404;
+}

@@ -1,0 +1,61 @@
+// Artifact storage behind one interface (local directory by default, S3-compatible optionally). Every
+// object lives in its tenant's namespace, derived from a hash of the tenant name: a reference handed to
+// another tenant resolves inside THAT tenant's namespace (or is refused), so no tenant can read another's
+// plans or uploads, even by guessing keys. Keys are validated here, at the edge, against path traversal.
+import { createHash } from 'node:crypto';
+import { DomainError } from '../domains/errors.js';
+
+export interface GetOptions {
+  /** Refuse objects larger than this (they would be read into memory). */
+  maxBytes?: number;
+}
+
+export interface ArtifactStore {
+  readonly kind: 'local' | 's3';
+  /** Stores bytes under the tenant's key (atomically: readers never see a partial object); returns a reference. */
+  put(tenant: string, key: string, bytes: Buffer | string): Promise<string>;
+  /** undefined for unknown references and for other tenants' alike. */
+  get(tenant: string, reference: string, options?: GetOptions): Promise<Buffer | undefined>;
+  /** false for unknown references and for other tenants' alike. */
+  delete(tenant: string, reference: string): Promise<boolean>;
+  /** Removes what a crashed predecessor left half-written; returns how many entries it removed. */
+  sweep(): Promise<number>;
+}
+
+/** Opaque, store-independent form: `artifact://plans/<run id>.json`, always read in the caller's namespace. */
+export const ARTIFACT_SCHEME = 'artifact://';
+
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const MAX_KEY_LENGTH = 512;
+const MAX_SEGMENTS = 8;
+
+/** Throws a validation_error unless the key is a short relative path of safe segments (no `..`, no `/x`). */
+export function validateKey(key: string): string {
+  const segments = key.split('/');
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH || segments.length > MAX_SEGMENTS || !segments.every((s) => SEGMENT.test(s) && !/^\.+$/.test(s))) {
+    throw new DomainError('validation_error', 'invalid artifact key', key.slice(0, 80));
+  }
+  return key;
+}
+
+/** The tenant's directory/prefix name: a hash, so any tenant string is a safe single path segment. */
+export function tenantNamespace(tenant: string): string {
+  return createHash('sha256').update(`confine-tenant\0${tenant}`).digest('hex').slice(0, 32);
+}
+
+/** The key inside the tenant's namespace of an `artifact://key` reference, or undefined. */
+export function keyOfArtifactReference(reference: string): string | undefined {
+  if (!reference.startsWith(ARTIFACT_SCHEME)) return undefined;
+  const key = reference.slice(ARTIFACT_SCHEME.length);
+  try {
+    return validateKey(key);
+  } catch {
+    return undefined; // a malformed reference is just an unknown one
+  }
+}
+
+export class ArtifactTooLargeError extends DomainError {
+  constructor(limit: number) {
+    super('validation_error', `artifact is larger than ${limit} bytes`);
+  }
+}
