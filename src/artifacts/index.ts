@@ -60,7 +60,12 @@ export class Artifacts {
 
   /** Stores a run's plan JSON; the reference is the run's `plan_reference`. */
   async storePlan(tenant: string, runId: string, plan: unknown): Promise<string> {
-    return this.store.put(tenant, `plans/${runId}.json`, JSON.stringify(plan));
+    return this.storePlanText(tenant, runId, JSON.stringify(plan));
+  }
+
+  /** Same, for plan JSON already serialized (the executor measures it first). */
+  async storePlanText(tenant: string, runId: string, json: string): Promise<string> {
+    return this.store.put(tenant, `plans/${runId}.json`, json);
   }
 
   /** The stored plan JSON, parsed; undefined when unknown or another tenant's. */
