@@ -1,7 +1,8 @@
 // buildApp(deps) -> a Fastify instance, separate from listen() so tests and the CLI wire the same app.
 import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import pino, { type DestinationStream } from 'pino';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Principal } from './auth/index.js';
 import { registerDocs } from './docs.js';
 import { ApiError, errorBody, type ErrorCode } from './errors.js';
@@ -24,21 +25,24 @@ const MiB = 1024 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface BuildAppOptions {
-  /** Disable request logging (benchmarks, quiet tests). */
+  /** Disable request logging (benchmarks). */
   logger?: boolean;
+  /** Where logs go instead of stdout (tests read them to check redaction). */
+  logStream?: DestinationStream;
 }
 
 export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const { config } = deps;
-  const app = Fastify({
-    logger: options.logger === false ? false : loggerOptions(config.logLevel),
+  const loggerInstance: FastifyBaseLogger | undefined =
+    options.logger === false ? undefined : pino(loggerOptions(config.logLevel), options.logStream ?? pino.destination({ dest: 1, sync: false }));
+  const app: FastifyInstance = Fastify({
+    ...(loggerInstance ? { loggerInstance } : { logger: false }),
     bodyLimit: Math.floor(config.bodyLimitMiB * MiB),
     // A client-supplied request id is echoed only if it is a plain token (header/log injection).
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    requestIdLogLabel: 'request_id',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     return503OnClosing: true,
     forceCloseConnections: true,
@@ -78,6 +82,8 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
         }
         throw error;
       });
+      // Every later log line of this request names its tenant.
+      request.log = request.log.child({ tenant: request.principal.tenant });
       const decision = limiter.hit(request.principal.tenant);
       reply.header('x-ratelimit-limit', decision.limit);
       reply.header('x-ratelimit-remaining', decision.remaining);

@@ -17,6 +17,7 @@ export const ERROR_CATALOGUE = {
   payload_too_large: { status: 413, message: 'The request body exceeds the configured limit.' },
   unsupported_media_type: { status: 415, message: 'Use application/json or multipart/form-data.' },
   rate_limited: { status: 429, message: 'Too many requests for this tenant; retry after the indicated delay.' },
+  too_many_sessions: { status: 429, message: 'The tenant or the service holds its maximum number of sessions; delete one first.' },
   tenant_queue_full: { status: 429, message: 'Too many queued runs for this tenant; retry after the indicated delay.' },
   service_queue_full: { status: 503, message: 'The service queue is full; retry after the indicated delay.' },
   shutting_down: { status: 503, message: 'The service is shutting down.' },

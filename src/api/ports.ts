@@ -33,6 +33,8 @@ export interface ArtifactPort {
   fetchWorkspace(tenant: string, reference: string): Promise<TerraformInput | undefined>;
   /** Stores a run's plan JSON and returns its `plan_reference`. */
   storePlan(tenant: string, runId: string, plan: unknown): Promise<string>;
+  /** A stored plan the tenant owns, parsed; undefined when unknown or foreign. */
+  fetchPlan(tenant: string, reference: string): Promise<unknown | undefined>;
 }
 
 export interface ServiceInfo {

@@ -11,6 +11,7 @@ export interface RunViewData {
   finished_at?: string;
   error: { type: string; message: string; detail?: string } | null;
   result: unknown;
+  plan_reference?: string;
   links: { self: string; cancel: string; plan?: string };
 }
 
@@ -33,6 +34,7 @@ export function presentRun(record: RunRecord): RunViewData {
     ...(record.finished_at === undefined ? {} : { finished_at: record.finished_at }),
     error,
     result: record.outcome?.result ?? null,
+    ...(record.plan_reference === undefined ? {} : { plan_reference: record.plan_reference }),
     links: { self, cancel: `${self}/cancel`, ...(record.kind === 'terraform' ? { plan: `${self}/plan` } : {}) },
   };
 }

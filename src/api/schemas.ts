@@ -90,6 +90,7 @@ export const RunView = Type.Object(
     finished_at: Type.Optional(Type.String()),
     error: Type.Union([ClassifiedErrorSchema, Type.Null()]),
     result: Type.Unknown({ description: 'The domain result, the same fields as the CLI `--json` (null until the run finishes).' }),
+    plan_reference: Type.Optional(Type.String({ description: 'Where the plan JSON is stored (Terraform plan runs).' })),
     links: Type.Object({ self: Type.String(), cancel: Type.String(), plan: Type.Optional(Type.String()) }),
   },
   {},

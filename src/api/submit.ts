@@ -1,6 +1,7 @@
 // One submit path for every route (v1 and seed-compatible): session check, queue back-pressure mapped
 // to 429/503 with Retry-After, optional synchronous wait, and an audit record of who asked for what.
 import { createHash } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
 import { QueueFullError, ShuttingDownError, type RunRecord, type RunRequest } from '../jobs/types.js';
 import type { Principal } from './auth/index.js';
 import { ApiError } from './errors.js';
@@ -12,6 +13,7 @@ export interface SubmitInput {
   run: RunRequest;
   sessionId?: string;
   wait: boolean;
+  log?: FastifyBaseLogger;
 }
 
 export interface Submitted {
@@ -37,6 +39,7 @@ export async function submitRun(deps: ApiDeps, input: SubmitInput): Promise<Subm
     if (error instanceof ShuttingDownError) throw new ApiError('shutting_down', undefined, 5);
     throw error;
   }
+  input.log?.info({ run_id: record.id, kind: run.kind }, 'run submitted');
   deps.audit.record({
     event: 'run_submitted',
     tenant: principal.tenant,

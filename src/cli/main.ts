@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerDoctor } from './commands/doctor.js';
 import { registerExec } from './commands/exec.js';
+import { registerServe } from './commands/serve.js';
 
 const program = new Command()
   .name('confine')
@@ -11,5 +12,6 @@ const program = new Command()
 
 registerDoctor(program);
 registerExec(program);
+registerServe(program);
 
 await program.parseAsync(process.argv);

@@ -23,7 +23,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const reply = async (request: FastifyRequest, res: FastifyReply, run: RunRequest, wait: boolean, sessionId?: string) => {
     const submitted = await submitRun(deps, {
       principal: principalOf(request),
-      requestId: request.id,
+      requestId: request.id, log: request.log,
       run,
       wait,
       ...(sessionId === undefined ? {} : { sessionId }),
@@ -89,7 +89,12 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (!record) throw new ApiError('run_not_found');
     if (!isFinal(record)) throw new ApiError('run_not_finished');
     const outcome = record.outcome;
-    if (outcome?.kind === 'terraform' && outcome.result.plan_json !== null) return outcome.result.plan_json;
+    if (outcome?.kind === 'terraform' && outcome.result.plan_json !== null && outcome.result.plan_json !== undefined) return outcome.result.plan_json;
+    // Large plans are kept only in the artifact store (the record holds the reference).
+    if (record.plan_reference !== undefined) {
+      const stored = await deps.artifacts.fetchPlan(principalOf(request).tenant, record.plan_reference);
+      if (stored !== undefined) return stored;
+    }
     const error = record.error ?? outcome?.result.error;
     if (error) throw new ApiError(DOMAIN_ERROR_CODES[error.type], error.message);
     throw new ApiError('plan_not_available');

@@ -14,7 +14,7 @@ import { ExecuteBody, InternalExecuteBody, V1ExecuteBody } from '../schemas.js';
 import { submitRun } from '../submit.js';
 import { terraformInput, terraformRun } from './runs.js';
 
-const submitErrors = ['validation_failed', 'invalid_json', 'payload_too_large', 'artifact_not_found', 'session_not_found', 'tenant_queue_full', 'service_queue_full', 'shutting_down'] as const;
+const submitErrors = ['validation_failed', 'invalid_json', 'payload_too_large', 'artifact_not_found', 'session_not_found', 'too_many_sessions', 'tenant_queue_full', 'service_queue_full', 'shutting_down'] as const;
 const Err = Type.Union([Type.Object({ type: Type.String(), message: Type.String(), detail: Type.Optional(Type.String()) }), Type.Null()]);
 
 export function registerSeedRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -34,10 +34,11 @@ export function registerSeedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const principal = principalOf(request);
     const body = request.body;
     const input = await terraformInput(deps, principal.tenant, body.files, body.workspace_reference);
-    const { record, finished } = await submitRun(deps, { principal, requestId: request.id, run: terraformRun(input, body.mode ?? 'plan', body.working_dir, body.credentials), wait: true });
+    const { record, finished } = await submitRun(deps, { principal, requestId: request.id, log: request.log, run: terraformRun(input, body.mode ?? 'plan', body.working_dir, body.credentials), wait: true });
     const outcome = record.outcome;
     const plan = outcome?.kind === 'terraform' ? outcome.result.plan_json : null;
-    const planReference = plan === null || plan === undefined ? null : await deps.artifacts.storePlan(principal.tenant, record.id, plan);
+    // The jobs layer stores plans as artifacts; store here only if it did not.
+    const planReference = record.plan_reference ?? (plan === null || plan === undefined ? null : await deps.artifacts.storePlan(principal.tenant, record.id, plan));
     if (!finished) void reply.header('location', runPath(record.id));
     return reply.code(202).send({
       success: record.state === 'succeeded',
@@ -66,7 +67,7 @@ export function registerSeedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const principal = principalOf(request);
     const body = request.body;
     const input = await terraformInput(deps, principal.tenant, body.files, body.upload_id);
-    const { record, finished } = await submitRun(deps, { principal, requestId: request.id, run: terraformRun(input, body.mode ?? 'plan', body.working_dir, body.credentials), wait: true });
+    const { record, finished } = await submitRun(deps, { principal, requestId: request.id, log: request.log, run: terraformRun(input, body.mode ?? 'plan', body.working_dir, body.credentials), wait: true });
     const outcome = record.outcome;
     const error = errorOf(record);
     const status = !finished ? 'RUNNING' : record.state === 'succeeded' ? 'SUCCESS' : error?.type === 'execution_timeout' ? 'TIMEOUT' : 'FAILED';
@@ -99,7 +100,7 @@ export function registerSeedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const session = body.session_id === undefined ? undefined : await deps.sessions.open(principal.tenant, body.session_id);
     const { record } = await submitRun(deps, {
       principal,
-      requestId: request.id,
+      requestId: request.id, log: request.log,
       run: {
         kind: 'command',
         request: {
@@ -146,7 +147,7 @@ export function registerSeedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const tenant = principalOf(request).tenant;
     const stats = deps.jobs.stats();
     // Recent runs of the caller only: another tenant's activity is not theirs to see.
-    const recent = deps.jobs.recent(200).filter((r) => r.tenant === tenant).slice(0, 20);
+    const recent = deps.jobs.recentFor(tenant, 20);
     return {
       status: deps.ready() ? 'running' : 'draining',
       version: deps.info.version,

@@ -15,7 +15,7 @@ export function presentSession(session: SessionInfo): Record<string, unknown> {
 const SessionParams = Type.Object({ session_id: IdParams.properties.id });
 
 export function registerSessionRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const limits = errorResponses(['validation_failed', 'invalid_json', 'service_queue_full', 'tenant_queue_full']);
+  const limits = errorResponses(['validation_failed', 'invalid_json', 'too_many_sessions']);
 
   app.post<{ Body: SessionCreateBody | undefined }>('/api/v1/sessions', {
     schema: { tags: ['sessions'], summary: 'Create a session', security: SECURED, body: Type.Optional(SessionCreateBody), response: { 201: SessionView, ...limits } },

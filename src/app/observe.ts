@@ -1,0 +1,31 @@
+// Every finished run, whoever waited for it, is counted in metrics and written to the audit stream
+// once (the jobs layer calls onRunFinished exactly once per run).
+import type { AuditLog } from '../api/logging.js';
+import type { ApiMetrics } from '../api/metrics.js';
+import { stepsOf } from '../api/metrics.js';
+import type { JobService } from '../jobs/types.js';
+
+export function observeRuns(jobs: JobService, metrics: ApiMetrics, audit: AuditLog): () => void {
+  return jobs.onRunFinished((record) => {
+    metrics.observeRun(record);
+    const steps = stepsOf(record).map((s) => s.result);
+    const started = record.started_at ? Date.parse(record.started_at) : Date.parse(record.created_at);
+    const error = record.error ?? record.outcome?.result.error ?? null;
+    audit.record({
+      event: 'run_finished',
+      tenant: record.tenant,
+      run_id: record.id,
+      kind: record.kind,
+      state: record.state,
+      ...(record.session_id === undefined ? {} : { session_id: record.session_id }),
+      ...(error ? { error_class: error.type } : {}),
+      ...(steps.length > 0 ? { exit_reason: steps.at(-1)!.exit_reason } : {}),
+      duration_ms: record.finished_at ? Date.parse(record.finished_at) - started : 0,
+      resources: {
+        wall_ms: steps.reduce((sum, r) => sum + r.wall_ms, 0),
+        cpu_ms: steps.reduce((sum, r) => sum + r.cpu_ms, 0),
+        peak_memory_bytes: Math.max(0, ...steps.map((r) => r.peak_memory_bytes)),
+      },
+    });
+  });
+}
