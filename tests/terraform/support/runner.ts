@@ -1,0 +1,58 @@
+// Test wiring for the Terraform domain: a real JailHost, real terraform, the real mirror, and a planted
+// credential that every result is checked against (it must never come back, whatever the test does).
+import { expect } from 'vitest';
+import { loadConfig, type Config } from '../../../src/config/settings.js';
+import { createTerraformRunner } from '../../../src/domains/terraform/index.js';
+import type { TerraformRequest, TerraformResult } from '../../../src/domains/terraform/types.js';
+import { testHost } from '../../support/jail.js';
+
+/** Unique per test run, so a match can only come from a leak. */
+export const PLANTED = {
+  aws_access_key_id: `AKIAPLANTED${process.pid}X`,
+  aws_secret_access_key: `planted-secret-${process.pid}-${Date.now()}-zq9`,
+  aws_session_token: `planted-token-${process.pid}-${Date.now()}-k7w`,
+};
+
+export function testConfig(env: Record<string, string> = {}): Readonly<Config> {
+  return loadConfig({ MAX_EXECUTION_TIME: '60', ...env });
+}
+
+export function assertNoPlantedSecret(text: string): void {
+  for (const value of Object.values(PLANTED)) expect(text.includes(value), 'planted credential leaked').toBe(false);
+}
+
+/** Runs a request (with the planted credentials unless told otherwise) and checks nothing leaked. */
+export async function runTerraform(
+  request: Omit<TerraformRequest, 'mode'> & { mode?: TerraformRequest['mode'] },
+  env: Record<string, string> = {},
+  options: { credentials?: boolean; signal?: AbortSignal } = {},
+): Promise<TerraformResult> {
+  const runner = createTerraformRunner(await testHost(), testConfig(env));
+  const result = await runner.run(
+    { mode: 'plan', ...request, ...(options.credentials === false ? {} : { credentials: PLANTED }) },
+    options.signal ? { signal: options.signal } : {},
+  );
+  assertNoPlantedSecret(JSON.stringify(result));
+  return result;
+}
+
+export function files(map: Record<string, string>): TerraformRequest['input'] {
+  return { kind: 'files', files: map };
+}
+
+export const AWS_PROVIDER = `
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "mock_access_key"
+  secret_key                  = "mock_secret_key"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+}
+`;
