@@ -9,7 +9,7 @@ import { MemoryJobQueue } from '../../src/jobs/queue.js';
 import { createJobService, newRunId, type JobServiceOptions } from '../../src/jobs/service.js';
 import { QueueFullError, ShuttingDownError, type RunRecord } from '../../src/jobs/types.js';
 import { testHost, testShellProfile } from '../support/jail.js';
-import { cgroupPids, command, jailExecutor, processesOfUid, type StartedJail } from './support.js';
+import { cgroupPids, command, jailExecutor, livePids, processesOfUid, type StartedJail } from './support.js';
 
 let host: JailHost;
 let profile: ShellProfile;
@@ -34,12 +34,22 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
   while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
-async function expectJailGone(jail: StartedJail): Promise<void> {
-  // The run's record is final only after runJail's finally (cgroup killed and removed) — or after the
-  // forced finish; poll briefly so a slow cgroup removal is not mistaken for a leak.
-  await until(() => cgroupPids(jail.cgroupProcsFiles).length === 0 && processesOfUid(jail.hostUid).length === 0);
+/** Waits until the jail's processes exist, and returns their host pids. */
+async function jailPids(jail: StartedJail): Promise<number[]> {
+  // onStart fires right after spawn; the launcher enters the cgroup a moment later.
+  await until(() => cgroupPids(jail.cgroupProcsFiles).length > 0 && processesOfUid(jail.hostUid).length > 0);
+  const pids = processesOfUid(jail.hostUid);
+  expect(cgroupPids(jail.cgroupProcsFiles).length).toBeGreaterThan(0);
+  expect(pids.length).toBeGreaterThan(0);
+  return pids;
+}
+
+async function expectJailGone(jail: StartedJail, pids: readonly number[]): Promise<void> {
+  // The uid is released with the workspace and may be leased again by another run, so the check is on
+  // the pids the jail had, and on its cgroup (killed and removed in runJail's finally).
+  await until(() => cgroupPids(jail.cgroupProcsFiles).length === 0 && livePids(pids).length === 0);
   expect(cgroupPids(jail.cgroupProcsFiles)).toEqual([]);
-  expect(processesOfUid(jail.hostUid)).toEqual([]);
+  expect(livePids(pids)).toEqual([]);
   expect(jail.cgroupProcsFiles.every((file) => !existsSync(file))).toBe(true);
 }
 
@@ -66,16 +76,13 @@ describe('job service', () => {
     const jobs = service({ executor });
     const run = await jobs.submit('t1', command('sleep 30'));
     const [jail] = await executor.whenStarted(1);
-    // onStart fires right after spawn; the launcher enters the cgroup a moment later.
-    await until(() => cgroupPids(jail!.cgroupProcsFiles).length > 0 && processesOfUid(jail!.hostUid).length > 0);
-    expect(cgroupPids(jail!.cgroupProcsFiles).length).toBeGreaterThan(0);
-    expect(processesOfUid(jail!.hostUid).length).toBeGreaterThan(0);
+    const pids = await jailPids(jail!);
     const begun = Date.now();
     const cancelled = await jobs.cancel('t1', run.id);
     expect(cancelled?.state).toBe('cancelled');
     expect(Date.now() - begun).toBeLessThan(5_000); // generous bound: sleep 30 did not finish
     expect(cancelled?.outcome?.kind === 'command' && cancelled.outcome.result.run?.exit_reason).toBe('cancelled');
-    await expectJailGone(jail!);
+    await expectJailGone(jail!, pids);
     await jobs.shutdown(0);
   });
 
@@ -97,12 +104,14 @@ describe('job service', () => {
 
   it('timeout_runningJail_failsWithExecutionTimeoutAndKillsIt', async () => {
     const executor = jailExecutor(host, profile);
-    const jobs = service({ executor, runTimeoutMs: () => 700 });
+    const jobs = service({ executor, runTimeoutMs: () => 2_000 });
     const run = await jobs.submit('t1', command('sleep 30'));
+    const [jail] = await executor.whenStarted(1);
+    const pids = await jailPids(jail!);
     const done = await jobs.wait('t1', run.id, 20_000);
     expect(done?.state).toBe('failed');
     expect(done?.error?.type).toBe('execution_timeout');
-    await expectJailGone(executor.started[0]!);
+    await expectJailGone(jail!, pids);
     await jobs.shutdown(0);
   });
 
@@ -180,6 +189,7 @@ describe('job service', () => {
     const jobs = service({ executor, workers: 1 });
     const runs = await Promise.all([1, 2, 3].map(() => jobs.submit('t1', command('sleep 30'))));
     const [jail] = await executor.whenStarted(1);
+    const pids = await jailPids(jail!);
     const finished: RunRecord[] = [];
     jobs.onRunFinished((record) => finished.push(record));
     await jobs.shutdown(300);
@@ -188,7 +198,7 @@ describe('job service', () => {
     expect(states.map((r) => r?.error?.detail)).toEqual(['shutdown', 'shutdown', 'shutdown']);
     expect(finished).toHaveLength(3);
     expect(executor.calls).toBe(1);
-    await expectJailGone(jail!);
+    await expectJailGone(jail!, pids);
   });
 
   it('executorFailure_recordsUnknownErrorAndReportsIt', async () => {

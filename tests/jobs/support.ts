@@ -70,7 +70,21 @@ export function cgroupPids(procsFiles: readonly string[]): number[] {
   return pids;
 }
 
-/** Host processes whose real uid is the given one (a jail's leased host uid). */
+/**
+ * The given pids that are still alive. A zombie is dead (it holds no memory, files or cgroup): an outer
+ * bwrap whose launcher was SIGKILLed is reparented to the machine's init and is a zombie until reaped.
+ */
+export function livePids(pids: readonly number[]): number[] {
+  return pids.filter((pid) => {
+    try {
+      return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    } catch {
+      return false; // gone
+    }
+  });
+}
+
+/** Live host processes whose real uid is the given one (a jail's leased host uid). */
 export function processesOfUid(uid: number): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
@@ -82,7 +96,7 @@ export function processesOfUid(uid: number): number[] {
       continue; // the process exited while we looked
     }
     const uidLine = /^Uid:\s+(\d+)/m.exec(status);
-    if (uidLine && Number(uidLine[1]) === uid) pids.push(Number(name));
+    if (uidLine && Number(uidLine[1]) === uid && !/^State:\s+Z/m.test(status)) pids.push(Number(name));
   }
   return pids;
 }
