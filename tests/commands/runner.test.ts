@@ -1,5 +1,8 @@
 // The commands runner against real jails: argv runs without a shell, scripts see only the allowlist,
 // inputs/limits are checked at the edge and a rejected request starts no jail.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/settings.js';
 import { createCommandRunner } from '../../src/domains/commands/index.js';
@@ -214,5 +217,32 @@ describe('commands runner', () => {
     expect(spec.limits.maxPids).toBe(8);
     expect(spec.env).not.toHaveProperty('LD_PRELOAD');
     expect(spec.argv).toEqual(['/usr/bin/echo', 'x']);
+  });
+
+  it('terraform_validate_no_color_runs_in_terraform_profile', async () => {
+    const { commands, jails } = await runner({ ALLOWED_COMMANDS: 'sh,echo,terraform' });
+    const files = { 'main.tf': 'variable "x" {\n  type = string\n}\noutput "y" { value = var.x }\n', '.terraformrc': 'provider_installation {\n  direct {}\n}\n' };
+    const ok = await commands.run(command('terraform validate -no-color', { files }));
+    expect(ok.run?.stdout).toContain('Success! The configuration is valid.');
+    expect(ok.status).toBe('succeeded');
+    const spec = jails.mock.calls[0]![0];
+    expect(spec.seccompProfile).toBe('terraform');
+    expect(spec.env.TF_CLI_CONFIG_FILE).toBe('/confine/terraform.rc');
+    const bad = await commands.run(command('terraform validate -no-color', { files: { 'main.tf': 'variable "x" {\n  type = strin\n}\n' } }));
+    expect(bad.run?.exit_code).toBe(1);
+    expect(bad.run?.stderr).toContain('Invalid type specification');
+    expect(bad.error).toBeNull();
+  });
+
+  it('operator_rules_file_applies_to_runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'confine-rules-'));
+    const file = join(dir, 'rules.yaml');
+    writeFileSync(file, 'commands:\n  cat: { options: [-n], operands: paths, maxArgs: 2 }\n');
+    const { commands, jails } = await runner({ COMMAND_RULES_FILE: file });
+    const ok = await commands.run(command('cat -n f.txt', { files: { 'f.txt': 'line\n' } }));
+    expect(ok.run?.stdout).toBe('     1\tline\n');
+    expectRejected(await commands.run(command('cat /etc/passwd')), 'security_violation', 'absolute paths');
+    expectRejected(await commands.run(command('cat -v f.txt')), 'security_violation', 'option not allowed for cat');
+    expect(jails).toHaveBeenCalledTimes(1);
   });
 });

@@ -14,6 +14,7 @@ import { requestLimits } from './limits.js';
 import { ProfileCache } from './profiles.js';
 import { completed, rejected } from './result.js';
 import { loadRules } from './rules.js';
+import { asTerraformSpec } from './terraform-command.js';
 import { tokenize } from './tokenizer.js';
 import type { CommandRequest, CommandResult, ScriptRequest } from './types.js';
 
@@ -81,7 +82,8 @@ export function createCommandRunner(host: JailHost, config: Readonly<Config>): C
         try {
           await writeInputs(workspace, files, fresh);
           const cwd = await resolveCwd(request.cwd, workspace.hostPath);
-          const spec = shellSpec(profile, { command: prepared.command, limits, cwd, ...(request.stdin === undefined ? {} : { stdin: request.stdin }) });
+          const shell = shellSpec(profile, { command: prepared.command, limits, cwd, ...(request.stdin === undefined ? {} : { stdin: request.stdin }) });
+          const spec = prepared.argv?.[0] === 'terraform' ? asTerraformSpec(shell) : shell;
           const run = await host.run(spec, workspace, options.signal ? { signal: options.signal } : {});
           return completed(run, prepared.argv);
         } finally {
