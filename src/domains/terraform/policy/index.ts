@@ -43,7 +43,8 @@ export async function evaluatePolicy(files: readonly SeedFile[], workingDir: str
       }
     }
   }
-  return findings;
+  // Reading order: by file, then line (findings without a line last in their file).
+  return findings.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? Infinity) - (b.line ?? Infinity));
 }
 
 /** A local module's directory inside the upload, or why its source is not acceptable. */
