@@ -118,7 +118,7 @@ describe('job service', () => {
   it('burst_beyondCapacity_onlyQueueFullErrorAndBoundedRecords', async () => {
     const executor = jailExecutor(host, profile);
     const jobs = service({ executor, records: { maxFinished: 5, finishedTtlMs: 60_000 } }, 8, 8);
-    const outcomes = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => jobs.submit(`t${i % 3}`, command('sleep 0.2'))));
+    const outcomes = await Promise.allSettled(Array.from({ length: 1000 }, (_, i) => jobs.submit(`t${i % 3}`, command('sleep 0.2'))));
     const accepted = outcomes.filter((o): o is PromiseFulfilledResult<RunRecord> => o.status === 'fulfilled');
     const rejected = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
     // Two go straight to the idle workers, eight wait: nothing else is held.
@@ -199,6 +199,24 @@ describe('job service', () => {
     expect(finished).toHaveLength(3);
     expect(executor.calls).toBe(1);
     await expectJailGone(jail!, pids);
+  });
+
+  it('forcedFinish_executorIgnoringAbort_finishesRecordButKeepsTheSlotBusy', async () => {
+    // An executor that does not pass the signal on: the jail (sleep 3) runs to its end regardless.
+    const inner = jailExecutor(host, profile);
+    const stubborn: Executor = { execute: (request, context) => inner.execute(request, { ...context, signal: new AbortController().signal }) };
+    const jobs = service({ executor: stubborn, workers: 1, runTimeoutMs: () => 300, killGraceMs: 300 });
+    const run = await jobs.submit('t1', command('sleep 3'));
+    const done = await jobs.wait('t1', run.id, 10_000);
+    expect(done?.state).toBe('failed');
+    expect(done?.error?.type).toBe('execution_timeout');
+    expect(done?.outcome).toBeUndefined(); // finished without the executor
+    // The pool stays bounded: the slot is busy until the jail is really gone.
+    expect(jobs.stats().running).toBe(1);
+    await until(() => jobs.stats().running === 0, 10_000);
+    expect(jobs.stats().running).toBe(0);
+    expect(jobs.get('t1', run.id)?.state).toBe('failed'); // the late return does not rewrite the record
+    await jobs.shutdown(0);
   });
 
   it('executorFailure_recordsUnknownErrorAndReportsIt', async () => {
