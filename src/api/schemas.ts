@@ -22,7 +22,7 @@ const CommandInputs = {
   files: Type.Optional(Files),
   stdin: Type.Optional(Type.String({ maxLength: 1024 * 1024 })),
   cwd: Type.Optional(RelPath),
-  timeout_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  timeout_seconds: Type.Optional(Type.Number({ minimum: 0.001 })),
   memory_mib: Type.Optional(Type.Integer({ minimum: 1 })),
   max_pids: Type.Optional(Type.Integer({ minimum: 1 })),
   session_id: Type.Optional(Id),
@@ -152,7 +152,7 @@ export const ExecuteBody = Type.Object(
   {
     command: Type.String({ minLength: 1, maxLength: 8192 }),
     session_id: Type.Optional(Id),
-    timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    timeout: Type.Optional(Type.Number({ minimum: 0.001 })),
     working_dir: Type.Optional(RelPath),
   },
   { additionalProperties: false },

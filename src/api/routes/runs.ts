@@ -68,7 +68,10 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }, async (request, res) => {
     const form = await readArchiveForm(request);
     const input: TerraformInput = { kind: form.archiveKind, data: form.archive };
-    return reply(request, res, terraformRun(input, form.mode, form.workingDir, form.credentials), request.query.wait === true);
+    // This route's validator is off (multipart body), so the query arrives as text.
+    const wait = String((request.query as Record<string, unknown>)['wait'] ?? 'false');
+    if (!['true', 'false'].includes(wait)) throw new ApiError('validation_failed', 'querystring/wait must be true or false');
+    return reply(request, res, terraformRun(input, form.mode, form.workingDir, form.credentials), wait === 'true');
   });
 
   app.get<{ Params: IdParams }>('/api/v1/runs/:id', {

@@ -1,0 +1,109 @@
+// Starts the whole service over real HTTP (app.listen on 127.0.0.1:0) with a real JailHost on its own
+// host uid range, so leftover checks see only this suite's jails.
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createService, type Service } from '../../src/app/service.js';
+import { loadConfig } from '../../src/config/settings.js';
+import { JailHost } from '../../src/jail/host.js';
+import { TEST_STATE_DIR } from '../support/jail.js';
+
+export const API_UID_BASE = 1_950_400_000;
+export const API_UID_COUNT = 256;
+export const API_UIDS: ReadonlySet<number> = new Set(Array.from({ length: API_UID_COUNT }, (_, i) => API_UID_BASE + i));
+
+export const KEY_A = 'alpha-key-0123456789abcdef';
+export const KEY_B = 'bravo-key-0123456789abcdef';
+
+export interface Running {
+  base: string;
+  service: Service;
+  host: JailHost;
+  dir: string;
+  logs(): string;
+  audit(): Promise<string>;
+  close(): Promise<void>;
+}
+
+let sharedHost: Promise<JailHost> | undefined;
+
+export function apiHost(): Promise<JailHost> {
+  sharedHost ??= JailHost.open({ stateDir: TEST_STATE_DIR, uidBase: API_UID_BASE, uidCount: API_UID_COUNT });
+  return sharedHost;
+}
+
+export async function startService(env: Record<string, string> = {}): Promise<Running> {
+  const dir = await mkdtemp(join(tmpdir(), 'confine-api-'));
+  const host = await apiHost();
+  const config = loadConfig({
+    CONFINE_STATE_DIR: TEST_STATE_DIR,
+    CONFINE_UID_BASE: String(API_UID_BASE),
+    CONFINE_UID_COUNT: String(API_UID_COUNT),
+    API_KEYS: `alpha:${KEY_A},bravo:${KEY_B}`,
+    ARTIFACTS_DIR: join(dir, 'artifacts'),
+    AUDIT_LOG_PATH: join(dir, 'audit.log'),
+    LOG_LEVEL: 'info',
+    PATH: process.env.PATH,
+    ...env,
+  });
+  const chunks: string[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const service = await createService(config, { host, logStream });
+  const address = await service.app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    base: address,
+    service,
+    host,
+    dir,
+    logs: () => chunks.join(''),
+    audit: () => readFile(join(dir, 'audit.log'), 'utf8').catch(() => ''),
+    close: () => service.close(),
+  };
+}
+
+/** A loose view of parsed JSON for assertions (property access at any depth, no `any`). */
+export interface Json {
+  readonly [key: string]: Json;
+}
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  body: Json;
+  text: string;
+}
+
+export async function call(base: string, method: string, path: string, options: { key?: string; json?: unknown; body?: BodyInit; headers?: Record<string, string> } = {}): Promise<Reply> {
+  const headers: Record<string, string> = { ...(options.headers ?? {}) };
+  if (options.key) headers['x-api-key'] = options.key;
+  let body = options.body;
+  if (options.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.json);
+  }
+  const response = await fetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  const text = await response.text();
+  let parsed: unknown = undefined;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined; // not JSON (metrics, yaml): tests read `text`
+  }
+  return { status: response.status, headers: response.headers, body: (parsed ?? {}) as Json, text };
+}
+
+export async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
