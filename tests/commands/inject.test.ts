@@ -122,6 +122,18 @@ describe('injectFiles', () => {
     expect(error.message).toContain('plain is not a directory');
   });
 
+  it('maximum_file_count_injected_in_one_jail', async () => {
+    // 256 files = 256 descriptors into bubblewrap: more than the default open-files rlimit.
+    await commands.run({ kind: 'command', command: 'echo warm-up' }, { workspace });
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 256; i++) files[`d${i % 4}/f${i}`] = `content ${i}\n`;
+    await commands.injectFiles(workspace, files);
+    const listing = await commands.run({ kind: 'command', command: 'ls d0 d1 d2 d3' }, { workspace });
+    expect(listing.run?.stdout.split('\n').filter((l) => /^f\d+$/.test(l))).toHaveLength(256);
+    const one = await commands.run({ kind: 'command', command: 'cat d3/f255' }, { workspace });
+    expect(one.run?.stdout).toBe('content 255\n');
+  });
+
   it('bad_paths_rejected_before_any_jail', async () => {
     await expect(commands.injectFiles(workspace, { '../x': 'y' })).rejects.toThrow('".." leaves the workspace');
     await expect(commands.injectFiles(workspace, { '/etc/passwd': 'y' })).rejects.toThrow('absolute paths');

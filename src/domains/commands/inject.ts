@@ -57,7 +57,16 @@ export async function injectIntoUsedWorkspace(
   ];
   const spec = shellSpec(profile, {
     command: { argv: ['sh', INJECT_SCRIPT_PATH, ...files.map((f) => f.path)] },
-    limits: { ...DEFAULT_LIMITS, wallTimeMs: 30_000, cpuTimeMs: 30_000, maxPids: 8, memoryBytes: 64 * MiB, fileSizeBytes: Math.max(DEFAULT_LIMITS.fileSizeBytes, maxInputBytes) },
+    limits: {
+      ...DEFAULT_LIMITS,
+      wallTimeMs: 30_000,
+      cpuTimeMs: 30_000,
+      maxPids: 8,
+      memoryBytes: 64 * MiB,
+      fileSizeBytes: Math.max(DEFAULT_LIMITS.fileSizeBytes, maxInputBytes),
+      // Each content arrives on its own descriptor, all open when the launcher starts.
+      openFiles: DEFAULT_LIMITS.openFiles + files.length,
+    },
     extraMounts: mounts,
   });
   const result = await host.run(spec, workspace);
