@@ -62,6 +62,7 @@ export const SETTINGS = {
   SHUTDOWN_GRACE_SECONDS: { kind: 'number', default: '30', min: 0, doc: 'On shutdown, time given to queued and running runs to finish before they are cancelled.' },
   SESSION_TTL_SECONDS: { kind: 'int', default: '600', min: 1, doc: 'Session TTL; refreshed on each request that uses the session.' },
   CLEANUP_INTERVAL_SECONDS: { kind: 'int', default: '60', min: 1, doc: 'How often expired sessions are removed (their workspaces unmounted).' },
+  CLEANUP_MAX_CONTAINER_AGE_SECONDS: { kind: 'int', default: '900', min: 0, doc: 'Sessions older than this are removed at the next cleanup even if used recently (seed 004 name; 0: no age limit).' },
   SESSION_DISK_QUOTA_MB: { kind: 'int', default: '64', min: 1, doc: 'Size (MiB) of a session workspace tmpfs (workspace and /tmp together).' },
   SESSION_MAX_COUNT: { kind: 'int', default: '256', min: 1, doc: 'Live sessions on this service, all tenants together.' },
   SESSION_MAX_PER_TENANT: { kind: 'int', default: '16', min: 1, doc: 'Live sessions one tenant may hold.' },
@@ -130,6 +131,7 @@ export interface Config {
   shutdownGraceSeconds: number;
   sessionTtlSeconds: number;
   cleanupIntervalSeconds: number;
+  sessionMaxAgeSeconds: number;
   sessionDiskQuotaMiB: number;
   sessionMaxCount: number;
   sessionMaxPerTenant: number;
@@ -249,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     shutdownGraceSeconds: num(env, 'SHUTDOWN_GRACE_SECONDS'),
     sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS'),
     cleanupIntervalSeconds: int(env, 'CLEANUP_INTERVAL_SECONDS'),
+    sessionMaxAgeSeconds: int(env, 'CLEANUP_MAX_CONTAINER_AGE_SECONDS'),
     sessionDiskQuotaMiB: int(env, 'SESSION_DISK_QUOTA_MB'),
     sessionMaxCount: int(env, 'SESSION_MAX_COUNT'),
     sessionMaxPerTenant: int(env, 'SESSION_MAX_PER_TENANT'),

@@ -69,7 +69,8 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
 
   const reportInternal = (error: unknown, record?: RunRecord): void => {
     if (options.onInternalError) options.onInternalError(error, record);
-    else queueMicrotask(() => { throw error; }); // never swallowed: without a handler it surfaces
+    // Never swallowed: without a handler it goes to stderr (crashing the service would kill every run).
+    else process.stderr.write(`confine jobs: internal error${record ? ` in run ${record.id}` : ''}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   };
 
   const emit = (listeners: Set<RunListener>, record: RunRecord): void => {

@@ -8,12 +8,13 @@ export { SessionManager, SessionNotFoundError, type SessionInfo, type SessionMan
 
 export function createSessionManager(
   host: Pick<JailHost, 'createWorkspace'>,
-  config: Readonly<Pick<Config, 'sessionTtlSeconds' | 'sessionDiskQuotaMiB' | 'sessionMaxCount' | 'sessionMaxPerTenant' | 'cleanupIntervalSeconds'>>,
+  config: Readonly<Pick<Config, 'sessionTtlSeconds' | 'sessionMaxAgeSeconds' | 'sessionDiskQuotaMiB' | 'sessionMaxCount' | 'sessionMaxPerTenant' | 'cleanupIntervalSeconds'>>,
   onError?: (error: unknown) => void,
 ): SessionManager {
   return new SessionManager({
     createWorkspace: (options) => host.createWorkspace(options),
     ttlMs: config.sessionTtlSeconds * 1000,
+    maxAgeMs: config.sessionMaxAgeSeconds * 1000,
     quotaBytes: config.sessionDiskQuotaMiB * MiB,
     maxInodes: DEFAULT_WORKSPACE_INODES,
     maxSessions: config.sessionMaxCount,

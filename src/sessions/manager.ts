@@ -20,6 +20,8 @@ export interface SessionManagerOptions {
   /** Creates the session's workspace (JailHost.createWorkspace). */
   createWorkspace(options: WorkspaceOptions): Promise<Workspace>;
   ttlMs: number;
+  /** Absolute lifetime, however often the session is used (0: none). An in-use session goes at the next pass. */
+  maxAgeMs?: number;
   quotaBytes: number;
   maxInodes: number;
   maxSessions: number;
@@ -139,7 +141,7 @@ export class SessionManager {
   /** Removes expired sessions that no request is using; returns their ids. */
   async cleanup(): Promise<string[]> {
     const now = this.now();
-    const expired = [...this.byId.values()].filter((s) => s.leases === 0 && s.expiresAt <= now);
+    const expired = [...this.byId.values()].filter((s) => s.leases === 0 && this.isExpired(s, now));
     for (const session of expired) {
       try {
         await this.remove(session);
@@ -208,12 +210,20 @@ export class SessionManager {
     const id = this.byName.get(nameKey(tenant, idOrName)) ?? idOrName;
     const session = this.byId.get(id);
     if (!session || session.tenant !== tenant || session.closed) return undefined;
-    if (liveOnly && session.leases === 0 && session.expiresAt <= this.now()) return undefined;
+    if (liveOnly && session.leases === 0 && this.isExpired(session, this.now())) return undefined;
     return session;
   }
 
+  private isExpired(session: Session, now: number): boolean {
+    const maxAge = this.options.maxAgeMs ?? 0;
+    return session.expiresAt <= now || (maxAge > 0 && session.createdAt + maxAge <= now);
+  }
+
   private refresh(session: Session): Session {
-    session.expiresAt = Math.max(session.expiresAt, this.now() + this.options.ttlMs);
+    const maxAge = this.options.maxAgeMs ?? 0;
+    const ttlEnd = this.now() + this.options.ttlMs;
+    // Never past the absolute age limit, so expires_at tells the client the truth.
+    session.expiresAt = Math.max(session.expiresAt, maxAge > 0 ? Math.min(ttlEnd, session.createdAt + maxAge) : ttlEnd);
     return session;
   }
 
@@ -229,7 +239,7 @@ export class SessionManager {
 
   private report(error: unknown): void {
     if (this.options.onError) this.options.onError(error);
-    else queueMicrotask(() => { throw error; });
+    else process.stderr.write(`confine sessions: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   }
 }
 

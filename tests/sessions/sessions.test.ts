@@ -160,6 +160,20 @@ describe('sessions', () => {
     await sessions.closeAll();
   });
 
+  it('maxAge_reached_removesEvenARecentlyUsedSession', async () => {
+    const { sessions, workspaces, clock } = harness({ ttlMs: 1_000, maxAgeMs: 2_500 });
+    const session = await sessions.open('alice', 'old');
+    for (let i = 0; i < 3; i++) {
+      clock.now += 800;
+      expect(await sessions.touch('alice', 'old')).toBeDefined();
+    }
+    // 2.4 s old, used 0 s ago: expires_at is capped at the age limit.
+    expect(Date.parse(sessions.get('alice', 'old')!.expires_at)).toBe(Date.parse(session.created_at) + 2_500);
+    clock.now += 200;
+    expect(await sessions.cleanup()).toEqual([session.id]);
+    expect(mounted(dirname(workspaces[0]!.hostPath))).toBe(false);
+  });
+
   it('cleanupWorker_onItsInterval_removesExpiredSessions', async () => {
     const { sessions, workspaces } = harness({ ttlMs: 200, cleanupIntervalMs: 100 }, false);
     sessions.start();
