@@ -245,4 +245,11 @@ describe('commands runner', () => {
     expectRejected(await commands.run(command('cat -v f.txt')), 'security_violation', 'option not allowed for cat');
     expect(jails).toHaveBeenCalledTimes(1);
   });
+
+  it('allowlisted_program_missing_on_host_stops_startup', async () => {
+    const host = await testHost();
+    expect(() => createCommandRunner(host, config({ ALLOWED_COMMANDS: 'sh,echo,no-such-program-xyz' }))).toThrow(
+      'ALLOWED_COMMANDS: not found on this host: no-such-program-xyz',
+    );
+  });
 });

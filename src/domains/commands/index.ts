@@ -4,6 +4,7 @@
 import type { Config } from '../../config/settings.js';
 import type { JailHost } from '../../jail/host.js';
 import { DEFAULT_WORKSPACE_INODES } from '../../jail/host.js';
+import { findExecutable } from '../../jail/host-tools.js';
 import { shellSpec, type ShellRunRequest } from '../../jail/profiles/shell.js';
 import type { Workspace } from '../../jail/workspace.js';
 import { DomainError } from '../errors.js';
@@ -13,7 +14,7 @@ import { checkFiles, resolveCwd, type InputFile, type InputLimits } from './inpu
 import { requestLimits } from './limits.js';
 import { ProfileCache } from './profiles.js';
 import { completed, rejected } from './result.js';
-import { loadRules } from './rules.js';
+import { CommandRulesError, loadRules } from './rules.js';
 import { asTerraformSpec } from './terraform-command.js';
 import { tokenize } from './tokenizer.js';
 import type { CommandRequest, CommandResult, ScriptRequest } from './types.js';
@@ -38,8 +39,14 @@ interface Prepared {
   argv?: string[];
 }
 
-/** Throws CommandRulesError when COMMAND_RULES_FILE is unreadable or breaks the schema (start-up). */
+/**
+ * Throws CommandRulesError (start-up) when an allowlisted program is missing on the host or
+ * COMMAND_RULES_FILE is unreadable or breaks the schema.
+ */
 export function createCommandRunner(host: JailHost, config: Readonly<Config>): CommandRunner {
+  // Fail at start, not on the first request, when an allowlisted program is missing on this host.
+  const missing = config.allowedCommands.filter((name) => !/^[A-Za-z0-9._+-]+$/.test(name) || findExecutable(name) === undefined);
+  if (missing.length > 0) throw new CommandRulesError('ALLOWED_COMMANDS', `not found on this host: ${missing.join(', ')}`);
   const policy: CommandPolicy = { allowed: [...config.allowedCommands], rules: loadRules(config.commandRulesFile, config.allowedCommands) };
   const profiles = new ProfileCache(host.tools.ldd);
   const inputLimits: InputLimits = { maxFiles: config.execMaxInputFiles, maxBytes: config.execMaxInputBytes };

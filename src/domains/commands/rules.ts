@@ -43,10 +43,11 @@ const RuleSchema = Type.Union([
 export const RulesFileSchema = Type.Object({ commands: Type.Record(Type.String(), RuleSchema) }, { additionalProperties: false });
 export type RulesFile = Static<typeof RulesFileSchema>;
 
+/** A command setting (ALLOWED_COMMANDS, COMMAND_RULES_FILE) that must stop start-up. */
 export class CommandRulesError extends Error {
   override readonly name = 'CommandRulesError';
-  constructor(readonly file: string, message: string) {
-    super(`COMMAND_RULES_FILE ${file}: ${message}`);
+  constructor(readonly source: string, message: string) {
+    super(`${source}: ${message}`);
   }
 }
 
@@ -62,17 +63,17 @@ export function parseRules(text: string, allowed: readonly string[], file: strin
   try {
     document = parseYaml(text);
   } catch (error) {
-    throw new CommandRulesError(file, `not valid YAML/JSON: ${(error as Error).message}`);
+    throw new CommandRulesError(`COMMAND_RULES_FILE ${file}`, `not valid YAML/JSON: ${(error as Error).message}`);
   }
   if (!Value.Check(RulesFileSchema, document)) {
     const first = Value.Errors(RulesFileSchema, document).First();
-    throw new CommandRulesError(file, `does not match the schema at ${first?.path || '/'}: ${first?.message ?? 'invalid'}`);
+    throw new CommandRulesError(`COMMAND_RULES_FILE ${file}`, `does not match the schema at ${first?.path || '/'}: ${first?.message ?? 'invalid'}`);
   }
   const rules = new Map<string, ArgumentRule>();
   for (const [program, entry] of Object.entries(document.commands)) {
-    if (!PROGRAM_NAME.test(program)) throw new CommandRulesError(file, `does not match the schema at /commands: "${program}" is not a program name`);
-    if (BUILT_IN_RULES.has(program)) throw new CommandRulesError(file, `the rule for "${program}" is fixed and cannot be changed`);
-    if (!allowed.includes(program)) throw new CommandRulesError(file, `"${program}" has a rule but is not in ALLOWED_COMMANDS`);
+    if (!PROGRAM_NAME.test(program)) throw new CommandRulesError(`COMMAND_RULES_FILE ${file}`, `does not match the schema at /commands: "${program}" is not a program name`);
+    if (BUILT_IN_RULES.has(program)) throw new CommandRulesError(`COMMAND_RULES_FILE ${file}`, `the rule for "${program}" is fixed and cannot be changed`);
+    if (!allowed.includes(program)) throw new CommandRulesError(`COMMAND_RULES_FILE ${file}`, `"${program}" has a rule but is not in ALLOWED_COMMANDS`);
     rules.set(program, toRule(entry));
   }
   return rules;
@@ -86,7 +87,7 @@ export function loadRules(file: string, allowed: readonly string[]): CommandRule
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new CommandRulesError(file, `cannot be read: ${(error as Error).message}`);
+    throw new CommandRulesError(`COMMAND_RULES_FILE ${file}`, `cannot be read: ${(error as Error).message}`);
   }
   for (const [program, rule] of parseRules(text, allowed, file)) rules.set(program, rule);
   return rules;
