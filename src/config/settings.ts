@@ -39,6 +39,7 @@ export const SETTINGS = {
   TF_FORBIDDEN_FILES: { kind: 'string', default: 'strip', doc: 'What intake does with .terraform/, terraform.d/, *.tfstate*, .terraformrc, *.tfrc, .netrc, .git*: strip or reject.' },
   TF_LOCK_FILE: { kind: 'string', default: 'strip', doc: 'What intake does with an uploaded .terraform.lock.hcl: keep, strip or reject.' },
   TF_POLICY_WARN: { kind: 'list', default: '', doc: 'Static-policy rules that only warn instead of blocking (default: every rule blocks).' },
+  TF_MAX_PLAN_JSON_SIZE: { kind: 'int', default: '128', min: 1, doc: 'Largest plan JSON (MiB) `terraform show -json` may print; more is a resource_limit.' },
   PORT: { kind: 'int', default: '8000', min: 0, doc: 'HTTP port of `confine serve`.' },
   HOST: { kind: 'string', default: '127.0.0.1', doc: 'Address `confine serve` listens on (use 0.0.0.0 to expose it).' },
   API_KEYS: { kind: 'string', default: '', doc: 'Comma-separated API keys, each `key` or `tenant:key`; kept only as SHA-256 digests. With no keys and no JWT settings, serve generates a dev key and prints it.' },
@@ -107,6 +108,7 @@ export interface Config {
   tfForbiddenFiles: string;
   tfLockFile: string;
   tfPolicyWarn: string[];
+  tfMaxPlanJsonMiB: number;
   port: number;
   host: string;
   apiKeys: string;
@@ -228,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     tfForbiddenFiles: oneOf(env, 'TF_FORBIDDEN_FILES', ['strip', 'reject']),
     tfLockFile: oneOf(env, 'TF_LOCK_FILE', ['keep', 'strip', 'reject']),
     tfPolicyWarn: list(env, 'TF_POLICY_WARN'),
+    tfMaxPlanJsonMiB: int(env, 'TF_MAX_PLAN_JSON_SIZE'),
     port: int(env, 'PORT'),
     host: read(env, 'HOST'),
     apiKeys: read(env, 'API_KEYS'),

@@ -73,6 +73,7 @@ async function runTerraform(
         memoryBytes: config.terraformMemoryMiB * MiB,
         cpuCores: config.cpuCores,
         workspaceBytes: config.workspaceMiB * MiB,
+        planJsonBytes: config.tfMaxPlanJsonMiB * MiB,
       },
       redactor,
       ...(request.credentials ? { credentials: request.credentials } : {}),

@@ -18,6 +18,8 @@ export interface PipelineLimits {
   memoryBytes: number;
   cpuCores: number;
   workspaceBytes: number;
+  /** Cap on `show -json` output: the plan JSON is held in memory and stored as an artifact. */
+  planJsonBytes: number;
 }
 
 export interface PipelineInput {
@@ -45,8 +47,6 @@ export interface PipelineOutput {
 const STEP_MAX_PIDS = 512;
 const STEP_OPEN_FILES = 4096;
 const STEP_OUTPUT_BYTES = 8 * MiB;
-/** `show -json` prints the whole plan; large configurations produce large plans. */
-const SHOW_OUTPUT_BYTES = 256 * MiB;
 
 const COMMON = ['-input=false', '-no-color'];
 const STEP_ARGS: Record<TerraformStepName, string[]> = {
@@ -113,7 +113,7 @@ function stepLimits(limits: PipelineLimits, remainingMs: number, step: Terraform
     fileSizeBytes: limits.workspaceBytes,
     openFiles: STEP_OPEN_FILES,
     tmpfsBytes: limits.workspaceBytes,
-    stdoutBytes: step === 'show' ? SHOW_OUTPUT_BYTES : STEP_OUTPUT_BYTES,
+    stdoutBytes: step === 'show' ? limits.planJsonBytes : STEP_OUTPUT_BYTES,
     stderrBytes: STEP_OUTPUT_BYTES,
   };
 }

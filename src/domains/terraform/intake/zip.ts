@@ -85,5 +85,8 @@ async function handleEntry(zip: ZipFile, entry: Entry, collector: UploadCollecto
 
 function invalidArchive(error: unknown): unknown {
   if (error instanceof DomainError) return error;
+  const text = error instanceof Error ? error.message : String(error);
+  // A header that lies about an entry's size is how bombs slip past size checks (row 23).
+  if (/bytes in the stream/.test(text)) return new DomainError('security_violation', 'zip entry size does not match its header', text);
   return new DomainError('validation_error', 'invalid zip archive', error instanceof Error ? error.message : String(error));
 }
