@@ -29,6 +29,12 @@ export interface JobQueue<T> {
    * queue is closed and empty (workers then stop), or when the signal aborts.
    */
   claim(signal?: AbortSignal): Promise<QueueEntry<T> | undefined>;
+  /**
+   * Marks a claimed entry as done, whatever its outcome. A durable adapter (Redis/BullMQ: manual
+   * `getNextJob` + `moveToCompleted`) keeps claimed entries until acked so a crashed worker's entries can
+   * be found again; the memory adapter forgets them at claim. Idempotent; unknown ids are ignored.
+   */
+  ack(id: string): Promise<void>;
   /** Removes a waiting entry (cancel before it runs); false when it was already claimed or is unknown. */
   remove(id: string): Promise<boolean>;
   size(): Promise<number>;
@@ -89,6 +95,10 @@ export class MemoryJobQueue<T> implements JobQueue<T> {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.claimers.push(claimer);
     });
+  }
+
+  async ack(_id: string): Promise<void> {
+    // Nothing is held after claim in memory: a crash loses the whole process, queue included.
   }
 
   async remove(id: string): Promise<boolean> {

@@ -3,8 +3,8 @@
 // cancelled), an AbortSignal from cancel/timeout/shutdown down to the jail, and tenant-scoped reads:
 // another tenant's id behaves exactly like an unknown one (no existence oracle).
 import { randomBytes } from 'node:crypto';
-import type { ClassifiedError } from '../domains/errors.js';
 import type { Executor, QueuedRun } from './executor-types.js';
+import { abortedError, FINAL, sleep, snapshot, spread, type AbortReason, type FinalState } from './outcomes.js';
 import type { JobQueue } from './queue.js';
 import { RunRecordStore, type RecordLimits } from './records.js';
 import {
@@ -15,7 +15,6 @@ import {
   type RunListener,
   type RunRecord,
   type RunRequest,
-  type RunState,
   type SubmitOptions,
 } from './types.js';
 
@@ -38,11 +37,8 @@ export interface JobServiceHandle extends JobService {
   readonly stopped: Promise<void>;
 }
 
-type AbortReason = 'cancelled' | 'timeout' | 'shutdown';
-type FinalState = Exclude<RunState, 'queued' | 'running'>;
 
 const DEFAULT_RECORDS: RecordLimits = { maxFinished: 1000, finishedTtlMs: 3_600_000 };
-const FINAL: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'cancelled']);
 
 /** 128 bits from the CSPRNG: ids are capabilities-by-obscurity only on top of the tenant check. */
 export function newRunId(): string {
@@ -92,14 +88,6 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
     for (const wake of waiters.get(record.id) ?? []) wake();
     waiters.delete(record.id);
     emit(finished, record);
-  };
-
-  const abortedError = (reason: AbortReason, timeoutMs: number): { state: FinalState; error: ClassifiedError } => {
-    if (reason === 'timeout') {
-      return { state: 'failed', error: { type: 'execution_timeout', message: `run exceeded its time limit of ${Math.round(timeoutMs / 1000)}s` } };
-    }
-    const message = reason === 'shutdown' ? 'run cancelled: the service is shutting down' : 'run cancelled';
-    return { state: 'cancelled', error: { type: 'unknown_error', message, detail: reason } };
   };
 
   async function runOne(id: string, payload: QueuedRun): Promise<void> {
@@ -176,6 +164,7 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
         await runOne(entry.id, entry.payload);
       } finally {
         busy--;
+        await queue.ack(entry.id).catch((error: unknown) => reportInternal(error));
       }
     }
   }
@@ -312,14 +301,3 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
   };
 }
 
-function spread(aborted: { state: FinalState; error: ClassifiedError }): [FinalState, Partial<RunRecord>] {
-  return [aborted.state, { error: aborted.error }];
-}
-
-function snapshot(record: RunRecord): RunRecord {
-  return { ...record };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}

@@ -108,6 +108,20 @@ export function queueConformance(name: string, factory: QueueFactory): void {
       expect((await queue.claim())?.id).toBe('kept');
     });
 
+    it('ack_claimedOrUnknownEntry_isIdempotentAndNeverRedelivers', async () => {
+      const queue = await create({ capacity: 5, perTenant: 5 });
+      await queue.enqueue(entry('done', 't'));
+      await queue.enqueue(entry('next', 't'));
+      const claimed = await queue.claim();
+      await queue.ack(claimed!.id);
+      await queue.ack(claimed!.id);
+      await queue.ack('unknown');
+      expect(await queue.size()).toBe(1);
+      expect((await queue.claim())?.id).toBe('next');
+      await queue.close();
+      expect(await queue.claim()).toBeUndefined();
+    });
+
     it('remove_waitingEntry_isNeverClaimed', async () => {
       const queue = await create({ capacity: 5, perTenant: 5 });
       await queue.enqueue(entry('x', 't'));
