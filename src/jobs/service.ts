@@ -187,7 +187,8 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
         set.delete(done);
         resolve(snapshot(record));
       };
-      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      // Clamped: Node fires a timer of more than 2^31-1 ms at once (TimeoutOverflowWarning).
+      const timer = setTimeout(done, Math.min(Math.max(0, timeoutMs), 2_147_483_647));
       set.add(done);
     });
   };

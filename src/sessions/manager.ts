@@ -60,7 +60,8 @@ export class SessionManager {
   private readonly opening = new Map<string, Promise<Session>>();
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
-  private pending = 0;
+  /** Sessions whose workspace is being mounted, per tenant: they count against the limits too. */
+  private readonly pending = new Map<string, number>();
 
   constructor(private readonly options: Readonly<SessionManagerOptions>) {
     this.now = options.now ?? Date.now;
@@ -165,18 +166,22 @@ export class SessionManager {
 
   private async create(tenant: string, name: string | undefined): Promise<Session> {
     const live = [...this.byId.values()];
-    if (live.length + this.pending >= this.options.maxSessions) {
+    const pendingAll = [...this.pending.values()].reduce((a, b) => a + b, 0);
+    const pendingMine = this.pending.get(tenant) ?? 0;
+    if (live.length + pendingAll >= this.options.maxSessions) {
       throw new DomainError('resource_limit', `the service holds its maximum of ${this.options.maxSessions} sessions`);
     }
-    if (live.filter((s) => s.tenant === tenant).length >= this.options.maxPerTenant) {
+    if (live.filter((s) => s.tenant === tenant).length + pendingMine >= this.options.maxPerTenant) {
       throw new DomainError('resource_limit', `a tenant may hold at most ${this.options.maxPerTenant} sessions; delete one first`);
     }
-    this.pending++;
+    this.pending.set(tenant, pendingMine + 1);
     let workspace: Workspace;
     try {
       workspace = await this.options.createWorkspace({ sizeBytes: this.options.quotaBytes, maxInodes: this.options.maxInodes });
     } finally {
-      this.pending--;
+      const left = (this.pending.get(tenant) ?? 1) - 1;
+      if (left > 0) this.pending.set(tenant, left);
+      else this.pending.delete(tenant);
     }
     const now = this.now();
     const session: Session = {

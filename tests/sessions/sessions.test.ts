@@ -230,6 +230,10 @@ describe('sessions', () => {
     await sessions.open('alice');
     await expect(sessions.open('alice')).rejects.toSatisfy((e: unknown) => e instanceof DomainError && e.type === 'resource_limit');
     await sessions.open('bob'); // others unaffected
+    // A concurrent burst cannot slip past the limit while workspaces are still being mounted.
+    const burst = await Promise.allSettled(Array.from({ length: 6 }, () => sessions.open('carol')));
+    expect(burst.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(sessions.list('carol')).toHaveLength(2);
     await expect(sessions.open('alice', '../etc')).rejects.toSatisfy((e: unknown) => e instanceof DomainError && e.type === 'validation_error');
     await sessions.closeAll();
   });
