@@ -1,29 +1,56 @@
-// End to end through bin/confine. "Starts no jail" is observed from outside the process: strace records
-// every execve of the CLI's whole process tree, and a rejected command must exec no bwrap, no launcher
-// (setpriv/prlimit) and no mount (no workspace) — while the accepted control run execs all of them.
+// End to end through bin/confine. "Starts no jail" is observed from outside the CLI process, twice:
+// - its state directory (fresh per traced run): a jail needs a leased uid (`identities/`) and a workspace
+//   (`workspaces/`); a rejected command must create neither, while the accepted control run creates both;
+// - where strace is installed, every execve of the CLI's process tree: a rejected command execs no bwrap,
+//   no launcher (setpriv/prlimit) and no mount, while the accepted control run execs all of them.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findExecutable } from '../../src/jail/host-tools.js';
 import { TEST_STATE_DIR, TEST_UID_BASE } from '../support/jail.js';
 
 const CLI = resolve(process.env.CONFINE_CLI ?? 'bin/confine');
 const ENV = { ...process.env, CONFINE_STATE_DIR: TEST_STATE_DIR, CONFINE_UID_BASE: String(TEST_UID_BASE), CONFINE_UID_COUNT: '512', NO_COLOR: '1' };
+// Traced runs get their own state directory, so their uids come from a range no other test leases.
+const TRACED_UID_BASE = TEST_UID_BASE + 200_000;
+const STRACE = findExecutable('strace');
 const work = mkdtempSync(join(tmpdir(), 'confine-cli-'));
+chmodSync(work, 0o711); // the jail's unprivileged uid must traverse it to reach a traced run's workspaces
 
 interface Traced {
   status: number | null;
   stdout: string;
   stderr: string;
+  /** Basenames of every program the CLI's process tree executed (empty without strace). */
   programs: string[];
+  leasedUid: boolean;
+  createdWorkspace: boolean;
 }
 
 function traced(args: string[]): Traced {
-  const trace = join(work, `trace-${Math.random().toString(16).slice(2)}`);
-  const run = spawnSync('strace', ['-f', '-qq', '-e', 'trace=execve', '-o', trace, CLI, ...args], { env: ENV, encoding: 'utf8', timeout: 120_000 });
-  const programs = [...readFileSync(trace, 'utf8').matchAll(/execve\("([^"]+)"/g)].map((m) => m[1]!.split('/').pop()!);
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr, programs };
+  const id = Math.random().toString(16).slice(2);
+  const stateDir = join(work, `state-${id}`);
+  const trace = join(work, `trace-${id}`);
+  const env = { ...ENV, CONFINE_STATE_DIR: stateDir, CONFINE_UID_BASE: String(TRACED_UID_BASE), CONFINE_UID_COUNT: '64' };
+  const [program, argv] = STRACE ? [STRACE, ['-f', '-qq', '-e', 'trace=execve', '-o', trace, CLI, ...args]] : [CLI, args];
+  const run = spawnSync(program, argv, { env, encoding: 'utf8', timeout: 120_000 });
+  const programs = STRACE ? [...readFileSync(trace, 'utf8').matchAll(/execve\("([^"]+)"/g)].map((m) => m[1]!.split('/').pop()!) : [];
+  return {
+    status: run.status,
+    stdout: run.stdout,
+    stderr: run.stderr,
+    programs,
+    leasedUid: existsSync(join(stateDir, 'identities')),
+    createdWorkspace: existsSync(join(stateDir, 'workspaces')),
+  };
+}
+
+function expectNoJail(run: Traced, programs: string[]): void {
+  expect(run.leasedUid).toBe(false);
+  expect(run.createdWorkspace).toBe(false);
+  for (const program of ['bwrap', 'setpriv', 'prlimit', 'mount', ...programs]) expect(run.programs).not.toContain(program);
 }
 
 function cli(args: string[]) {
@@ -36,12 +63,18 @@ beforeAll(() => {
   expect(build.status, build.stderr).toBe(0);
 }, 300_000);
 
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
 describe('confine exec', () => {
   it('echo_hello_prints_hello_in_a_jail', () => {
     const run = traced(['exec', '--', 'echo', 'hello']);
     expect(run.status).toBe(0);
     expect(run.stdout.split('\n')[0]).toBe('hello');
-    expect(run.programs).toEqual(expect.arrayContaining(['bwrap', 'setpriv', 'mount', 'echo']));
+    expect(run.leasedUid).toBe(true);
+    expect(run.createdWorkspace).toBe(true);
+    if (STRACE) expect(run.programs).toEqual(expect.arrayContaining(['bwrap', 'setpriv', 'mount', 'echo']));
   });
 
   it('separator_argument_rejected_without_jail', () => {
@@ -50,7 +83,7 @@ describe('confine exec', () => {
     expect(run.stderr).toContain('security_violation: ');
     expect(run.stderr).toContain('";"');
     expect(run.stdout).toBe('');
-    for (const program of ['bwrap', 'setpriv', 'prlimit', 'mount', 'echo', 'rm']) expect(run.programs).not.toContain(program);
+    expectNoJail(run, ['echo', 'rm']);
   });
 
   it('wget_rejected_without_jail', () => {
@@ -58,7 +91,7 @@ describe('confine exec', () => {
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain('security_violation: ');
     expect(run.stderr).toContain('"wget"');
-    for (const program of ['bwrap', 'setpriv', 'prlimit', 'mount', 'wget']) expect(run.programs).not.toContain(program);
+    expectNoJail(run, ['wget']);
   });
 
   it('json_rejection_has_null_run', () => {
