@@ -30,6 +30,8 @@ const ACCEPTED: [string, string[]][] = [
   ['echo "a\\\\b"', ['echo', 'a\\b']],
   ['echo "a\\nb"', ['echo', 'a\\nb']], // backslash-n is two characters, not a newline
   ['echo a\\\\b', ['echo', 'a\\b']],
+  ["echo 'a\\'", ['echo', 'a\\']], // single quotes: the backslash is literal
+  ['echo "a\\\\" b', ['echo', 'a\\', 'b']],
   ['echo "\\$HOME"', ['echo', '$HOME']],
   ["echo '$HOME'", ['echo', '$HOME']],
   ["ls '*.tf'", ['ls', '*.tf']],
@@ -63,6 +65,9 @@ const REJECTED: [string, string, DomainError['type']][] = [
   ["echo '`id`'", '"`"', 'security_violation'],
   ['echo \\`id\\`', '"`"', 'security_violation'],
   ['echo \\;', '";"', 'security_violation'],
+  ['echo a\\\\; id', '";"', 'security_violation'], // `\\;`: an escaped backslash, then a real separator
+  ['echo "a\\\\"; id', '";"', 'security_violation'], // the quote closes after `\\`
+  ["echo 'a\\'; id", '";"', 'security_violation'], // no escapes inside single quotes: the quote closes
   ['cat < /etc/shadow', '"<"', 'security_violation'],
   ['echo a > out', '">"', 'security_violation'],
   ['echo a >> out', '">>"', 'security_violation'],
