@@ -252,4 +252,15 @@ describe('commands runner', () => {
       'ALLOWED_COMMANDS: not found on this host: no-such-program-xyz',
     );
   });
+
+  it('abort_signal_kills_running_jail', async () => {
+    const { commands } = await runner();
+    const controller = new AbortController();
+    const pending = commands.run(script('while :; do :; done'), { signal: controller.signal });
+    setTimeout(() => controller.abort(), 300);
+    const result = await pending;
+    expect(result.run?.exit_reason).toBe('cancelled');
+    expect(result.error?.type).toBe('unknown_error');
+    expect(result.status).toBe('failed');
+  });
 });

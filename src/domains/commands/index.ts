@@ -69,11 +69,11 @@ export function createCommandRunner(host: JailHost, config: Readonly<Config>): C
     throw new DomainError('validation_error', `unknown request kind ${JSON.stringify((request as { kind?: unknown }).kind)}`);
   };
 
-  const writeInputs = async (workspace: Workspace, files: readonly InputFile[], fresh: boolean): Promise<void> => {
+  const writeInputs = async (workspace: Workspace, files: readonly InputFile[], fresh: boolean, signal?: AbortSignal): Promise<void> => {
     if (files.length === 0) return;
     // A fresh workspace has held no jail, so root may seed it (O_EXCL, no links can exist yet).
     if (fresh) await workspace.seed(files.map((f) => ({ path: f.path, content: f.content })));
-    else await injectIntoUsedWorkspace(host, profiles, workspace, files, config.execMaxInputBytes);
+    else await injectIntoUsedWorkspace(host, profiles, workspace, files, config.execMaxInputBytes, signal);
   };
 
   return {
@@ -87,7 +87,7 @@ export function createCommandRunner(host: JailHost, config: Readonly<Config>): C
         const fresh = options.workspace === undefined;
         const workspace = options.workspace ?? (await host.createWorkspace({ sizeBytes: limits.tmpfsBytes, maxInodes: DEFAULT_WORKSPACE_INODES }));
         try {
-          await writeInputs(workspace, files, fresh);
+          await writeInputs(workspace, files, fresh, options.signal);
           const cwd = await resolveCwd(request.cwd, workspace.hostPath);
           const shell = shellSpec(profile, { command: prepared.command, limits, cwd, ...(request.stdin === undefined ? {} : { stdin: request.stdin }) });
           const spec = prepared.argv?.[0] === 'terraform' ? asTerraformSpec(shell) : shell;

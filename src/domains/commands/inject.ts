@@ -48,6 +48,7 @@ export async function injectIntoUsedWorkspace(
   workspace: Workspace,
   files: readonly InputFile[],
   maxInputBytes: number,
+  signal?: AbortSignal,
 ): Promise<void> {
   if (files.length === 0) return;
   const profile = await profiles.get(INJECT_PROGRAMS);
@@ -69,7 +70,8 @@ export async function injectIntoUsedWorkspace(
     },
     extraMounts: mounts,
   });
-  const result = await host.run(spec, workspace);
+  const result = await host.run(spec, workspace, signal ? { signal } : {});
+  if (result.exit_reason === 'cancelled') throw new DomainError('unknown_error', 'the run was cancelled while its input files were written', 'cancelled');
   if (result.exit_reason === 'exited' && result.exit_code === 0) return;
   const why = result.stderr.trim().split('\n').slice(-1)[0] ?? '';
   if (result.exit_reason === 'exited' && result.exit_code === EXIT_LINK) {
