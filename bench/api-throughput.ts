@@ -1,0 +1,133 @@
+// Command requests per second and p50/p99 latency at a fixed concurrency against the running service.
+// Each request is `POST /api/v1/runs/commands?wait=true {"command":"echo hi"}`: auth, rate limit, queue,
+// a fresh jail (workspace tmpfs, cgroup, uid, bwrap, seccomp), the result. GET /health at the same
+// concurrency is measured beside it: the HTTP layer's own cost.
+//
+//   npx vite-node bench/api-throughput.ts [requests] [concurrency]
+// With CONFINE_URL and CONFINE_KEY set it drives that service; otherwise it starts `bin/confine serve`
+// (as root) on a free port with its own key, state dir and uid range, and stops it afterwards.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const total = Number(process.argv[2] ?? 800);
+const concurrency = Number(process.argv[3] ?? 8);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Sample {
+  ms: number;
+  status: number;
+  ok: boolean;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startService(): Promise<{ url: string; key: string; child: ChildProcess }> {
+  const port = await freePort();
+  const key = `bench_${randomBytes(16).toString('hex')}`;
+  const child = spawn(join(root, 'bin/confine'), ['serve'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      API_KEYS: `bench:${key}`,
+      RATE_LIMIT_REQUESTS: '100000000',
+      LOG_LEVEL: 'warn',
+      AUDIT_LOG_PATH: '/tmp/confine-bench-state/audit.log',
+      CONFINE_STATE_DIR: process.env.CONFINE_BENCH_STATE_DIR ?? '/tmp/confine-bench-state',
+      CONFINE_UID_BASE: '1950600000',
+      CONFINE_UID_COUNT: '256',
+      ...pick(['WORKERS', 'QUEUE_SIZE', 'QUEUE_TENANT_SHARE', 'CONFINE_WORKSPACE_POOL']),
+    },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`confine serve exited ${child.exitCode}: ${stderr}`);
+    const up = await fetch(`${url}/ready`).then((r) => r.ok, () => false);
+    if (up) return { url, key, child };
+    if (Date.now() > deadline) throw new Error(`confine serve did not become ready: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function pick(names: string[]): Record<string, string> {
+  return Object.fromEntries(names.filter((n) => process.env[n] !== undefined).map((n) => [n, process.env[n]!]));
+}
+
+async function drive(count: number, request: () => Promise<Response>, check: (r: Response, body: string) => boolean): Promise<{ samples: Sample[]; seconds: number }> {
+  const samples: Sample[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next++;
+        const t0 = performance.now();
+        const response = await request();
+        const body = await response.text();
+        samples.push({ ms: performance.now() - t0, status: response.status, ok: check(response, body) });
+      }
+    }),
+  );
+  return { samples, seconds: (performance.now() - started) / 1000 };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+function report(name: string, run: { samples: Sample[]; seconds: number }): Record<string, unknown> {
+  const ms = run.samples.map((s) => s.ms).sort((a, b) => a - b);
+  const statuses: Record<string, number> = {};
+  for (const s of run.samples) statuses[s.status] = (statuses[s.status] ?? 0) + 1;
+  const row = {
+    name,
+    requests: run.samples.length,
+    concurrency,
+    failed: run.samples.filter((s) => !s.ok).length,
+    rps: Number((run.samples.length / run.seconds).toFixed(1)),
+    p50_ms: Number(percentile(ms, 50).toFixed(1)),
+    p90_ms: Number(percentile(ms, 90).toFixed(1)),
+    p99_ms: Number(percentile(ms, 99).toFixed(1)),
+    max_ms: Number((ms.at(-1) ?? NaN).toFixed(1)),
+    statuses,
+  };
+  console.log(`${name.padEnd(28)} ${String(row.rps).padStart(8)} req/s   p50 ${String(row.p50_ms).padStart(7)} ms   p90 ${String(row.p90_ms).padStart(7)} ms   p99 ${String(row.p99_ms).padStart(7)} ms   failed ${row.failed}/${row.requests}`);
+  return row;
+}
+
+const given = process.env.CONFINE_URL && process.env.CONFINE_KEY ? { url: process.env.CONFINE_URL, key: process.env.CONFINE_KEY } : undefined;
+const service = given ?? (await startService());
+try {
+  const headers = { 'x-api-key': service.key, 'content-type': 'application/json' };
+  const command = () => fetch(`${service.url}/api/v1/runs/commands?wait=true`, { method: 'POST', headers, body: '{"command":"echo hi"}' });
+  const commandOk = (r: Response, body: string) => r.status === 200 && body.includes('"stdout":"hi\\n"');
+  const health = () => fetch(`${service.url}/health`);
+  console.log(`api-throughput: ${total} requests at concurrency ${concurrency} against ${service.url} (${given ? 'given service' : 'spawned bin/confine serve'})`);
+  await drive(Math.min(40, total), command, commandOk); // warm-up: profiles, caches, JIT
+  const rows = [report('GET /health', await drive(total, health, (r) => r.status === 200)), report('POST command (sync, jailed)', await drive(total, command, commandOk))];
+  console.log(JSON.stringify({ bench: 'api-throughput', rows }));
+} finally {
+  if (!given && 'child' in service) {
+    service.child.kill('SIGTERM');
+    await new Promise((resolve) => service.child.once('exit', resolve));
+  }
+}
