@@ -17,12 +17,14 @@ import { buildShellProfile, shellSpec } from '../src/jail/profiles/shell.js';
 const runs = Number(process.argv[2] ?? 60);
 const stateDir = process.env.CONFINE_BENCH_STATE_DIR ?? '/tmp/confine-bench-state';
 const host = await JailHost.open({ stateDir, uidBase: 1_950_300_000, uidCount: 64 });
+// The same engine with two workspaces kept mounted ahead of demand (JailHostConfig.workspacePool).
+const pooledHost = await JailHost.open({ stateDir, uidBase: 1_950_300_200, uidCount: 64, workspacePool: 2 });
 const profile = await buildShellProfile(['true'], host.tools.ldd);
 const spec = shellSpec(profile, { command: { argv: ['true'] }, limits: { ...DEFAULT_LIMITS, wallTimeMs: 10_000 } });
 const program = profile.programs.find((p) => p.name === 'true')!.hostPath;
 
 // bare bwrap: same argv, pre-made workspace owned by the same kind of unprivileged uid.
-const bareUid = 1_950_300_100;
+const bareUid = 1_950_300_150;
 const bareDir = join(stateDir, 'bare');
 mkdirSync(join(bareDir, 'workspace'), { recursive: true });
 mkdirSync(join(bareDir, 'tmp'), { recursive: true });
@@ -54,6 +56,12 @@ const measure = {
     if (result.exit_reason !== 'exited' || result.exit_code !== 0) throw new Error(`engine run failed: ${JSON.stringify(result)}`);
     return performance.now() - started;
   },
+  async pooled(): Promise<number> {
+    const started = performance.now();
+    const result = await pooledHost.run(spec);
+    if (result.exit_reason !== 'exited' || result.exit_code !== 0) throw new Error(`pooled engine run failed: ${JSON.stringify(result)}`);
+    return performance.now() - started;
+  },
   async bare(): Promise<number> {
     const started = performance.now();
     const code = await spawnAndWait(host.tools.bwrap, plan.args, { uid: bareUid, gid: bareUid, pipes: [seccomp, ...plan.dataFiles] });
@@ -68,8 +76,8 @@ const measure = {
   },
 };
 type Kind = keyof typeof measure;
-const kinds: Kind[] = ['engine', 'bare', 'unsandboxed'];
-const samples: Record<Kind, number[]> = { engine: [], bare: [], unsandboxed: [] };
+const kinds: Kind[] = ['engine', 'pooled', 'bare', 'unsandboxed'];
+const samples: Record<Kind, number[]> = { engine: [], pooled: [], bare: [], unsandboxed: [] };
 
 for (const kind of kinds) await measure[kind](); // warm-up: page cache, JIT
 for (let i = 0; i < runs; i++) {
@@ -80,18 +88,21 @@ for (let i = 0; i < runs; i++) {
   }
 }
 rmSync(bareDir, { recursive: true, force: true });
+await pooledHost.close();
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-const m = { engine: median(samples.engine), bare: median(samples.bare), unsandboxed: median(samples.unsandboxed) };
+const m = { engine: median(samples.engine), pooled: median(samples.pooled), bare: median(samples.bare), unsandboxed: median(samples.unsandboxed) };
 const ms = (v: number): string => `${v.toFixed(2)} ms`;
 console.log(`jail spawn-to-exit, /usr/bin/true, median of ${runs} interleaved runs each`);
 console.log(`  engine (JailHost.run, shell profile): ${ms(m.engine)}`);
+console.log(`  engine, workspacePool=2:             ${ms(m.pooled)}`);
 console.log(`  bare bwrap (same argv):               ${ms(m.bare)}`);
 console.log(`  unsandboxed:                          ${ms(m.unsandboxed)}`);
 console.log(`  engine / bare bwrap:   ${(m.engine / m.bare).toFixed(2)}x (target <= 1.50x)`);
+console.log(`  pooled engine / bare:  ${(m.pooled / m.bare).toFixed(2)}x (target <= 1.50x)`);
 console.log(`  engine / unsandboxed:  ${(m.engine / m.unsandboxed).toFixed(2)}x`);
 console.log(`  bare / unsandboxed:    ${(m.bare / m.unsandboxed).toFixed(2)}x`);

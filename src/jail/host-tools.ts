@@ -39,7 +39,6 @@ export class MissingToolError extends Error {
 
 const TOOL_PACKAGES: Record<keyof AllHostTools, string> = {
   bwrap: 'apt-get install bubblewrap',
-  prlimit: 'util-linux',
   setpriv: 'util-linux',
   mount: 'mount',
   umount: 'mount',

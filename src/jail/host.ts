@@ -15,6 +15,11 @@ export interface JailHostConfig {
   stateDir: string;
   uidBase: number;
   uidCount: number;
+  /**
+   * Workspaces kept mounted ahead of demand (0 = none, the default). Mounting a tmpfs costs an exec of
+   * mount(8); a pool takes that off the request's path. Pooled workspaces were never used by a jail.
+   */
+  workspacePool?: number;
 }
 
 export interface SweepReport {
@@ -48,7 +53,7 @@ export class JailHost {
       terraform: compileSeccomp(POLICIES.terraform, arch),
     };
     const identities = new IdentityPool(config);
-    const host = new JailHost(config, tools, cgroups, seccomp, identities, new WorkspaceManager(config.stateDir, identities, tools));
+    const host = new JailHost(config, tools, cgroups, seccomp, identities, new WorkspaceManager(config.stateDir, identities, tools, config.workspacePool ?? 0));
     await host.sweep();
     return host;
   }
@@ -67,6 +72,11 @@ export class JailHost {
     return { cgroups, workspaces, identities };
   }
 
+  /** Releases what the host holds ahead of demand (pooled workspaces). Runs already started are unaffected. */
+  async close(): Promise<void> {
+    await this.workspaces.drainPool();
+  }
+
   createWorkspace(options: WorkspaceOptions): Promise<Workspace> {
     return this.workspaces.create(options);
   }
@@ -79,7 +89,7 @@ export class JailHost {
         { tools: this.tools, cgroups: this.cgroups, seccompProgram: (profile) => this.seccomp[profile].program },
         spec,
         (workspace ?? own)!,
-        options,
+        own ? { ...options, afterStop: () => own.dispose() } : options,
       );
     } finally {
       await own?.dispose();

@@ -20,6 +20,11 @@ export interface RunDependencies {
 
 export interface RunOptions {
   signal?: AbortSignal;
+  /**
+   * Work to do once every jailed process is dead, concurrently with removing the cgroup (the host
+   * disposes a run's own workspace here: two independent cleanups, measured ~2 ms saved per run).
+   */
+  afterStop?: () => Promise<void>;
   /** Called once the jail's processes exist (tests use it to look for them from the host). */
   onStart?: (info: { cgroupProcsFiles: readonly string[]; hostUid: number }) => void;
 }
@@ -87,8 +92,8 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
     if (failures.length > 0) throw new JailSetupError('jail supervision failed', String(failures[0]));
 
     const errText = stderr.text();
-    if (supervisor === undefined && exitCode === 125 && errText.includes('cgroup.procs')) {
-      throw new JailSetupError('could not enter the job cgroup', errText);
+    if (supervisor === undefined && exitCode === 125 && /cgroup\.procs|ulimit/.test(errText)) {
+      throw new JailSetupError('could not set the jail\'s rlimits or enter its cgroup', errText);
     }
     if (supervisor === undefined && exitCode === 1 && errText.startsWith('bwrap: ')) {
       throw new JailSetupError('bubblewrap could not build the jail', errText.trim());
@@ -107,6 +112,6 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
     };
   } finally {
     await cgroup.killAll();
-    await cgroup.remove();
+    await Promise.all([cgroup.remove(), options.afterStop?.()]);
   }
 }

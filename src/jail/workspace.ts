@@ -45,15 +45,52 @@ export interface WorkspaceTools {
 export class WorkspaceManager {
   private readonly root: string;
 
+  /** Ready workspaces (never used by a jail), keyed by size and inode count. */
+  private readonly pool = new Map<string, Promise<Workspace>[]>();
+
   constructor(
     stateDir: string,
     private readonly identities: IdentityPool,
     private readonly tools: WorkspaceTools,
+    private readonly poolSize = 0,
   ) {
     this.root = join(stateDir, 'workspaces');
   }
 
+  /** A fresh workspace: from the pool when one of this shape is ready, else mounted now. */
   async create(options: WorkspaceOptions): Promise<Workspace> {
+    if (this.poolSize === 0) return this.mount(options);
+    const key = `${options.sizeBytes}:${options.maxInodes}`;
+    const ready = this.pool.get(key) ?? [];
+    this.pool.set(key, ready);
+    const taken = ready.shift();
+    while (ready.length < this.poolSize) {
+      const pending = this.mount(options);
+      // A failed refill leaves the pool (and is retried on the next take); whoever takes it sees the error.
+      pending.catch(() => {
+        const index = ready.indexOf(pending);
+        if (index >= 0) ready.splice(index, 1);
+      });
+      ready.push(pending);
+    }
+    return taken ?? this.mount(options);
+  }
+
+  /** Ids of pooled workspaces (ready, never used): not leftovers of any run. */
+  async pooled(): Promise<string[]> {
+    const all = await Promise.allSettled([...this.pool.values()].flat());
+    return all.flatMap((r) => (r.status === 'fulfilled' ? [r.value.id] : []));
+  }
+
+  /** Unmounts every pooled workspace (at shutdown). */
+  async drainPool(): Promise<void> {
+    const pending = [...this.pool.values()].flat();
+    this.pool.clear();
+    const all = await Promise.allSettled(pending);
+    await Promise.all(all.map((r) => (r.status === 'fulfilled' ? r.value.dispose() : undefined)));
+  }
+
+  private async mount(options: WorkspaceOptions): Promise<Workspace> {
     await mkdir(this.root, { recursive: true, mode: 0o711 });
     const identity = await this.identities.lease();
     const id = `${process.pid}-${randomBytes(8).toString('hex')}`;

@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  expect(await waitForNoZombies(uids)).toEqual([]);
+  expect(await waitForNoZombies(uids, host.config.stateDir)).toEqual([]);
 });
 
 async function attack(entry: AttackCase): Promise<AttackRun> {

@@ -32,7 +32,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
-  expect(await waitForNoZombies(uids)).toEqual([]);
+  expect(await waitForNoZombies(uids, host.config.stateDir)).toEqual([]);
 });
 
 async function spec(command: { argv: string[] } | { script: string }, programs: string[] = [], extra: Partial<JailSpec> = {}): Promise<JailSpec> {
@@ -320,6 +320,6 @@ describe('parent death', () => {
     expect(existsSync(join(TEST_STATE_DIR, 'identities', String(started.hostUid)))).toBe(false);
     expect(readdirSync(sentinel)).toEqual(['keep']);
     expect(readFileSync(join(sentinel, 'keep'), 'utf8')).toBe('host data');
-    expect(await waitForNoZombies(jailUid)).toEqual([]);
+    expect(await waitForNoZombies(jailUid, host.config.stateDir)).toEqual([]);
   });
 });

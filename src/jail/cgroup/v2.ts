@@ -27,12 +27,15 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
     return {
       procsFiles: [join(dir, 'cgroup.procs')],
       async usage(): Promise<CgroupUsage> {
-        const memoryEvents = await readKeyed(join(dir, 'memory.events'));
-        const cpuStat = await readKeyed(join(dir, 'cpu.stat'));
-        const pidsEvents = await readKeyed(join(dir, 'pids.events'));
+        const [memoryEvents, cpuStat, pidsEvents, peak] = await Promise.all([
+          readKeyed(join(dir, 'memory.events')),
+          readKeyed(join(dir, 'cpu.stat')),
+          readKeyed(join(dir, 'pids.events')),
+          readNumber(join(dir, 'memory.peak')),
+        ]);
         return {
           cpuMs: Math.round((cpuStat.get('usage_usec') ?? 0) / 1000),
-          peakMemoryBytes: (await readNumber(join(dir, 'memory.peak'))) ?? (await readNumber(join(dir, 'memory.current'))) ?? 0,
+          peakMemoryBytes: peak ?? (await readNumber(join(dir, 'memory.current'))) ?? 0,
           oomKilled: (memoryEvents.get('oom_kill') ?? 0) > 0 || (memoryEvents.get('oom_group_kill') ?? 0) > 0,
           pidsLimitHit: (pidsEvents.get('max') ?? 0) > 0,
         };

@@ -31,13 +31,28 @@ export async function processesOf(uids: ReadonlySet<number>): Promise<{ live: st
   return { live, zombies };
 }
 
-export async function waitForNoZombies(uids: ReadonlySet<number>, timeoutMs = 10_000): Promise<string[]> {
+/** Waits for host init to reap the jails' zombies; uids another owner leased meanwhile are not ours to judge. */
+export async function waitForNoZombies(uids: ReadonlySet<number>, stateDir?: string, timeoutMs = 10_000): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { zombies } = await processesOf(uids);
+    const others = stateDir ? await leasedByOthers(stateDir, process.pid, uids) : new Set<number>();
+    const zombies = (await processesOf(uids)).zombies.filter((entry) => !others.has(Number(/uid (\d+)/.exec(entry)![1])));
     if (zombies.length === 0 || Date.now() > deadline) return zombies;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Uids that another live owner has leased right now: after a run releases its uid, a parallel test file
+ * (or another engineer's suite) may lease it and run its own jail under it.
+ */
+async function leasedByOthers(stateDir: string, ownerPid: number, uids: ReadonlySet<number>): Promise<Set<number>> {
+  const others = new Set<number>();
+  for (const uid of uids) {
+    const owner = await readFile(join(stateDir, 'identities', String(uid)), 'utf8').catch(() => undefined);
+    if (owner !== undefined && owner.trim() !== String(ownerPid)) others.add(uid);
+  }
+  return others;
 }
 
 export async function leftovers(host: JailHost, ownerPid: number, uids: ReadonlySet<number>): Promise<Leftovers> {
@@ -53,7 +68,14 @@ export async function leftovers(host: JailHost, ownerPid: number, uids: Readonly
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
     .split('\n')
     .filter((line) => line.includes(`${workspaceRoot}/${prefix}`));
-  return { processes: (await processesOf(uids)).live, cgroups, mounts, workspaceDirs };
+  const before = await leasedByOthers(host.config.stateDir, ownerPid, uids);
+  const live = (await processesOf(uids)).live;
+  const after = await leasedByOthers(host.config.stateDir, ownerPid, uids);
+  const processes = live.filter((entry) => {
+    const uid = Number(/uid (\d+)/.exec(entry)![1]);
+    return !before.has(uid) && !after.has(uid);
+  });
+  return { processes, cgroups, mounts, workspaceDirs };
 }
 
 export const NOTHING_LEFT: Leftovers = { processes: [], cgroups: [], mounts: [], workspaceDirs: [] };
