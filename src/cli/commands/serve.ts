@@ -2,6 +2,7 @@
 // whole service wired at the composition root, graceful shutdown on SIGTERM/SIGINT.
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/settings.js';
+import { configTable } from '../../app/config-table.js';
 import { createService } from '../../app/service.js';
 import { cliConfig, fail } from '../context.js';
 
@@ -9,7 +10,12 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('start the HTTP service (API v1, seed-compatible routes, /docs, /metrics)')
-    .action(async () => {
+    .option('--print-config-table', 'print the README configuration table (from the settings table) and exit')
+    .action(async (options: { printConfigTable?: boolean }) => {
+      if (options.printConfigTable) {
+        process.stdout.write(`${configTable()}\n`);
+        return;
+      }
       const config = cliConfig();
       const service = await createService(config).catch((error: unknown) => {
         if (error instanceof ConfigError) fail(`configuration error: ${error.message}`, 2);
