@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerDoctor } from './commands/doctor.js';
 import { registerExec } from './commands/exec.js';
+import { registerPlan } from './commands/plan.js';
 import { registerServe } from './commands/serve.js';
 
 const program = new Command()
@@ -12,6 +13,7 @@ const program = new Command()
 
 registerDoctor(program);
 registerExec(program);
+registerPlan(program);
 registerServe(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,59 @@
+// `confine plan PATH`: the same TerraformRequest the HTTP API builds, from a directory, .zip or .tar.gz.
+import { lstat, readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { createTerraformRunner } from '../../domains/terraform/index.js';
+import type { TerraformInput, TerraformMode } from '../../domains/terraform/types.js';
+import { cliConfig, fail, openJailHost } from '../context.js';
+import { formatProgress, formatTerraformResult } from '../format/terraform-result.js';
+
+interface PlanOptions {
+  mode: string;
+  workingDir?: string;
+  json?: boolean;
+  out?: string;
+}
+
+export function registerPlan(program: Command): void {
+  program
+    .command('plan')
+    .description('run terraform init + plan + show (or init + validate) on a directory, .zip or .tar.gz in fresh jails')
+    .argument('<path>', 'a directory, a .zip or a .tar.gz holding the configuration')
+    .option('--mode <mode>', 'validate or plan', 'plan')
+    .option('--working-dir <sub>', 'directory inside the upload where terraform runs')
+    .option('--json', 'print {status, error, findings, diagnostics, summary, steps, plan_path} as JSON')
+    .option('--out <file>', 'write the plan JSON to this file')
+    .action(async (path: string, options: PlanOptions) => {
+      if (options.mode !== 'plan' && options.mode !== 'validate') fail(`--mode must be plan or validate, got "${options.mode}"`, 2);
+      const mode: TerraformMode = options.mode;
+      const config = cliConfig();
+      const input = await readInput(path);
+      const runner = createTerraformRunner(await openJailHost(config), config);
+      const result = await runner.run(
+        { input, mode, ...(options.workingDir === undefined ? {} : { working_dir: options.workingDir }) },
+        { onProgress: (progress) => process.stderr.write(formatProgress(progress)) },
+      );
+      let planPath: string | null = null;
+      if (options.out !== undefined && result.plan_json !== null) {
+        planPath = resolve(options.out);
+        await writeFile(planPath, `${JSON.stringify(result.plan_json, null, 2)}\n`, { mode: 0o600 });
+      }
+      if (options.json) {
+        const { status, error, findings, diagnostics, summary, steps } = result;
+        process.stdout.write(`${JSON.stringify({ status, error, findings, diagnostics, summary, steps, plan_path: planPath }, null, 2)}\n`);
+      } else {
+        process.stdout.write(formatTerraformResult(result, planPath));
+      }
+      process.exitCode = result.error === null ? 0 : 1;
+    });
+}
+
+async function readInput(path: string): Promise<TerraformInput> {
+  const info = await lstat(path).catch(() => fail(`cannot read ${path}`, 2));
+  if (info.isDirectory()) return { kind: 'directory', path };
+  if (!info.isFile()) fail(`${path} is neither a directory nor a regular file`, 2);
+  const data = await readFile(path);
+  if (/\.zip$/i.test(path)) return { kind: 'zip', data };
+  if (/\.(tar\.gz|tgz)$/i.test(path)) return { kind: 'tar.gz', data };
+  return fail(`${path}: expected a directory, a .zip or a .tar.gz`, 2);
+}
