@@ -19,7 +19,11 @@ export interface CgroupLayout {
 }
 
 export async function readCgroupLayout(): Promise<CgroupLayout> {
-  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+  return parseCgroupLayout(await readFile('/proc/self/mountinfo', 'utf8'), await readFile('/proc/self/cgroup', 'utf8'));
+}
+
+/** Pure: the layout from the texts of /proc/self/mountinfo and /proc/self/cgroup (fixture-tested). */
+export function parseCgroupLayout(mountinfo: string, cgroupFile: string): CgroupLayout {
   const mounts: CgroupMount[] = [];
   for (const line of mountinfo.split('\n')) {
     const [left, right] = line.split(' - ');
@@ -36,7 +40,7 @@ export async function readCgroupLayout(): Promise<CgroupLayout> {
     }
   }
   const selfPaths = new Map<string, string>();
-  for (const line of (await readFile('/proc/self/cgroup', 'utf8')).split('\n')) {
+  for (const line of cgroupFile.split('\n')) {
     const match = /^\d+:([^:]*):(.*)$/.exec(line);
     if (match) selfPaths.set(match[1]!, match[2]!);
   }

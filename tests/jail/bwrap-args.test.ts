@@ -1,0 +1,82 @@
+// Golden tests for the pure planning functions: JailSpec -> bubblewrap argv, and the launch chain.
+import { describe, expect, it } from 'vitest';
+import { bwrapArgs } from '../../src/jail/bwrap-args.js';
+import { launchArgv } from '../../src/jail/launcher.js';
+import { DEFAULT_LIMITS, MiB } from '../../src/jail/limits.js';
+import type { JailSpec } from '../../src/jail/spec.js';
+
+const spec: JailSpec = {
+  argv: ['/usr/bin/sh', '/confine/script.sh'],
+  env: { PATH: '/usr/bin', HOME: '/workspace' },
+  cwd: '/workspace',
+  mounts: [
+    { kind: 'ro-bind', source: '/usr/bin/dash', target: '/usr/bin/sh' },
+    { kind: 'file', target: '/etc/passwd', content: 'root:x:0:0::/:/x\n' },
+    { kind: 'file', target: '/confine/script.sh', content: 'echo hi\n', mode: 0o555 },
+    { kind: 'symlink', target: '/bin', linkTo: 'usr/bin' },
+    { kind: 'dir', target: '/opt' },
+  ],
+  workspacePath: '/workspace',
+  seccompProfile: 'shell',
+  limits: { ...DEFAULT_LIMITS },
+};
+
+describe('bwrapArgs', () => {
+  it('spec_becomes_the_exact_bubblewrap_argv', () => {
+    const plan = bwrapArgs(spec, { workspaceHostPath: '/state/ws/1/workspace', tmpHostPath: '/state/ws/1/tmp', seccompFd: 3, firstDataFd: 4 });
+    expect(plan.args).toEqual([
+      '--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup',
+      '--disable-userns', '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
+      '--uid', '1000', '--gid', '1000', '--hostname', 'sandbox', '--clearenv',
+      '--setenv', 'HOME', '/workspace', '--setenv', 'PATH', '/usr/bin',
+      '--ro-bind', '/usr/bin/dash', '/usr/bin/sh',
+      '--perms', '0444', '--ro-bind-data', '4', '/etc/passwd',
+      '--perms', '0555', '--ro-bind-data', '5', '/confine/script.sh',
+      '--symlink', 'usr/bin', '/bin',
+      '--dir', '/opt',
+      '--bind', '/state/ws/1/workspace', '/workspace',
+      '--bind', '/state/ws/1/tmp', '/tmp',
+      '--remount-ro', '/',
+      '--seccomp', '3',
+      '--chdir', '/workspace',
+      '--', '/usr/bin/sh', '/confine/script.sh',
+    ]);
+    expect(plan.dataFiles).toEqual(['root:x:0:0::/:/x\n', 'echo hi\n']);
+  });
+
+  it('no_try_variants_or_share_flags_ever_appear', () => {
+    const { args } = bwrapArgs(spec, { workspaceHostPath: '/w', tmpHostPath: '/t', seccompFd: 3, firstDataFd: 4 });
+    // A "-try" unshare silently runs without the namespace; --share-net would give the jail the host network.
+    expect(args.filter((a) => a.endsWith('-try') || a.startsWith('--share') || a === '--proc' || a === '--dev')).toEqual([]);
+  });
+
+  it('tenant_strings_stay_single_arguments', () => {
+    const hostile: JailSpec = { ...spec, env: { 'X': 'a --bind / /host' }, argv: ['/usr/bin/sh', '-c', '--bind / /x'] };
+    const { args } = bwrapArgs(hostile, { workspaceHostPath: '/w', tmpHostPath: '/t', seccompFd: 3, firstDataFd: 4 });
+    expect(args).toContain('a --bind / /host');
+    expect(args.slice(args.indexOf('--') + 1)).toEqual(['/usr/bin/sh', '-c', '--bind / /x']);
+    expect(args.filter((a) => a === '--bind')).toHaveLength(2); // workspace and /tmp only
+  });
+});
+
+describe('launchArgv', () => {
+  it('launch_chain_sets_limits_then_drops_to_the_uid_then_bwrap', () => {
+    const argv = launchArgv(
+      { sh: '/usr/bin/bash', setpriv: '/usr/bin/setpriv', bwrap: '/usr/bin/bwrap' },
+      ['/cg/memory/j/cgroup.procs', '/cg/pids/j/cgroup.procs'],
+      { ...DEFAULT_LIMITS, cpuTimeMs: 2500, fileSizeBytes: 16 * MiB + 100, openFiles: 128, maxPids: 20 },
+      { uid: 1950000007, gid: 1950000007 },
+      ['--unshare-user', '--', '/usr/bin/true'],
+      5,
+    );
+    const script = argv[4]!;
+    expect(argv.slice(0, 4)).toEqual(['/usr/bin/bash', '--noprofile', '--norc', '-c']);
+    expect(argv.slice(5)).toEqual([
+      'confine-enter', '5', '3', '16384', '128', '30', '2', '/cg/memory/j/cgroup.procs', '/cg/pids/j/cgroup.procs',
+      '/usr/bin/setpriv', '--reuid=1950000007', '--regid=1950000007', '--clear-groups', '--inh-caps=-all',
+      '--bounding-set=-all', '--no-new-privs', '--', '/usr/bin/bwrap', '--unshare-user', '--', '/usr/bin/true',
+    ]);
+    // Nothing from the spec is interpolated into the script: it only reads positional parameters.
+    expect(script).not.toMatch(/1950000007|cgroup\/|bwrap/);
+  });
+});
