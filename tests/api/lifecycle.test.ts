@@ -2,7 +2,9 @@
 // 1,000 concurrent requests is answered only with 2xx/429/503 and leaves nothing behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftovers, NOTHING_LEFT, processesOf, waitForNoZombies } from '../jail/helpers/leftovers.js';
-import { API_UIDS, call, KEY_A, KEY_B, startService, until, type Running } from './support.js';
+import { call, KEY_A, KEY_B, LIFECYCLE_UID_BASE, startService, uidRange, until, type Running } from './support.js';
+
+const API_UIDS = uidRange(LIFECYCLE_UID_BASE);
 
 const KEYS = [KEY_A, KEY_B, 'charlie-key-0123456789abc', 'delta-key-0123456789abcde'];
 let svc: Running;
@@ -17,7 +19,7 @@ beforeAll(async () => {
     SESSION_TTL_SECONDS: '2',
     CLEANUP_INTERVAL_SECONDS: '1',
     LOG_LEVEL: 'warn',
-  });
+  }, LIFECYCLE_UID_BASE);
 });
 
 afterAll(async () => {

@@ -11,7 +11,12 @@ import { TEST_STATE_DIR } from '../support/jail.js';
 
 export const API_UID_BASE = 1_950_400_000;
 export const API_UID_COUNT = 256;
-export const API_UIDS: ReadonlySet<number> = new Set(Array.from({ length: API_UID_COUNT }, (_, i) => API_UID_BASE + i));
+/** The lifecycle suite checks for leftover processes by uid: it gets a range no other file uses. */
+export const LIFECYCLE_UID_BASE = 1_950_401_000;
+
+export function uidRange(base: number): ReadonlySet<number> {
+  return new Set(Array.from({ length: API_UID_COUNT }, (_, i) => base + i));
+}
 
 export const KEY_A = 'alpha-key-0123456789abcdef';
 export const KEY_B = 'bravo-key-0123456789abcdef';
@@ -26,19 +31,23 @@ export interface Running {
   close(): Promise<void>;
 }
 
-let sharedHost: Promise<JailHost> | undefined;
+const hosts = new Map<number, Promise<JailHost>>();
 
-export function apiHost(): Promise<JailHost> {
-  sharedHost ??= JailHost.open({ stateDir: TEST_STATE_DIR, uidBase: API_UID_BASE, uidCount: API_UID_COUNT });
-  return sharedHost;
+function apiHost(uidBase: number): Promise<JailHost> {
+  let host = hosts.get(uidBase);
+  if (!host) {
+    host = JailHost.open({ stateDir: TEST_STATE_DIR, uidBase, uidCount: API_UID_COUNT });
+    hosts.set(uidBase, host);
+  }
+  return host;
 }
 
-export async function startService(env: Record<string, string> = {}): Promise<Running> {
+export async function startService(env: Record<string, string> = {}, uidBase = API_UID_BASE): Promise<Running> {
   const dir = await mkdtemp(join(tmpdir(), 'confine-api-'));
-  const host = await apiHost();
+  const host = await apiHost(uidBase);
   const config = loadConfig({
     CONFINE_STATE_DIR: TEST_STATE_DIR,
-    CONFINE_UID_BASE: String(API_UID_BASE),
+    CONFINE_UID_BASE: String(uidBase),
     CONFINE_UID_COUNT: String(API_UID_COUNT),
     API_KEYS: `alpha:${KEY_A},bravo:${KEY_B}`,
     ARTIFACTS_DIR: join(dir, 'artifacts'),
