@@ -50,7 +50,7 @@ async function startService(): Promise<{ url: string; key: string; child: ChildP
       CONFINE_STATE_DIR: process.env.CONFINE_BENCH_STATE_DIR ?? '/tmp/confine-bench-state',
       CONFINE_UID_BASE: '1950600000',
       CONFINE_UID_COUNT: '256',
-      ...pick(['WORKERS', 'QUEUE_SIZE', 'QUEUE_TENANT_SHARE', 'CONFINE_WORKSPACE_POOL']),
+      ...pick(['WORKERS', 'QUEUE_SIZE', 'QUEUE_TENANT_SHARE', 'WORKSPACE_POOL']),
     },
   });
   let stderr = '';

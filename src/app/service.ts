@@ -39,7 +39,8 @@ export interface Service {
 export async function createService(config: Readonly<Config>, options: ServiceOptions = {}): Promise<Service> {
   const { auth, devKey } = await buildAuth(config);
   // Opening the host sweeps what a crashed predecessor left (cgroups, workspaces, uid leases).
-  const host = options.host ?? (await JailHost.open({ stateDir: config.stateDir, uidBase: config.uidBase, uidCount: config.uidCount }));
+  const ownHost = options.host === undefined;
+  const host = options.host ?? (await JailHost.open({ stateDir: config.stateDir, uidBase: config.uidBase, uidCount: config.uidCount, workspacePool: config.workspacePool }));
   let app: FastifyInstance | undefined;
   const layer = await createJobLayer({
     host,
@@ -83,6 +84,7 @@ export async function createService(config: Readonly<Config>, options: ServiceOp
         ready = false;
         // In-flight synchronous requests finish as their runs drain; new connections are refused.
         await Promise.all([server.close(), layer.close(config.shutdownGraceSeconds * 1000)]);
+        if (ownHost) await host.close(); // unmounts pooled workspaces
         stopObserving();
         await audit.close();
       })();

@@ -75,6 +75,7 @@ export const SETTINGS = {
   S3_SECRET_ACCESS_KEY: { kind: 'string', default: '', doc: 'S3 secret access key (never logged).' },
   S3_FORCE_PATH_STYLE: { kind: 'bool', default: 'true', doc: 'Path-style S3 URLs (needed by most S3-compatible servers).' },
   S3_PREFIX: { kind: 'string', default: '', doc: 'Key prefix for every object confine writes; tenant namespaces live below it.' },
+  WORKSPACE_POOL: { kind: 'int', default: '2', min: 0, doc: 'Fresh workspaces `confine serve` keeps mounted ahead of demand (each holds a tmpfs and a uid lease); takes the mount(8) exec off the request path. 0 disables.' },
   AUDIT_LOG_PATH: { kind: 'string', default: '', doc: 'File the audit stream (who, what, duration, resources, exit reason) is appended to; empty: stdout, tagged `"log":"audit"`.' },
 } as const satisfies Record<string, Setting>;
 
@@ -124,6 +125,7 @@ export interface Config {
   syncWaitSeconds: number;
   logLevel: string;
   auditLogPath: string;
+  workspacePool: number;
   // jobs, sessions and artifacts
   workers: number;
   queueSize: number;
@@ -246,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     syncWaitSeconds: num(env, 'SYNC_WAIT_SECONDS'),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     auditLogPath: read(env, 'AUDIT_LOG_PATH'),
+    workspacePool: int(env, 'WORKSPACE_POOL'),
     workers: int(env, 'WORKERS'),
     queueSize: int(env, 'QUEUE_SIZE'),
     queueTenantShare: int(env, 'QUEUE_TENANT_SHARE'),
