@@ -2,6 +2,7 @@
 // variable; with no credentials configured it prints a dev key and a curl line that work; SIGTERM
 // drains and exits 0.
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -18,12 +19,12 @@ const BASE_ENV = {
   LOG_LEVEL: 'warn',
 };
 
-function run(env: Record<string, string>): { done: Promise<number | null>; output: () => string; kill: (signal: NodeJS.Signals) => void } {
+function run(env: Record<string, string>): { pid: number; done: Promise<number | null>; output: () => string; kill: (signal: NodeJS.Signals) => void } {
   const child = spawn(BIN, ['serve'], { env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  return { done: new Promise((resolve) => child.once('exit', (code) => resolve(code))), output: () => output, kill: (signal) => child.kill(signal) };
+  return { pid: child.pid!, done: new Promise((resolve) => child.once('exit', (code) => resolve(code))), output: () => output, kill: (signal) => child.kill(signal) };
 }
 
 async function freePort(): Promise<number> {
@@ -55,8 +56,13 @@ describe('confine serve', () => {
     const r = await call(base, 'POST', '/api/v1/runs/commands?wait=true', { key, json: { command: 'echo hello' } });
     expect(r.status).toBe(200);
     expect(r.body['result']['run']['stdout']).toBe('hello\n');
+    // After the first run of a shape, WORKSPACE_POOL (default 2) keeps fresh workspaces of it mounted.
+    const ownMounts = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(`/confine-test-state/workspaces/${proc.pid}-`));
+    await until(async () => ((await ownMounts()).length > 0 ? true : undefined), 10_000);
     proc.kill('SIGTERM');
     expect(await proc.done).toBe(0);
+    // bin/confine execs node, so its pid owns the workspaces: none stays mounted (pool included).
+    expect(await ownMounts()).toEqual([]);
     // The audit stream (stdout without AUDIT_LOG_PATH) recorded the run; the key never appears in output.
     expect(proc.output()).toContain('"event":"run_finished"');
     expect(proc.output().split(key).length - 1).toBe(1); // printed once, in the hint; never logged
