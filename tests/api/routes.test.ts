@@ -1,5 +1,7 @@
 // Each route over real HTTP with real jails and real terraform: documented shapes, the seeds' example
 // requests, the OpenAPI document (validated by a parser) and the error catalogue against it.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +104,20 @@ describe('API v1 runs', () => {
     expect(r.body['result']['run']['stdout']).toBe('hello world\n');
     expect(r.body['result']['run']['exit_reason']).toBe('exited');
     expect(Object.keys(r.body['result']['run'])).toEqual(expect.arrayContaining(['exit_code', 'signal', 'exit_reason', 'stdout', 'stderr', 'wall_ms', 'cpu_ms', 'peak_memory_bytes']));
+  });
+
+  it('command_result_has_the_same_fields_as_cli_json', async () => {
+    const cli = await new Promise<string>((resolve, reject) => {
+      execFile(fileURLToPath(new URL('../../bin/confine', import.meta.url)), ['exec', '--json', '--', 'echo', 'same'], {
+        env: { PATH: process.env.PATH, CONFINE_STATE_DIR: '/tmp/confine-test-state', CONFINE_UID_BASE: '1950402000', CONFINE_UID_COUNT: '16' },
+      }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
+    });
+    const fromCli = JSON.parse(cli) as Record<string, Record<string, unknown>>;
+    const r = await call(svc.base, 'POST', '/api/v1/runs/commands?wait=true', { key: KEY_A, json: { command: 'echo same' } });
+    expect(Object.keys(r.body['result']).sort()).toEqual(Object.keys(fromCli).sort());
+    expect(Object.keys(r.body['result']['run']).sort()).toEqual(Object.keys(fromCli['run']!).sort());
+    expect(r.body['result']['run']['stdout']).toBe(fromCli['run']!['stdout']);
+    expect(r.body['result']['argv']).toEqual(fromCli['argv']);
   });
 
   it('async_script_returns_202_with_location_then_result', async () => {
