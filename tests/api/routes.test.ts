@@ -88,6 +88,12 @@ describe('service routes', () => {
       'confine_queue_depth', 'confine_active_jails', 'confine_resource_limit_events_total']) {
       expect(metrics.text).toContain(series);
     }
+    // A run stopped by its wall-clock limit counts as a resource-limit event and a run by exit reason.
+    const spin = await call(svc.base, 'POST', '/api/v1/runs/scripts?wait=true', { key: KEY_A, json: { script: 'while :; do :; done\n', timeout_seconds: 1 } });
+    expect(spin.body['result']['run']['exit_reason']).toBe('timeout');
+    const after = (await call(svc.base, 'GET', '/metrics')).text;
+    expect(after).toMatch(/confine_resource_limit_events_total\{kind="script",limit="timeout"\} [1-9]/);
+    expect(after).toMatch(/confine_runs_total\{kind="script",status="failed",error_class="execution_timeout",exit_reason="timeout"\} [1-9]/);
     expect(metrics.text).not.toContain(KEY_A);
     expect(metrics.text).not.toContain('alpha'); // no tenant names in labels
   });
