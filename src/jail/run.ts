@@ -40,6 +40,7 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
     maxPids: spec.limits.maxPids + BWRAP_PROCESSES,
     cpuCores: spec.limits.cpuCores,
   });
+  let supervised = false;
   try {
     const plan = bwrapArgs(spec, {
       workspaceHostPath: workspace.hostPath,
@@ -55,6 +56,7 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
     const failures: unknown[] = [];
     const stop = (action: NonNullable<SupervisorAction>): void => {
       supervisor ??= action;
+      supervised = true;
       cgroup.killAll().catch((error: unknown) => failures.push(error));
       child.kill('SIGKILL');
     };
@@ -111,7 +113,8 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
       peak_memory_bytes: usage.peakMemoryBytes,
     };
   } finally {
-    await cgroup.killAll();
+    // A jail that ended by itself is normally empty within a few ms; anything still there is killed.
+    await cgroup.killAll({ graceMs: supervised ? 0 : 20 });
     await Promise.all([cgroup.remove(), options.afterStop?.()]);
   }
 }

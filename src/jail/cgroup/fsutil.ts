@@ -57,7 +57,7 @@ export async function removeCgroupDir(path: string, timeoutMs = 5000): Promise<v
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return;
       if (!isErrno(error, 'EBUSY') || Date.now() > deadline) throw error;
-      await sleep(10);
+      await sleep(2);
     }
   }
 }
@@ -73,5 +73,16 @@ export async function killPids(pids: number[]): Promise<void> {
     } catch (error) {
       if (!isErrno(error, 'ESRCH')) throw error;
     }
+  }
+}
+
+/** Polls until every listed cgroup.procs file is empty; true if that happened within `timeoutMs`. */
+export async function waitEmpty(procsFiles: readonly string[], timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const members = await Promise.all(procsFiles.map((file) => pidsIn(file)));
+    if (members.every((pids) => pids.length === 0)) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(1);
   }
 }

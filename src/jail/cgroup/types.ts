@@ -18,8 +18,12 @@ export interface JobCgroup {
   /** The cgroup.procs files a process writes its own pid into, before exec, to enter the group. */
   readonly procsFiles: readonly string[];
   usage(): Promise<CgroupUsage>;
-  /** Kills every process in the group (atomically: frozen first on v1, cgroup.kill on v2). */
-  killAll(): Promise<void>;
+  /**
+   * Kills every process in the group (atomically: frozen first on v1, cgroup.kill on v2). With `graceMs`,
+   * first waits that long for the group to empty by itself: after a jail ended on its own, bubblewrap's
+   * pid-1 init is typically still exiting (its monitor returns as soon as init reports the status).
+   */
+  killAll(options?: { graceMs?: number }): Promise<void>;
   /** Waits for the group to empty, then removes it. Idempotent. */
   remove(): Promise<void>;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CgroupLayout, selfDirectory } from './detect.js';
 import {
-  killPids, listDirs, pidsIn, readKeyed, readNumber, readText, removeCgroupDir, writeText,
+  killPids, listDirs, pidsIn, readKeyed, readNumber, readText, removeCgroupDir, waitEmpty, writeText,
 } from './fsutil.js';
 import type { CgroupDriver, CgroupLimits, CgroupUsage, JobCgroup } from './types.js';
 
@@ -46,11 +46,10 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
           pidsLimitHit: (pidsEvents.get('max') ?? 0) > 0,
         };
       },
-      async killAll(): Promise<void> {
+      async killAll(options: { graceMs?: number } = {}): Promise<void> {
         // An empty group stays empty: only a member can add a process (by forking). This is the common
         // case after a jail ended by itself, and it skips the freeze round-trip (measured ~4 ms).
-        const members = await Promise.all(this.procsFiles.map((file) => pidsIn(file)));
-        if (members.every((pids) => pids.length === 0)) return;
+        if (await waitEmpty(this.procsFiles, options.graceMs ?? 0)) return;
         // Freeze first so nothing can fork between reading the pid list and killing it.
         const freezer = join(dir('freezer'), 'freezer.state');
         const canFreeze = await exists(freezer); // a crashed predecessor's partial group may lack it
@@ -62,9 +61,9 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
       async remove(): Promise<void> {
         await Promise.all(
           unique.map(async (d) => {
-            for (let i = 0; i < 500 && (await pidsIn(join(d, 'cgroup.procs'))).length > 0; i++) {
+            for (let i = 0; i < 2500 && (await pidsIn(join(d, 'cgroup.procs'))).length > 0; i++) {
               await killPids(await pidsIn(join(d, 'cgroup.procs')));
-              await sleep(10);
+              await sleep(2);
             }
             await removeCgroupDir(d);
           }),

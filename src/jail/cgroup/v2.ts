@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CgroupLayout, selfDirectory } from './detect.js';
 import {
-  isErrno, killPids, listDirs, pidsIn, readKeyed, readNumber, removeCgroupDir, writeText,
+  isErrno, killPids, listDirs, pidsIn, readKeyed, readNumber, removeCgroupDir, waitEmpty, writeText,
 } from './fsutil.js';
 import type { CgroupDriver, CgroupLimits, CgroupUsage, JobCgroup } from './types.js';
 
@@ -40,7 +40,8 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
           pidsLimitHit: (pidsEvents.get('max') ?? 0) > 0,
         };
       },
-      async killAll(): Promise<void> {
+      async killAll(options: { graceMs?: number } = {}): Promise<void> {
+        if (await waitEmpty(this.procsFiles, options.graceMs ?? 0)) return;
         try {
           await writeText(join(dir, 'cgroup.kill'), '1'); // atomic for the whole subtree (Linux 5.14+)
         } catch (error) {
@@ -51,7 +52,7 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
         }
       },
       async remove(): Promise<void> {
-        for (let i = 0; i < 500 && (await pidsIn(join(dir, 'cgroup.procs'))).length > 0; i++) await sleep(10);
+        for (let i = 0; i < 2500 && (await pidsIn(join(dir, 'cgroup.procs'))).length > 0; i++) await sleep(2);
         await removeCgroupDir(dir);
       },
     };
