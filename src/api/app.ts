@@ -107,6 +107,8 @@ export function principalOf(request: FastifyRequest): Principal {
 
 function sendError(error: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply): void {
   if (error instanceof ApiError) {
+    // A 5xx mapped from a lower layer keeps its cause in the log (never in the response).
+    if (error.status >= 500 && error.cause !== undefined) request.log.error({ err: error.cause, code: error.code }, 'request failed');
     if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
     void reply.code(error.status).send(errorBody(error.code, error.detail, request.id));
     return;

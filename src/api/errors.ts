@@ -58,8 +58,9 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     readonly detail?: string,
     readonly retryAfterSeconds?: number,
+    cause?: unknown,
   ) {
-    super(ERROR_CATALOGUE[code].message);
+    super(ERROR_CATALOGUE[code].message, cause === undefined ? undefined : { cause });
     this.status = ERROR_CATALOGUE[code].status;
   }
 }
