@@ -48,6 +48,8 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     forceCloseConnections: true,
   });
   app.decorateRequest('principal', null);
+  // JSON and multipart only: anything else (text/plain included) is 415, not a string the schema rejects.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(multipart, {
     limits: { fileSize: Math.floor(config.uploadLimitMiB * MiB), files: 1, fields: 8, fieldSize: 64 * 1024, parts: 10, headerPairs: 100 },

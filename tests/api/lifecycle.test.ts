@@ -47,6 +47,9 @@ describe('lifecycle', () => {
     await until(async () => ((await call(svc.base, 'GET', `/api/v1/runs/${id}`, { key: KEY_A })).body['state'] === 'running' ? true : undefined));
     // The spinning shell exists as a host process of a jail uid.
     await until(async () => ((await processesOf(API_UIDS)).live.length > 0 ? true : undefined));
+    const early = await call(svc.base, 'GET', `/api/v1/runs/${id}/plan`, { key: KEY_A });
+    expect(early.status).toBe(409);
+    expect(early.body['error']['code']).toBe('run_not_finished');
     const began = Date.now();
     const cancelled = await call(svc.base, 'POST', `/api/v1/runs/${id}/cancel`, { key: KEY_A });
     expect(cancelled.status).toBe(200);

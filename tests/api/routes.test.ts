@@ -272,6 +272,12 @@ describe('edge validation', () => {
     expect(r.body['error']['code']).toBe('invalid_json');
   });
 
+  it('unsupported_content_type_returns_415', async () => {
+    const r = await call(svc.base, 'POST', '/api/v1/runs/commands', { key: KEY_A, headers: { 'content-type': 'text/plain' }, body: 'echo hi' });
+    expect(r.status).toBe(415);
+    expect(r.body['error']['code']).toBe('unsupported_media_type');
+  });
+
   it('unknown_field_returns_400_validation_failed', async () => {
     const r = await call(svc.base, 'POST', '/api/v1/runs/commands', { key: KEY_A, json: { command: 'id', comand: 'typo' } });
     expect(r.status).toBe(400);
