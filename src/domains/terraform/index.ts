@@ -8,6 +8,7 @@ import { MiB } from '../../jail/limits.js';
 import type { TerraformProfile } from '../../jail/profiles/terraform.js';
 import { DomainError } from '../errors.js';
 import { intake, intakeLimits, resolveWorkingDir } from './intake/index.js';
+import { LOCK_FILE_NAME, lockFileFor, mirrorVersions } from './lockfile.js';
 import { runPipeline } from './pipeline.js';
 import { evaluatePolicy } from './policy/index.js';
 import { Redactor } from './redact.js';
@@ -25,6 +26,7 @@ export interface TerraformRunner {
 
 export function createTerraformRunner(host: JailHost, config: Readonly<Config>): TerraformRunner {
   let profile: TerraformProfile | undefined;
+  let mirror: Promise<Map<string, string>> | undefined;
   const resolveProfile = (): TerraformProfile => {
     if (profile) return profile;
     const found = findExecutable(config.terraformBin);
@@ -32,8 +34,9 @@ export function createTerraformRunner(host: JailHost, config: Readonly<Config>):
     profile = { terraformHostPath: realpathSync(found), mirrorHostPath: config.providerMirror === '' ? '' : realpathSync(config.providerMirror) };
     return profile;
   };
+  const mirrorIndex = (): Promise<Map<string, string>> => (mirror ??= mirrorVersions(resolveProfile().mirrorHostPath));
   return {
-    run: (request, options = {}) => runTerraform(host, config, resolveProfile, request, options),
+    run: (request, options = {}) => runTerraform(host, config, resolveProfile, mirrorIndex, request, options),
   };
 }
 
@@ -41,6 +44,7 @@ async function runTerraform(
   host: JailHost,
   config: Readonly<Config>,
   profile: () => TerraformProfile,
+  mirrorIndex: () => Promise<Map<string, string>>,
   request: TerraformRequest,
   options: TerraformRunOptions,
 ): Promise<TerraformResult> {
@@ -53,21 +57,25 @@ async function runTerraform(
     const upload = await intake(request.input, intakeLimits(config));
     const workingDir = resolveWorkingDir(request.working_dir, upload);
     result.findings.push(...upload.stripped.map(strippedFinding));
-    const findings = await evaluatePolicy(upload.files, workingDir, { allowedProviders: config.allowedProviders, warnRules: config.tfPolicyWarn });
+    const { findings, providers } = await evaluatePolicy(upload.files, workingDir, { allowedProviders: config.allowedProviders, warnRules: config.tfPolicyWarn });
     result.findings.push(...findings);
     const blocking = findings.find((finding) => finding.severity === 'block');
     if (blocking) {
       const where = blocking.line === undefined ? blocking.file : `${blocking.file}:${blocking.line}`;
       throw new DomainError('security_violation', `policy: ${blocking.message}`, `${blocking.rule} at ${where}`);
     }
+    // The service's lock file, unless policy kept the tenant's own (then init verifies its hashes).
+    const lockPath = workingDir === '' ? LOCK_FILE_NAME : `${workingDir}/${LOCK_FILE_NAME}`;
+    const lock = upload.files.some((file) => file.path === lockPath) ? undefined : lockFileFor(providers, await mirrorIndex());
     workspace = await host.createWorkspace({ sizeBytes: config.workspaceMiB * MiB, maxInodes: DEFAULT_WORKSPACE_INODES });
-    await workspace.seed(upload.files);
+    await workspace.seed(lock === undefined ? upload.files : [...upload.files, { path: lockPath, content: lock }]);
     const output = await runPipeline({
       host,
       profile: profile(),
       workspace,
       workingDir,
       mode: request.mode,
+      serviceLock: lock !== undefined,
       limits: {
         totalMs: config.maxExecutionTimeSeconds * 1000,
         memoryBytes: config.terraformMemoryMiB * MiB,

@@ -28,6 +28,8 @@ export interface PipelineInput {
   workspace: Workspace;
   workingDir: string;
   mode: TerraformMode;
+  /** The service seeded the lock file: init must not rewrite it (see lockfile.ts). */
+  serviceLock: boolean;
   limits: PipelineLimits;
   redactor: Redactor;
   credentials?: AwsCredentials;
@@ -74,7 +76,7 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineOutput>
     input.onProgress?.({ step: name, state: 'started' });
     const raw = await input.host.run(
       terraformSpec(input.profile, {
-        args: STEP_ARGS[name],
+        args: name === 'init' && input.serviceLock ? [...STEP_ARGS.init, '-lockfile=readonly'] : STEP_ARGS[name],
         workingDir: input.workingDir,
         limits: stepLimits(input.limits, remaining, name),
         // Threat row 16: credentials exist only where they are needed, never in init/validate/show.
@@ -83,7 +85,18 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineOutput>
       input.workspace,
       input.signal ? { signal: input.signal } : {},
     );
-    const result = redactResult(raw, input.redactor, name === 'show');
+    let result = redactResult(raw, input.redactor, name === 'show');
+    if (name === 'init' && input.serviceLock && isLockMismatch(result)) {
+      // Our provider set differed from terraform's (an edge the static reading missed): let init write
+      // the lock itself, as it would without the service lock. Costs one more init, never correctness.
+      output.steps.push({ name, result });
+      const retry = await input.host.run(
+        terraformSpec(input.profile, { args: STEP_ARGS.init, workingDir: input.workingDir, limits: stepLimits(input.limits, Math.max(1, Math.floor(deadline - performance.now())), name) }),
+        input.workspace,
+        input.signal ? { signal: input.signal } : {},
+      );
+      result = redactResult(retry, input.redactor, false);
+    }
     output.steps.push({ name, result });
     input.onProgress?.({ step: name, state: 'finished', result });
     const diagnostics = name === 'show' ? [] : parseDiagnostics(result.stdout);
@@ -100,6 +113,10 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineOutput>
     if (name === 'show') output.planText = input.redactor.text(raw.stdout);
   }
   return output;
+}
+
+function isLockMismatch(result: RunResult): boolean {
+  return result.exit_code !== 0 && result.exit_reason === 'exited' && result.stdout.includes('Provider dependency changes detected');
 }
 
 function stepLimits(limits: PipelineLimits, remainingMs: number, step: TerraformStepName): JailLimits {

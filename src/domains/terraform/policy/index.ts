@@ -14,8 +14,15 @@ export interface PolicyOptions {
   warnRules: readonly string[];
 }
 
-export async function evaluatePolicy(files: readonly SeedFile[], workingDir: string, options: PolicyOptions): Promise<Finding[]> {
+export interface PolicyResult {
+  findings: Finding[];
+  /** Provider addresses the configuration uses (explicitly or implied by resource types), builtin excluded. */
+  providers: Set<string>;
+}
+
+export async function evaluatePolicy(files: readonly SeedFile[], workingDir: string, options: PolicyOptions): Promise<PolicyResult> {
   const findings: Finding[] = [];
+  const used = new Set<string>();
   const add = (file: ParsedFile, raw: RawFinding): void => {
     findings.push({ ...locate(file, raw), severity: options.warnRules.includes(raw.rule) ? 'warn' : 'block' });
   };
@@ -31,9 +38,9 @@ export async function evaluatePolicy(files: readonly SeedFile[], workingDir: str
       parsed.push(await parseConfigFile(file.path, file.content.toString()));
     }
     const sources: ProviderSources = new Map();
-    for (const file of parsed) for (const raw of requiredProviders(file, sources, options.allowedProviders)) add(file, raw);
+    for (const file of parsed) for (const raw of requiredProviders(file, sources, options.allowedProviders, used)) add(file, raw);
     for (const file of parsed) {
-      for (const raw of checkFile(file, sources, options.allowedProviders)) add(file, raw);
+      for (const raw of checkFile(file, sources, options.allowedProviders, used)) add(file, raw);
       for (const [name, bodies] of labelled(file.body.module)) {
         for (const body of bodies) {
           const target = moduleTarget(dir, body.source === undefined ? undefined : stringAttr(body, 'source'));
@@ -44,7 +51,9 @@ export async function evaluatePolicy(files: readonly SeedFile[], workingDir: str
     }
   }
   // Reading order: by file, then line (findings without a line last in their file).
-  return findings.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? Infinity) - (b.line ?? Infinity));
+  findings.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? Infinity) - (b.line ?? Infinity));
+  used.delete('terraform.io/builtin/terraform');
+  return { findings, providers: used };
 }
 
 /** A local module's directory inside the upload, or why its source is not acceptable. */

@@ -37,7 +37,7 @@ export interface RawFinding {
 export type ProviderSources = Map<string, string>;
 
 /** Records each `required_providers` entry; returns findings for the ones outside the allowlist. */
-export function requiredProviders(file: ParsedFile, into: ProviderSources, allowed: readonly string[]): RawFinding[] {
+export function requiredProviders(file: ParsedFile, into: ProviderSources, allowed: readonly string[], used: Set<string>): RawFinding[] {
   const out: RawFinding[] = [];
   for (const terraform of blocks(file.body.terraform)) {
     for (const required of blocks(terraform.required_providers)) {
@@ -46,6 +46,7 @@ export function requiredProviders(file: ParsedFile, into: ProviderSources, allow
         const address = typeof source === 'string' ? source : local;
         into.set(local, address);
         const qualified = qualifySource(address);
+        used.add(qualified);
         if (!providerAllowed(qualified, allowed)) {
           out.push({ rule: 'provider_not_allowed', message: `required provider "${local}" (${qualified}) is not allowed`, locator: [{ block: 'required_providers' }, { attr: local }] });
         }
@@ -68,10 +69,12 @@ export function providerAllowed(address: string, allowed: readonly string[]): bo
   return allowed.some((name) => address === `registry.terraform.io/hashicorp/${name.toLowerCase()}`);
 }
 
-export function checkFile(file: ParsedFile, sources: ProviderSources, allowed: readonly string[]): RawFinding[] {
+/** `used` collects every provider address the file needs (terraform's own set, for the lock file). */
+export function checkFile(file: ParsedFile, sources: ProviderSources, allowed: readonly string[], used: Set<string>): RawFinding[] {
   const out: RawFinding[] = [];
   const providerOf = (local: string, locator: Locator, what: string): void => {
     const address = qualifySource(sources.get(local) ?? local);
+    used.add(address);
     if (!providerAllowed(address, allowed)) {
       out.push({ rule: 'provider_not_allowed', message: `${what} uses provider ${address}, which is not allowed`, locator });
     }
