@@ -1,0 +1,98 @@
+// Credentials (threat row 16 and the seeds' "never leaks credentials"): the AWS provider really uses the
+// request's keys in the plan step, yet they appear in no output, no plan file and no file the run left
+// in its workspace or /tmp, and the steps that do not need them never had them.
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { realpathSync } from 'node:fs';
+import yauzl from 'yauzl';
+import { describe, expect, it } from 'vitest';
+import { runPipeline } from '../../src/domains/terraform/pipeline.js';
+import { Redactor } from '../../src/domains/terraform/redact.js';
+import { MiB } from '../../src/jail/limits.js';
+import { PLAN_FILE_IN_JAIL } from '../../src/jail/profiles/terraform.js';
+import { testHost } from '../support/jail.js';
+import { PLANTED, assertNoPlantedSecret, testConfig } from './support/runner.js';
+
+// No keys in the configuration: the provider must take them from the plan step's environment.
+const CONFIG = `provider "aws" {
+  region                      = "us-east-1"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+}
+resource "aws_sqs_queue" "q" {
+  name = "creds-test"
+}
+`;
+
+async function unzipText(data: Buffer): Promise<string> {
+  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.fromBuffer(data, { lazyEntries: true }, (e, z) => (e ? reject(e) : resolve(z))));
+  const parts: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    zip.on('entry', (entry: yauzl.Entry) => {
+      zip.openReadStream(entry, (error, stream) => {
+        if (error) return reject(error);
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => { parts.push(`${entry.fileName}\n${Buffer.concat(chunks).toString('latin1')}`); zip.readEntry(); });
+      });
+    });
+    zip.on('end', () => resolve());
+    zip.on('error', reject);
+    zip.readEntry();
+  });
+  return parts.join('\n');
+}
+
+async function allFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    const info = await lstat(path); // never follow the provider symlinks into the mirror
+    if (info.isDirectory()) out.push(...(await allFiles(path)));
+    else if (info.isFile()) out.push(path);
+  }
+  return out;
+}
+
+describe('credentials', () => {
+  it('plan_step_credentials_never_reach_outputs_plan_file_or_workspace', async () => {
+    const host = await testHost();
+    const config = testConfig();
+    const workspace = await host.createWorkspace({ sizeBytes: 100 * MiB, maxInodes: 20_000 });
+    try {
+      await workspace.seed([{ path: 'main.tf', content: CONFIG }]);
+      const output = await runPipeline({
+        host,
+        profile: { terraformHostPath: realpathSync('/usr/local/bin/terraform'), mirrorHostPath: config.providerMirror },
+        workspace,
+        workingDir: '',
+        mode: 'plan',
+        serviceLock: false,
+        limits: { totalMs: 120_000, memoryBytes: 2048 * MiB, cpuCores: 2, workspaceBytes: 100 * MiB, planJsonBytes: 64 * MiB },
+        redactor: new Redactor(Object.values(PLANTED)),
+        credentials: PLANTED,
+      });
+      expect(output.error).toBeNull();
+      assertNoPlantedSecret(JSON.stringify(output));
+      // The plan file is a zip: compressed content would hide a plain-text match, so read every entry.
+      const planFile = join(workspace.tmpPath, PLAN_FILE_IN_JAIL.replace(/^\/tmp\//, ''));
+      const planText = await unzipText(await readFile(planFile));
+      expect(planText).toContain('aws_sqs_queue');
+      assertNoPlantedSecret(planText);
+      for (const file of [...(await allFiles(workspace.hostPath)), ...(await allFiles(workspace.tmpPath))]) {
+        assertNoPlantedSecret((await readFile(file)).toString('latin1'));
+      }
+    } finally {
+      await workspace.dispose();
+    }
+  });
+
+  it('redactor_replaces_every_occurrence_in_text_and_nested_json', () => {
+    const redactor = new Redactor([PLANTED.aws_secret_access_key, PLANTED.aws_access_key_id]);
+    const text = `a ${PLANTED.aws_secret_access_key} b ${PLANTED.aws_secret_access_key}${PLANTED.aws_access_key_id}`;
+    expect(redactor.text(text)).toBe('a [REDACTED] b [REDACTED][REDACTED]');
+    const deep = redactor.deep({ [PLANTED.aws_access_key_id]: [{ v: `x${PLANTED.aws_secret_access_key}` }], n: 1 });
+    expect(deep).toEqual({ '[REDACTED]': [{ v: 'x[REDACTED]' }], n: 1 });
+  });
+});
