@@ -39,6 +39,18 @@ export const BWRAP_PROCESSES = 2;
 /** RLIMIT_NPROC sits above pids.max so the cgroup (which reports the event) is what stops a fork bomb. */
 const NPROC_MARGIN = 8;
 
+/** The rlimit numbers the launch shell applies (shared by the cold and the warm launcher). */
+export function rlimitNumbers(limits: JailLimits): { cpu: number; fsize: number; nofile: number; nproc: number } {
+  return {
+    cpu: Math.max(1, Math.ceil(limits.cpuTimeMs / 1000)),
+    // bash counts RLIMIT_FSIZE in 1024-byte blocks: round down, a request may lower a limit, never raise it.
+    fsize: Math.floor(limits.fileSizeBytes / 1024),
+    nofile: limits.openFiles,
+    // Backup for the pids cgroup; counted per host uid, which is why every workspace has its own.
+    nproc: limits.maxPids + BWRAP_PROCESSES + NPROC_MARGIN,
+  };
+}
+
 export function launchArgv(
   tools: HostTools,
   procsFiles: readonly string[],
@@ -48,14 +60,10 @@ export function launchArgv(
   /** Highest descriptor the jail's launch needs (seccomp and data pipes); every higher one is closed. */
   lastKeptFd = 2,
 ): string[] {
-  const cpuSeconds = Math.max(1, Math.ceil(limits.cpuTimeMs / 1000));
-  // bash counts RLIMIT_FSIZE in 1024-byte blocks: round down, a request may lower a limit, never raise it.
-  const fsizeBlocks = Math.floor(limits.fileSizeBytes / 1024);
-  // Backup for the pids cgroup; counted per host uid, which is why every workspace has its own.
-  const nproc = limits.maxPids + BWRAP_PROCESSES + NPROC_MARGIN;
+  const n = rlimitNumbers(limits);
   return [
     tools.sh, '--noprofile', '--norc', '-c', ENTER_JAIL, 'confine-enter',
-    String(lastKeptFd), String(cpuSeconds), String(fsizeBlocks), String(limits.openFiles), String(nproc),
+    String(lastKeptFd), String(n.cpu), String(n.fsize), String(n.nofile), String(n.nproc),
     String(procsFiles.length), ...procsFiles,
     tools.setpriv,
     `--reuid=${identity.uid}`, `--regid=${identity.gid}`, '--clear-groups',

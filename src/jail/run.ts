@@ -1,21 +1,24 @@
 // The one module that starts jailed processes. Everything it does is undone in `finally`: the cgroup is
 // killed and removed whatever happened, so no process or cgroup outlives a run.
-import { spawn, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { bwrapArgs } from './bwrap-args.js';
 import type { CgroupDriver } from './cgroup/index.js';
 import { classify, type SupervisorAction } from './classify.js';
 import { JailSetupError } from './errors.js';
-import { BWRAP_PROCESSES, launchArgv, type HostTools } from './launcher.js';
+import { BWRAP_PROCESSES, launchArgv, rlimitNumbers, type HostTools } from './launcher.js';
 import { CappedOutput } from './output.js';
 import type { JailSpec, RunResult } from './spec.js';
+import { WARM_FD, WARM_MAX_DATA_FILES, type WarmLauncherPool } from './warm.js';
 import type { Workspace } from './workspace.js';
 
 export interface RunDependencies {
   tools: HostTools;
   cgroups: CgroupDriver;
   seccompProgram(profile: JailSpec['seccompProfile']): Buffer;
+  /** Pre-entered launchers (JailHostConfig.launcherPool); without them every run starts cold. */
+  warm?: WarmLauncherPool;
 }
 
 export interface RunOptions {
@@ -25,6 +28,12 @@ export interface RunOptions {
    * disposes a run's own workspace here: two independent cleanups, measured ~2 ms saved per run).
    */
   afterStop?: () => Promise<void>;
+  /**
+   * When given, a run whose jail is already gone returns without waiting for the cgroup's removal and
+   * `afterStop`; the promise of that cleanup is handed here (the host tracks it: JailHost.ready()).
+   * A run whose processes had to be killed always finishes its cleanup before returning.
+   */
+  deferCleanup?: (cleanup: Promise<void>) => void;
   /** Called once the jail's processes exist (tests use it to look for them from the host). */
   onStart?: (info: { cgroupProcsFiles: readonly string[]; hostUid: number }) => void;
 }
@@ -35,21 +44,26 @@ const FIRST_DATA_FD = 4;
 export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: Workspace, options: RunOptions = {}): Promise<RunResult> {
   if (options.signal?.aborted) throw new JailSetupError('run cancelled before it started');
   workspace.markUsed();
-  const cgroup = await deps.cgroups.create(`${process.pid}-${randomBytes(6).toString('hex')}`, {
-    memoryBytes: spec.limits.memoryBytes,
-    maxPids: spec.limits.maxPids + BWRAP_PROCESSES,
-    cpuCores: spec.limits.cpuCores,
-  });
+  const cgroupLimits = { memoryBytes: spec.limits.memoryBytes, maxPids: spec.limits.maxPids + BWRAP_PROCESSES, cpuCores: spec.limits.cpuCores };
+  const dataFileCount = spec.mounts.filter((mount) => mount.kind === 'file').length;
+  const launcher = deps.warm && dataFileCount <= WARM_MAX_DATA_FILES ? await deps.warm.take() : undefined;
+  const cgroup = launcher ? launcher.cgroup : await deps.cgroups.create(`${process.pid}-${randomBytes(6).toString('hex')}`, cgroupLimits);
   let supervised = false;
   try {
+    // The warm launcher's group was created with idle limits; the run's are in place before `go`.
+    if (launcher) await cgroup.setLimits(cgroupLimits);
+    const firstDataFd = launcher ? WARM_FD.firstData : FIRST_DATA_FD;
     const plan = bwrapArgs(spec, {
       workspaceHostPath: workspace.hostPath,
       tmpHostPath: workspace.tmpPath,
       seccompFd: SECCOMP_FD,
-      firstDataFd: FIRST_DATA_FD,
+      firstDataFd,
     });
-    const lastKeptFd = FIRST_DATA_FD + plan.dataFiles.length - 1;
-    const argv = launchArgv(deps.tools, cgroup.procsFiles, spec.limits, workspace.identity, plan.args, lastKeptFd);
+    // Warm launches pass bubblewrap's argv NUL-separated: a NUL inside an argument would split it into
+    // new bubblewrap options (--bind / ...). The cold path is protected by spawn(), which refuses NULs;
+    // checked for both so the two paths fail alike.
+    if (plan.args.some((arg) => arg.includes('\0'))) throw new JailSetupError('jail argument contains a NUL byte');
+    const lastKeptFd = firstDataFd + plan.dataFiles.length - 1;
     const stdio: StdioOptions = [spec.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', 'pipe', ...plan.dataFiles.map(() => 'pipe' as const)];
 
     let supervisor: SupervisorAction;
@@ -69,14 +83,26 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
     };
 
     const started = performance.now();
-    const child = spawn(argv[0]!, argv.slice(1), { stdio, env: {} });
+    const child: ChildProcess = launcher
+      ? launcher.child
+      : spawn(deps.tools.sh, launchArgv(deps.tools, cgroup.procsFiles, spec.limits, workspace.identity, plan.args, lastKeptFd).slice(1), { stdio, env: {} });
     const stdout = new CappedOutput(spec.limits.stdoutBytes, () => stop('output_limit'));
     const stderr = new CappedOutput(spec.limits.stderrBytes, () => stop('output_limit'));
     stdout.attach(child.stdout!);
     stderr.attach(child.stderr!);
-    feed(child.stdio[SECCOMP_FD] as Writable, deps.seccompProgram(spec.seccompProfile));
-    plan.dataFiles.forEach((content, i) => feed(child.stdio[FIRST_DATA_FD + i] as Writable, content));
-    if (spec.stdin !== undefined) feed(child.stdin!, spec.stdin);
+    // @types/node types stdio as a 5-tuple; launches use more descriptors.
+    const pipeAt = (fd: number): Writable => (child.stdio as readonly unknown[])[fd] as Writable;
+    feed(pipeAt(SECCOMP_FD), deps.seccompProgram(spec.seccompProfile));
+    plan.dataFiles.forEach((content, i) => feed(pipeAt(firstDataFd + i), content));
+    if (launcher) {
+      for (let i = plan.dataFiles.length; i < WARM_MAX_DATA_FILES; i++) feed(pipeAt(WARM_FD.firstData + i), '');
+      feed(pipeAt(WARM_FD.args), plan.args.map((arg) => `${arg}\0`).join(''));
+      feed(child.stdin!, spec.stdin ?? ''); // no stdin: end of file at once, as /dev/null would give
+      const { uid, gid } = workspace.identity;
+      launcher.go({ keep: Math.max(WARM_FD.args, lastKeptFd), ...rlimitNumbers(spec.limits), uid, gid });
+    } else if (spec.stdin !== undefined) {
+      feed(child.stdin!, spec.stdin);
+    }
     options.onStart?.({ cgroupProcsFiles: cgroup.procsFiles, hostUid: workspace.identity.uid });
 
     const timer = setTimeout(() => stop('timeout'), spec.limits.wallTimeMs);
@@ -114,7 +140,9 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
     };
   } finally {
     // A jail that ended by itself is normally empty within a few ms; anything still there is killed.
-    await cgroup.killAll({ graceMs: supervised ? 0 : 20 });
-    await Promise.all([cgroup.remove(), options.afterStop?.()]);
+    const empty = await cgroup.killAll({ graceMs: supervised ? 0 : 20 });
+    const cleanup = Promise.all([cgroup.remove(), options.afterStop?.()]).then(() => undefined);
+    if (empty && options.deferCleanup) options.deferCleanup(cleanup);
+    else await cleanup;
   }
 }

@@ -47,6 +47,7 @@ export class WorkspaceManager {
 
   /** Ready workspaces (never used by a jail), keyed by size and inode count. */
   private readonly pool = new Map<string, Promise<Workspace>[]>();
+  private readonly shapes = new Map<string, WorkspaceOptions>();
 
   constructor(
     stateDir: string,
@@ -61,25 +62,39 @@ export class WorkspaceManager {
   async create(options: WorkspaceOptions): Promise<Workspace> {
     if (this.poolSize === 0) return this.mount(options);
     const key = `${options.sizeBytes}:${options.maxInodes}`;
-    const ready = this.pool.get(key) ?? [];
-    this.pool.set(key, ready);
-    const taken = ready.shift();
-    while (ready.length < this.poolSize) {
-      const pending = this.mount(options);
-      // A failed refill leaves the pool (and is retried on the next take); whoever takes it sees the error.
-      pending.catch(() => {
-        const index = ready.indexOf(pending);
-        if (index >= 0) ready.splice(index, 1);
-      });
-      ready.push(pending);
+    if (!this.pool.has(key)) this.pool.set(key, []);
+    this.shapes.set(key, options);
+    return this.pool.get(key)!.shift() ?? this.mount(options);
+  }
+
+  /**
+   * Tops the pool up for every shape asked for so far. Called after a run, not inside create(): a mount
+   * is an exec, and node's fork blocks its event loop — better between runs than in the middle of one.
+   */
+  refill(): void {
+    for (const [key, options] of this.shapes) {
+      const ready = this.pool.get(key)!;
+      while (ready.length < this.poolSize) {
+        const pending = this.mount(options);
+        // A failed refill leaves the pool (and is retried on the next refill); a taker sees the error.
+        pending.catch(() => {
+          const index = ready.indexOf(pending);
+          if (index >= 0) ready.splice(index, 1);
+        });
+        ready.push(pending);
+      }
     }
-    return taken ?? this.mount(options);
   }
 
   /** Ids of pooled workspaces (ready, never used): not leftovers of any run. */
   async pooled(): Promise<string[]> {
     const all = await Promise.allSettled([...this.pool.values()].flat());
     return all.flatMap((r) => (r.status === 'fulfilled' ? [r.value.id] : []));
+  }
+
+  /** Resolves once every pooled workspace is mounted. */
+  async poolReady(): Promise<void> {
+    await Promise.allSettled([...this.pool.values()].flat());
   }
 
   /** Unmounts every pooled workspace (at shutdown). */

@@ -46,7 +46,10 @@ function exec(script: string, args: string[]): Promise<{ status: number; result:
     const child = execFile(CLI, ['exec', '--json', '--script', file, ...args], { env, timeout: 120_000 }, (error, stdout, stderr) => {
       const status = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       try {
-        done({ status, result: JSON.parse(stdout) as RunResult, elapsedMs: Date.now() - started });
+        // `exec --json` prints the commands domain's CommandResult: { status, error, run: RunResult }.
+        const printed = JSON.parse(stdout) as { run: RunResult | null };
+        if (!printed.run) throw new Error(`no run in ${stdout}`);
+        done({ status, result: printed.run, elapsedMs: Date.now() - started });
       } catch {
         fail(new Error(`confine exec printed no JSON (status ${status}): ${stdout}\n${stderr}`));
       }

@@ -22,8 +22,11 @@ export interface JobCgroup {
    * Kills every process in the group (atomically: frozen first on v1, cgroup.kill on v2). With `graceMs`,
    * first waits that long for the group to empty by itself: after a jail ended on its own, bubblewrap's
    * pid-1 init is typically still exiting (its monitor returns as soon as init reports the status).
+   * Resolves true when the group was (or became) empty without anything being killed.
    */
-  killAll(options?: { graceMs?: number }): Promise<void>;
+  killAll(options?: { graceMs?: number }): Promise<boolean>;
+  /** (Re)writes the group's limits: a pre-created group gets the run's limits before the jail starts. */
+  setLimits(limits: CgroupLimits): Promise<void>;
   /** Waits for the group to empty, then removes it. Idempotent. */
   remove(): Promise<void>;
 }

@@ -46,10 +46,10 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
           pidsLimitHit: (pidsEvents.get('max') ?? 0) > 0,
         };
       },
-      async killAll(options: { graceMs?: number } = {}): Promise<void> {
+      async killAll(options: { graceMs?: number } = {}): Promise<boolean> {
         // An empty group stays empty: only a member can add a process (by forking). This is the common
         // case after a jail ended by itself, and it skips the freeze round-trip (measured ~4 ms).
-        if (await waitEmpty(this.procsFiles, options.graceMs ?? 0)) return;
+        if (await waitEmpty(this.procsFiles, options.graceMs ?? 0)) return true;
         // Freeze first so nothing can fork between reading the pid list and killing it.
         const freezer = join(dir('freezer'), 'freezer.state');
         const canFreeze = await exists(freezer); // a crashed predecessor's partial group may lack it
@@ -57,7 +57,9 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
         for (let i = 0; canFreeze && i < 200 && (await readText(freezer))?.trim() !== 'FROZEN'; i++) await sleep(5);
         for (const file of this.procsFiles) await killPids(await pidsIn(file));
         if (canFreeze) await writeText(freezer, 'THAWED');
+        return false;
       },
+      setLimits: (limits: CgroupLimits) => setLimits(name, limits),
       async remove(): Promise<void> {
         await Promise.all(
           unique.map(async (d) => {
@@ -79,26 +81,8 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
     async create(name: string, limits: CgroupLimits): Promise<JobCgroup> {
       for (const r of hierarchyRoots) await mkdir(r, { recursive: true });
       const group = open(name);
-      const dirs = jobDirs(name);
-      await Promise.all([...new Set(dirs.values())].map((d) => mkdir(d)));
-      const memory = dirs.get('memory')!;
-      const cpu = dirs.get('cpu')!;
-      // Hierarchies are independent: configure them concurrently; order matters only within one.
-      await Promise.all([
-        (async () => {
-          await writeText(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-          // Swap off: memory+swap capped at the memory limit where swap accounting exists.
-          if (await exists(join(memory, 'memory.memsw.limit_in_bytes'))) {
-            await writeText(join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
-          }
-          await writeText(join(memory, 'memory.swappiness'), '0');
-        })(),
-        writeText(join(dirs.get('pids')!, 'pids.max'), String(limits.maxPids)),
-        (async () => {
-          await writeText(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
-          await writeText(join(cpu, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cpuCores * CPU_PERIOD_US))));
-        })(),
-      ]);
+      await Promise.all([...new Set(jobDirs(name).values())].map((d) => mkdir(d)));
+      await group.setLimits(limits);
       return group;
     },
     async list(): Promise<string[]> {
@@ -112,6 +96,29 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
       await group.remove();
     },
   };
+
+  /** Limits only ever go down (fresh groups start unlimited), so memory.limit before memsw always holds. */
+  async function setLimits(name: string, limits: CgroupLimits): Promise<void> {
+    const dirs = jobDirs(name);
+    const memory = dirs.get('memory')!;
+    const cpu = dirs.get('cpu')!;
+    // Hierarchies are independent: configure them concurrently; order matters only within one.
+    await Promise.all([
+      (async () => {
+        await writeText(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+        // Swap off: memory+swap capped at the memory limit where swap accounting exists.
+        if (await exists(join(memory, 'memory.memsw.limit_in_bytes'))) {
+          await writeText(join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
+        }
+        await writeText(join(memory, 'memory.swappiness'), '0');
+      })(),
+      writeText(join(dirs.get('pids')!, 'pids.max'), String(limits.maxPids)),
+      (async () => {
+        await writeText(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+        await writeText(join(cpu, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cpuCores * CPU_PERIOD_US))));
+      })(),
+    ]);
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -40,16 +40,26 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
           pidsLimitHit: (pidsEvents.get('max') ?? 0) > 0,
         };
       },
-      async killAll(options: { graceMs?: number } = {}): Promise<void> {
-        if (await waitEmpty(this.procsFiles, options.graceMs ?? 0)) return;
+      async killAll(options: { graceMs?: number } = {}): Promise<boolean> {
+        if (await waitEmpty(this.procsFiles, options.graceMs ?? 0)) return true;
         try {
           await writeText(join(dir, 'cgroup.kill'), '1'); // atomic for the whole subtree (Linux 5.14+)
         } catch (error) {
-          if (isErrno(error, 'ENOENT')) return;
+          if (isErrno(error, 'ENOENT')) return true;
           await writeText(join(dir, 'cgroup.freeze'), '1');
           await killPids(await pidsIn(join(dir, 'cgroup.procs')));
           await writeText(join(dir, 'cgroup.freeze'), '0');
         }
+        return false;
+      },
+      async setLimits(limits: CgroupLimits): Promise<void> {
+        await writeText(join(dir, 'memory.max'), String(limits.memoryBytes));
+        await writeText(join(dir, 'memory.swap.max'), '0').catch((error: unknown) => {
+          if (!isErrno(error, 'ENOENT')) throw error; // no swap accounting: nothing to turn off
+        });
+        await writeText(join(dir, 'memory.oom.group'), '1');
+        await writeText(join(dir, 'pids.max'), String(limits.maxPids));
+        await writeText(join(dir, 'cpu.max'), `${Math.max(1000, Math.round(limits.cpuCores * CPU_PERIOD_US))} ${CPU_PERIOD_US}`);
       },
       async remove(): Promise<void> {
         for (let i = 0; i < 2500 && (await pidsIn(join(dir, 'cgroup.procs'))).length > 0; i++) await sleep(2);
@@ -81,14 +91,9 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
       await prepare();
       const dir = join(root, name);
       await mkdir(dir);
-      await writeText(join(dir, 'memory.max'), String(limits.memoryBytes));
-      await writeText(join(dir, 'memory.swap.max'), '0').catch((error: unknown) => {
-        if (!isErrno(error, 'ENOENT')) throw error; // no swap accounting: nothing to turn off
-      });
-      await writeText(join(dir, 'memory.oom.group'), '1');
-      await writeText(join(dir, 'pids.max'), String(limits.maxPids));
-      await writeText(join(dir, 'cpu.max'), `${Math.max(1000, Math.round(limits.cpuCores * CPU_PERIOD_US))} ${CPU_PERIOD_US}`);
-      return open(name);
+      const group = open(name);
+      await group.setLimits(limits);
+      return group;
     },
     async list(): Promise<string[]> {
       return listDirs(root);
