@@ -45,7 +45,6 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     return503OnClosing: true,
-    forceCloseConnections: true,
   });
   app.decorateRequest('principal', null);
   // JSON and multipart only: anything else (text/plain included) is 415, not a string the schema rejects.

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { call, until } from './support.js';
 
 const BIN = fileURLToPath(new URL('../../bin/confine', import.meta.url));
@@ -37,6 +37,13 @@ async function freePort(): Promise<number> {
 }
 
 describe('confine serve', () => {
+  // bin/confine builds dist/ when sources are newer; do it once, outside the timed tests.
+  beforeAll(async () => {
+    await new Promise<void>((resolve, reject) => {
+      spawn(BIN, ['--help'], { stdio: 'ignore' }).once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bin/confine --help exited ${code}`))));
+    });
+  }, 300_000);
+
   it('wrong_setting_stops_start_naming_the_variable', async () => {
     for (const [name, value] of [['PORT', 'eighty'], ['RATE_LIMIT_REQUESTS', '0'], ['LOG_LEVEL', 'loud'], ['JWT_SECRET', 'short']] as const) {
       const proc = run({ [name]: value });
@@ -66,5 +73,22 @@ describe('confine serve', () => {
     // The audit stream (stdout without AUDIT_LOG_PATH) recorded the run; the key never appears in output.
     expect(proc.output()).toContain('"event":"run_finished"');
     expect(proc.output().split(key).length - 1).toBe(1); // printed once, in the hint; never logged
+  }, 120_000);
+
+  it('sigterm_with_a_run_in_flight_answers_it_cancelled_then_exits', async () => {
+    const port = await freePort();
+    const key = 'drain:drain-key-0123456789abcdef';
+    const proc = run({ PORT: String(port), API_KEYS: key, SHUTDOWN_GRACE_SECONDS: '1' });
+    const base = `http://127.0.0.1:${port}`;
+    await until(async () => ((await fetch(`${base}/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 60_000);
+    const headers = { 'x-api-key': 'drain-key-0123456789abcdef' };
+    const inFlight = call(base, 'POST', '/api/v1/runs/scripts?wait=true', { headers, json: { script: 'while :; do :; done\n', timeout_seconds: 60 } });
+    await until(async () => ((await call(base, 'GET', '/status', { headers })).body['queue']?.['running'] === 1 ? true : undefined), 30_000);
+    proc.kill('SIGTERM');
+    const answered = await inFlight;
+    expect(answered.status).toBe(200);
+    expect(answered.body['state']).toBe('cancelled');
+    expect(answered.body['error']['detail']).toBe('shutdown');
+    expect(await proc.done).toBe(0);
   }, 120_000);
 });
