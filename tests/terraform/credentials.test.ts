@@ -11,7 +11,8 @@ import { Redactor } from '../../src/domains/terraform/redact.js';
 import { MiB } from '../../src/jail/limits.js';
 import { PLAN_FILE_IN_JAIL } from '../../src/jail/profiles/terraform.js';
 import { testHost } from '../support/jail.js';
-import { PLANTED, assertNoPlantedSecret, testConfig } from './support/runner.js';
+import { errorText, stepNames } from './support/expect.js';
+import { PLANTED, assertNoPlantedSecret, files, runTerraform, testConfig } from './support/runner.js';
 
 // No keys in the configuration: the provider must take them from the plan step's environment.
 const CONFIG = `provider "aws" {
@@ -86,6 +87,15 @@ describe('credentials', () => {
     } finally {
       await workspace.dispose();
     }
+  });
+
+  it('without_request_credentials_the_provider_finds_none_provider_error', async () => {
+    // The same configuration with no credentials in the request: nothing ambient (host env, ~/.aws,
+    // instance metadata) stands in for them, so the plan step cannot configure the provider.
+    const result = await runTerraform({ input: files({ 'main.tf': CONFIG }) }, {}, { credentials: false });
+    expect(result.error?.type).toBe('provider_error');
+    expect(stepNames(result)).toEqual(['init', 'plan']);
+    expect(errorText(result)).toMatch(/No valid credential sources found/);
   });
 
   it('redactor_replaces_every_occurrence_in_text_and_nested_json', () => {

@@ -43,6 +43,8 @@ export function classifyStep(step: TerraformStepName, result: RunResult, diagnos
     return { type: 'resource_limit', message: first, detail };
   }
   const providerRelated = errors.some((d) => {
+    // Terraform names the provider when configuring it failed (credentials, endpoints, region...).
+    if (d.address?.startsWith('provider[') === true) return true;
     const text = `${d.summary}\n${d.detail ?? ''}`;
     return PROVIDER_PATTERNS.some((p) => p.test(d.summary)) && !VALIDATION_OVERRIDES.some((p) => p.test(text));
   });

@@ -7,6 +7,7 @@ interface RawDiagnostic {
   summary?: unknown;
   detail?: unknown;
   range?: { filename?: unknown; start?: { line?: unknown } };
+  address?: unknown;
 }
 
 function toDiagnostic(raw: RawDiagnostic): Diagnostic | undefined {
@@ -15,6 +16,7 @@ function toDiagnostic(raw: RawDiagnostic): Diagnostic | undefined {
   if (typeof raw.detail === 'string' && raw.detail.trim() !== '') diagnostic.detail = raw.detail.trim();
   if (typeof raw.range?.filename === 'string') diagnostic.file = raw.range.filename;
   if (typeof raw.range?.start?.line === 'number') diagnostic.line = raw.range.start.line;
+  if (typeof raw.address === 'string') diagnostic.address = raw.address;
   return diagnostic;
 }
 

@@ -43,6 +43,8 @@ export interface Diagnostic {
   detail?: string;
   file?: string;
   line?: number;
+  /** What the diagnostic is about when terraform says, e.g. `provider["registry.terraform.io/hashicorp/aws"]`. */
+  address?: string;
 }
 
 export interface PlanSummary {
