@@ -25,12 +25,17 @@ function impact(left: Leftovers): string {
 
 function expectedText(attack: AttackCase): string {
   const reasons = attack.expected.exitReasons.join(' | ');
-  const stdout = attack.expected.stdout ? ` ${attack.expected.stdout.source.replace(/^\^|\$$/g, '').replace(/\\/g, '')}` : '';
+  const stdout = attack.expected.stdout ? ` ${attack.expected.stdout.source.replace(/^\^|\$$/g, '')}` : '';
   const truncated = attack.expected.truncated ? ` + ${attack.expected.truncated} truncated` : '';
   return `${reasons}${stdout}${truncated}`;
 }
 
-const table = new Table({ head: ['attack', 'threat', 'expected', 'observed', 'host impact'], wordWrap: true, colWidths: [34, 22, 34, 40, 14] });
+const table = new Table({
+  head: ['attack', 'threat', 'expected', 'observed', 'host impact'],
+  wordWrap: true,
+  colWidths: [34, 22, 34, 40, 14],
+  ...(pc.isColorSupported ? {} : { style: { head: [], border: [] } }),
+});
 const uids = new Set<number>();
 let failures = 0;
 for (const attack of [...ATTACKS, ...CONTROLS]) {

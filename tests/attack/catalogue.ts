@@ -22,6 +22,7 @@ export interface AttackCase {
     exitReasons: ExitReason[];
     /** Must match stdout (the helper's result line). */
     stdout?: RegExp;
+    stderr?: RegExp;
     truncated?: 'stdout' | 'stderr';
   };
 }
@@ -86,6 +87,15 @@ export const ATTACKS: readonly AttackCase[] = [
     // File size above the tmpfs size, so the quota (not RLIMIT_FSIZE) is what stops it.
     limits: { tmpfsBytes: 8 * MiB, fileSizeBytes: 128 * MiB },
     expected: { exitReasons: ['exited'], stdout: /errno=ENOSPC/ },
+  },
+  {
+    name: 'inode_flood_fails_at_the_inode_quota',
+    threat: 'fill /tmp',
+    // Empty files cost no blocks, only inodes: the tmpfs nr_inodes quota is what stops this.
+    // `true`, not `:`: a failed redirection on a special builtin would end the shell before the echo.
+    command: { script: 'i=0; while true > /tmp/f$i; do i=$((i+1)); done; echo created=$i' },
+    limits: { wallTimeMs: 30_000 },
+    expected: { exitReasons: ['exited'], stdout: /^created=\d{3,5}$/m, stderr: /No space left on device/ },
   },
   {
     name: 'huge_file_ends_file_size_limit',

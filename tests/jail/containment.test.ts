@@ -1,7 +1,7 @@
 // The jail-level attack catalogue (tests/attack/catalogue.ts), one real attack per test, each asserting
 // the exact outcome, and after every test: nothing of the run is left on the host.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { JailHost } from '../../src/jail/host.js';
+import { DEFAULT_WORKSPACE_INODES, type JailHost } from '../../src/jail/host.js';
 import { ATTACKS, CONTROLS, type AttackCase } from '../attack/catalogue.js';
 import { parseAttackLine } from '../support/attack.js';
 import { testHost } from '../support/jail.js';
@@ -51,6 +51,13 @@ describe('jail containment: limits read from the spec', () => {
     const written = Number(parseAttackLine(result.stdout).written);
     expect(written).toBeGreaterThan(0);
     expect(written).toBeLessThanOrEqual(spec.limits.tmpfsBytes);
+  });
+
+  it('inode_flood_stops_below_the_workspace_inode_count', async () => {
+    const { result } = await attack(named('inode_flood_fails_at_the_inode_quota'));
+    const created = Number(/created=(\d+)/.exec(result.stdout)![1]);
+    expect(created).toBeGreaterThan(100);
+    expect(created).toBeLessThan(DEFAULT_WORKSPACE_INODES);
   });
 
   it('stdout_flood_keeps_exactly_the_cap', async () => {

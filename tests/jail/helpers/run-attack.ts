@@ -57,6 +57,9 @@ export function mismatches(attack: AttackCase, run: AttackRun): string[] {
   if (attack.expected.stdout && !attack.expected.stdout.test(result.stdout)) {
     problems.push(`stdout ${JSON.stringify(result.stdout.slice(0, 200))} does not match ${attack.expected.stdout}`);
   }
+  if (attack.expected.stderr && !attack.expected.stderr.test(result.stderr)) {
+    problems.push(`stderr ${JSON.stringify(result.stderr.slice(0, 200))} does not match ${attack.expected.stderr}`);
+  }
   if (attack.expected.truncated === 'stdout' && !result.stdout_truncated) problems.push('stdout not truncated');
   if (attack.expected.truncated === 'stderr' && !result.stderr_truncated) problems.push('stderr not truncated');
   return problems;
@@ -64,7 +67,8 @@ export function mismatches(attack: AttackCase, run: AttackRun): string[] {
 
 /** One line for humans: what the jail reported. */
 export function observed(run: AttackRun): string {
-  const line = run.result.stdout.split('\n').find((l) => l.startsWith('attempt='))?.replace(/^attempt=\S+ ?/, '');
+  const lines = run.result.stdout.split('\n').filter(Boolean);
+  const line = lines.find((l) => l.startsWith('attempt='))?.replace(/^attempt=\S+ ?/, '') ?? (run.result.stdout_truncated ? undefined : lines.at(-1));
   const parts = [run.result.exit_reason];
   if (run.result.signal) parts.push(run.result.signal);
   if (line) parts.push(line.slice(0, 60));
