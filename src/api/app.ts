@@ -59,6 +59,9 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    // While draining, answered connections close instead of idling through the keep-alive timeout
+    // (72 s in Fastify), which would hold shutdown open.
+    if (!deps.ready()) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);

@@ -84,11 +84,14 @@ describe('confine serve', () => {
     const headers = { 'x-api-key': 'drain-key-0123456789abcdef' };
     const inFlight = call(base, 'POST', '/api/v1/runs/scripts?wait=true', { headers, json: { script: 'while :; do :; done\n', timeout_seconds: 60 } });
     await until(async () => ((await call(base, 'GET', '/status', { headers })).body['queue']?.['running'] === 1 ? true : undefined), 30_000);
+    const t0 = Date.now();
     proc.kill('SIGTERM');
     const answered = await inFlight;
     expect(answered.status).toBe(200);
     expect(answered.body['state']).toBe('cancelled');
     expect(answered.body['error']['detail']).toBe('shutdown');
     expect(await proc.done).toBe(0);
+    // Generous bound: 1 s grace + kill; an answered keep-alive connection must not hold it for 72 s.
+    expect(Date.now() - t0).toBeLessThan(30_000);
   }, 120_000);
 });
