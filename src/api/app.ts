@@ -75,7 +75,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   await registerDocs(app);
   registerPublicRoutes(app, deps);
 
-  const limiter = new RateLimiter(config.rateLimitRequests, config.rateLimitWindowSeconds * 1000);
+  const limiter = deps.rateLimit ?? new RateLimiter(config.rateLimitRequests, config.rateLimitWindowSeconds * 1000);
   await app.register(async (scope) => {
     // Authentication and the per-tenant rate limit run before the body is read: an anonymous or
     // throttled client cannot make the service buffer a large upload.
@@ -88,7 +88,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
       });
       // Every later log line of this request names its tenant.
       request.log = request.log.child({ tenant: request.principal.tenant });
-      const decision = limiter.hit(request.principal.tenant);
+      const decision = await limiter.hit(request.principal.tenant);
       reply.header('x-ratelimit-limit', decision.limit);
       reply.header('x-ratelimit-remaining', decision.remaining);
       if (!decision.allowed) {

@@ -6,6 +6,7 @@ import type { TerraformInput } from '../domains/terraform/types.js';
 import type { JobService } from '../jobs/types.js';
 import type { AuditLog } from './logging.js';
 import type { ApiMetrics } from './metrics.js';
+import type { RateLimit } from './rate-limit.js';
 import type { Authenticator } from './auth/index.js';
 
 export interface SessionInfo {
@@ -54,6 +55,8 @@ export interface ApiDeps {
   audit: AuditLog;
   metrics: ApiMetrics;
   info: ServiceInfo;
+  /** Per-tenant limiter; default: in-process fixed window from RATE_LIMIT_* settings. */
+  rateLimit?: RateLimit;
   /** false while starting or draining: /ready answers 503. */
   ready: () => boolean;
 }

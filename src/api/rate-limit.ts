@@ -8,12 +8,17 @@ export interface RateDecision {
   resetSeconds: number;
 }
 
+/** The limiter behind the API; the in-process one below is the default, a Redis one serves many hosts. */
+export interface RateLimit {
+  hit(key: string): RateDecision | Promise<RateDecision>;
+}
+
 interface Window {
   startMs: number;
   count: number;
 }
 
-export class RateLimiter {
+export class RateLimiter implements RateLimit {
   private readonly windows = new Map<string, Window>();
 
   constructor(
