@@ -13,7 +13,7 @@ export function terraformVersion(binary: string): Promise<string | null> {
         const parsed = JSON.parse(stdout) as { terraform_version?: unknown };
         resolve(typeof parsed.terraform_version === 'string' ? parsed.terraform_version : null);
       } catch {
-        resolve(null);
+        resolve(null); // output that is not `version -json`: reported as unknown, doctor checks the binary
       }
     });
   });
