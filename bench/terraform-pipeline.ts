@@ -1,11 +1,12 @@
 // Terraform pipeline benchmark, one run, interleaved rounds, medians and ratios:
 //   bare    — host terraform, no jail, exactly the pipeline's steps: the same service lock file, CLI config
 //             (filesystem mirror) and flags (init -backend=false -lockfile=readonly -> plan -out -> show
-//             -json). The jail-overhead baseline.
+//             -json, GOGC/GOMEMLIMIT as the pipeline sets them). The jail-overhead baseline.
 //   jailed  — createTerraformRunner(...).run(plan): intake + policy + workspace + the same three steps,
 //             each in a fresh jail. Target: jailed/bare <= 1.03.
 //   naive   — the seeds' pipeline, unjailed: init through a fresh plugin cache directory (which copies the
-//             provider, ~700 MB) + a separate validate + plan + show. Target: jailed/naive <= 0.5.
+//             provider, ~700 MB) + a separate validate + plan + show, terraform's default environment.
+//             Target: jailed/naive <= 0.5.
 // The configuration is tests/fixtures/terraform/aws-basic (AWS provider, 7 resources, mock keys, skip_*).
 // Run as root: `npx vite-node bench/terraform-pipeline.ts [rounds]`.
 import { execFile } from 'node:child_process';
@@ -17,6 +18,8 @@ import { promisify } from 'node:util';
 import { loadConfig } from '../src/config/settings.js';
 import { createTerraformRunner } from '../src/domains/terraform/index.js';
 import { LOCK_FILE_NAME, lockFileFor, mirrorVersions } from '../src/domains/terraform/lockfile.js';
+import { goRuntimeEnv } from '../src/domains/terraform/pipeline.js';
+import { MiB } from '../src/jail/limits.js';
 import { JailHost } from '../src/jail/host.js';
 import { findExecutable } from '../src/jail/host-tools.js';
 
@@ -43,7 +46,7 @@ interface Sample {
   steps: Record<string, number>;
 }
 
-async function unjailed(steps: string[][], pluginCache: boolean, lock?: string): Promise<Sample> {
+async function unjailed(steps: string[][], pluginCache: boolean, lock?: string, extraEnv: Record<string, string> = {}): Promise<Sample> {
   const dir = await mkdtemp(join(tmpdir(), 'confine-bench-tf-'));
   try {
     const work = join(dir, 'work');
@@ -54,6 +57,7 @@ async function unjailed(steps: string[][], pluginCache: boolean, lock?: string):
       HOME: dir, PATH: '/usr/bin:/bin', TF_CLI_CONFIG_FILE: join(dir, 'cli.tfrc'), TF_DATA_DIR: join(dir, 'data'),
       CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', TF_INPUT: '0',
       ...(pluginCache ? { TF_PLUGIN_CACHE_DIR: join(dir, 'plugin-cache') } : {}),
+      ...extraEnv,
     };
     if (pluginCache) await mkdir(join(dir, 'plugin-cache'));
     const sample: Sample = { wallMs: 0, cpuMs: 0, steps: {} };
@@ -80,7 +84,7 @@ const measure: Record<string, () => Promise<Sample>> = {
       ['init', '-backend=false', '-input=false', '-no-color', '-json', '-lockfile=readonly'],
       ['plan', '-input=false', '-no-color', '-json', '-lock=false', '-out=PLAN'],
       ['show', '-json', '-no-color', 'PLAN'],
-    ], false, serviceLock),
+    ], false, serviceLock, goRuntimeEnv({ totalMs: 0, memoryBytes: config.terraformMemoryMiB * MiB, cpuCores: config.cpuCores, workspaceBytes: 0, planJsonBytes: 0 })),
   async jailed() {
     const started = performance.now();
     const result = await runner.run({ input: { kind: 'directory', path: fixture }, mode: 'plan' });
