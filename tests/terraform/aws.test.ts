@@ -13,6 +13,8 @@ describe('aws provider', () => {
   it('aws_config_plans_with_counts_and_matches_bare_terraform', async () => {
     const result = await runTerraform({ input: { kind: 'directory', path: FIXTURE } });
     expect(result.error).toBeNull();
+    // One init: the service lock matched terraform's provider set (no fallback init).
+    expect(stepNames(result)).toEqual(['init', 'plan', 'show']);
     expect(result.summary).toMatchObject({ add: 7, change: 0, destroy: 0, replace: 0, noop: 0 });
     expect(result.summary?.resources.map((r) => r.address).sort()).toEqual([
       'aws_iam_role.worker', 'aws_s3_bucket.logs', 'aws_s3_bucket_versioning.logs', 'aws_sqs_queue.jobs',
