@@ -1,7 +1,8 @@
 // Command requests per second and p50/p99 latency at a fixed concurrency against the running service.
 // Each request is `POST /api/v1/runs/commands?wait=true {"command":"echo hi"}`: auth, rate limit, queue,
 // a fresh jail (workspace tmpfs, cgroup, uid, bwrap, seccomp), the result. GET /health at the same
-// concurrency is measured beside it: the HTTP layer's own cost.
+// concurrency is measured beside it (the HTTP layer's own cost), and JailHost.run alone at the same
+// concurrency below it (the engine's floor), all in one run.
 //
 //   npx vite-node bench/api-throughput.ts [requests] [concurrency]
 // With CONFINE_URL and CONFINE_KEY set it drives that service; otherwise it starts `bin/confine serve`
@@ -11,6 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { JailHost } from '../src/jail/host.js';
+import { DEFAULT_LIMITS } from '../src/jail/limits.js';
+import { buildShellProfile, shellSpec } from '../src/jail/profiles/shell.js';
 
 const total = Number(process.argv[2] ?? 800);
 const concurrency = Number(process.argv[3] ?? 8);
@@ -73,6 +77,14 @@ function pick(names: string[]): Record<string, string> {
 }
 
 async function drive(count: number, request: () => Promise<Response>, check: (r: Response, body: string) => boolean): Promise<{ samples: Sample[]; seconds: number }> {
+  return driveOp(count, async () => {
+    const response = await request();
+    const body = await response.text();
+    return { status: response.status, ok: check(response, body) };
+  });
+}
+
+async function driveOp(count: number, op: () => Promise<{ status: number; ok: boolean }>): Promise<{ samples: Sample[]; seconds: number }> {
   const samples: Sample[] = [];
   let next = 0;
   const started = performance.now();
@@ -81,9 +93,8 @@ async function drive(count: number, request: () => Promise<Response>, check: (r:
       while (next < count) {
         next++;
         const t0 = performance.now();
-        const response = await request();
-        const body = await response.text();
-        samples.push({ ms: performance.now() - t0, status: response.status, ok: check(response, body) });
+        const outcome = await op();
+        samples.push({ ms: performance.now() - t0, ...outcome });
       }
     }),
   );
@@ -124,6 +135,21 @@ try {
   console.log(`api-throughput: ${total} requests at concurrency ${concurrency} against ${service.url} (${given ? 'given service' : 'spawned bin/confine serve'})`);
   await drive(Math.min(40, total), command, commandOk); // warm-up: profiles, caches, JIT
   const rows = [report('GET /health', await drive(total, health, (r) => r.status === 200)), report('POST command (sync, jailed)', await drive(total, command, commandOk))];
+  // The floor under the API: the same jail (echo hi, shell profile, pooled workspaces) straight through
+  // JailHost.run at the same concurrency, in this process, while the service idles.
+  const host = await JailHost.open({ stateDir: process.env.CONFINE_BENCH_STATE_DIR ?? '/tmp/confine-bench-state', uidBase: 1_950_600_400, uidCount: 64, workspacePool: 2 });
+  const profile = await buildShellProfile(['echo'], host.tools.ldd);
+  const spec = shellSpec(profile, { command: { argv: ['echo', 'hi'] }, limits: { ...DEFAULT_LIMITS, wallTimeMs: 10_000 } });
+  const jail = async () => {
+    const result = await host.run(spec);
+    return { status: result.exit_code ?? -1, ok: result.exit_reason === 'exited' && result.stdout === 'hi\n' };
+  };
+  await driveOp(Math.min(40, total), jail);
+  rows.push(report('JailHost.run only (no HTTP)', await driveOp(total, jail)));
+  await host.close();
+  const api = rows[1] as { rps: number };
+  const floor = rows[2] as { rps: number };
+  console.log(`HTTP service reaches ${((api.rps / floor.rps) * 100).toFixed(0)}% of the bare engine's throughput at concurrency ${concurrency}`);
   console.log(JSON.stringify({ bench: 'api-throughput', rows }));
 } finally {
   if (!given && 'child' in service) {
