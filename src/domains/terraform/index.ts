@@ -90,7 +90,7 @@ async function runTerraform(
     });
     result.steps = output.steps;
     result.diagnostics = output.diagnostics;
-    result.error = output.error;
+    result.error = output.error === null ? null : redactor.deep(output.error);
     if (output.planText !== null) {
       try {
         result.plan_json = redactor.deep(JSON.parse(output.planText) as unknown);

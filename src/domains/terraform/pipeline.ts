@@ -74,38 +74,25 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineOutput>
       return output;
     }
     input.onProgress?.({ step: name, state: 'started' });
-    const raw = await input.host.run(
-      terraformSpec(input.profile, {
-        args: name === 'init' && input.serviceLock ? [...STEP_ARGS.init, '-lockfile=readonly'] : STEP_ARGS[name],
-        workingDir: input.workingDir,
-        limits: stepLimits(input.limits, remaining, name),
-        // Threat row 16: credentials exist only where they are needed, never in init/validate/show.
-        extraEnv: { ...goRuntimeEnv(input.limits), ...(name === 'plan' && input.credentials ? credentialEnv(input.credentials) : {}) },
-      }),
-      input.workspace,
-      input.signal ? { signal: input.signal } : {},
-    );
-    let result = redactResult(raw, input.redactor, name === 'show');
-    if (name === 'init' && input.serviceLock && isLockMismatch(result)) {
+    const args = name === 'init' && input.serviceLock ? [...STEP_ARGS.init, '-lockfile=readonly'] : STEP_ARGS[name];
+    let raw = await runStep(input, name, args, remaining);
+    if (name === 'init' && input.serviceLock && isLockMismatch(raw)) {
       // Our provider set differed from terraform's (an edge the static reading missed): let init write
       // the lock itself, as it would without the service lock. Costs one more init, never correctness.
-      output.steps.push({ name, result });
-      const retry = await input.host.run(
-        terraformSpec(input.profile, { args: STEP_ARGS.init, workingDir: input.workingDir, limits: stepLimits(input.limits, Math.max(1, Math.floor(deadline - performance.now())), name) }),
-        input.workspace,
-        input.signal ? { signal: input.signal } : {},
-      );
-      result = redactResult(retry, input.redactor, false);
+      output.steps.push({ name, result: redactResult(raw, input.redactor, false) });
+      raw = await runStep(input, name, STEP_ARGS.init, Math.max(1, Math.floor(deadline - performance.now())));
     }
+    const result = redactResult(raw, input.redactor, name === 'show');
     output.steps.push({ name, result });
     input.onProgress?.({ step: name, state: 'finished', result });
-    const diagnostics = name === 'show' ? [] : parseDiagnostics(result.stdout);
+    // Parsed from redacted text, then redacted again field by field (JSON escapes could hide a match).
+    const diagnostics = (name === 'show' ? [] : parseDiagnostics(result.stdout)).map((d) => input.redactor.deep(d));
     const failed = result.exit_reason !== 'exited' || result.exit_code !== 0;
     if (failed && diagnostics.every((d) => d.severity !== 'error')) {
       const fromStderr = stderrDiagnostic(result.stderr);
-      if (fromStderr) diagnostics.push(fromStderr);
+      if (fromStderr) diagnostics.push(input.redactor.deep(fromStderr));
     }
-    output.diagnostics.push(...diagnostics.map((d) => input.redactor.deep(d)));
+    output.diagnostics.push(...diagnostics);
     if (failed) {
       output.error = classifyStep(name, result, diagnostics);
       return output;
@@ -113,6 +100,20 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineOutput>
     if (name === 'show') output.planText = input.redactor.text(raw.stdout);
   }
   return output;
+}
+
+function runStep(input: PipelineInput, name: TerraformStepName, args: string[], remainingMs: number): Promise<RunResult> {
+  return input.host.run(
+    terraformSpec(input.profile, {
+      args,
+      workingDir: input.workingDir,
+      limits: stepLimits(input.limits, remainingMs, name),
+      // Threat row 16: credentials exist only where they are needed, never in init/validate/show.
+      extraEnv: { ...goRuntimeEnv(input.limits), ...(name === 'plan' && input.credentials ? credentialEnv(input.credentials) : {}) },
+    }),
+    input.workspace,
+    input.signal ? { signal: input.signal } : {},
+  );
 }
 
 function isLockMismatch(result: RunResult): boolean {
