@@ -10,6 +10,10 @@ import { runPipeline } from '../../src/domains/terraform/pipeline.js';
 import { Redactor } from '../../src/domains/terraform/redact.js';
 import { MiB } from '../../src/jail/limits.js';
 import { PLAN_FILE_IN_JAIL } from '../../src/jail/profiles/terraform.js';
+import type { JailHost } from '../../src/jail/host.js';
+import type { RunOptions } from '../../src/jail/run.js';
+import type { JailSpec } from '../../src/jail/spec.js';
+import type { Workspace } from '../../src/jail/workspace.js';
 import { testHost } from '../support/jail.js';
 import { errorText, stepNames } from './support/expect.js';
 import { PLANTED, assertNoPlantedSecret, files, runTerraform, testConfig } from './support/runner.js';
@@ -96,6 +100,38 @@ describe('credentials', () => {
     expect(result.error?.type).toBe('provider_error');
     expect(stepNames(result)).toEqual(['init', 'plan']);
     expect(errorText(result)).toMatch(/No valid credential sources found/);
+  });
+
+  it('only_the_plan_jail_environment_holds_credentials', async () => {
+    const host = await testHost();
+    const config = testConfig();
+    const envs: Record<string, Record<string, string>> = {};
+    // The real host, with each step's JailSpec recorded on its way in.
+    const recording = { run: (spec: JailSpec, ws?: Workspace, options?: RunOptions) => {
+      envs[spec.argv[1]!] = spec.env;
+      return host.run(spec, ws, options);
+    } } as unknown as JailHost;
+    const workspace = await host.createWorkspace({ sizeBytes: 64 * MiB, maxInodes: 20_000 });
+    try {
+      await workspace.seed([{ path: 'main.tf', content: 'resource "terraform_data" "a" {}\n' }]);
+      const output = await runPipeline({
+        host: recording,
+        profile: { terraformHostPath: realpathSync('/usr/local/bin/terraform'), mirrorHostPath: config.providerMirror },
+        workspace,
+        workingDir: '',
+        mode: 'plan',
+        serviceLock: false,
+        limits: { totalMs: 60_000, memoryBytes: 512 * MiB, cpuCores: 1, workspaceBytes: 64 * MiB, planJsonBytes: 8 * MiB },
+        redactor: new Redactor(Object.values(PLANTED)),
+        credentials: PLANTED,
+      });
+      expect(output.error).toBeNull();
+      expect(Object.keys(envs).sort()).toEqual(['init', 'plan', 'show']);
+      expect(envs.plan).toMatchObject({ AWS_ACCESS_KEY_ID: PLANTED.aws_access_key_id, AWS_SECRET_ACCESS_KEY: PLANTED.aws_secret_access_key, AWS_SESSION_TOKEN: PLANTED.aws_session_token });
+      for (const step of ['init', 'show']) assertNoPlantedSecret(JSON.stringify(envs[step]));
+    } finally {
+      await workspace.dispose();
+    }
   });
 
   it('redactor_replaces_every_occurrence_in_text_and_nested_json', () => {
