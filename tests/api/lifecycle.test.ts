@@ -73,6 +73,19 @@ describe('lifecycle', () => {
     await nothingLeft();
   });
 
+  it('one_tenant_flood_gets_429_while_another_tenant_is_still_served', async () => {
+    const flood = await Promise.all(Array.from({ length: 40 }, (_, i) => call(svc.base, 'POST', '/api/v1/runs/commands', { key: KEY_A, json: { command: `echo flood ${i}` } })));
+    const refused = flood.filter((r) => r.status === 429);
+    expect(refused.length).toBeGreaterThan(0); // QUEUE_TENANT_SHARE=12 (+2 workers) of 40
+    for (const r of refused) {
+      expect(r.body['error']['code']).toBe('tenant_queue_full');
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    const other = await call(svc.base, 'POST', '/api/v1/runs/commands', { key: KEY_B, json: { command: 'echo still served' } });
+    expect(other.status).toBe(202);
+    await nothingLeft();
+  });
+
   it('burst_of_1000_concurrent_requests_gets_only_2xx_429_503_and_leaves_nothing', async () => {
     const requests = Array.from({ length: 1000 }, (_, i) => {
       const key = KEYS[i % KEYS.length]!;

@@ -126,6 +126,27 @@ describe('API v1 runs', () => {
     expect(r.body['result']['argv']).toEqual(fromCli['argv']);
   });
 
+  it('finished_run_is_audited_with_who_what_duration_resources_and_exit_reason', async () => {
+    const r = await call(svc.base, 'POST', '/api/v1/runs/commands?wait=true', { key: KEY_A, json: { command: 'echo audited' } });
+    const id = String(r.body['id']);
+    const entries = await until(async () => {
+      const lines = (await svc.audit()).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, Json>);
+      const mine = lines.filter((e) => e['run_id'] === (id as unknown as Json));
+      return mine.some((e) => e['event'] === ('run_finished' as unknown as Json)) ? mine : undefined;
+    }, 10_000);
+    const submitted = entries.find((e) => String(e['event']) === 'run_submitted')!;
+    const finished = entries.find((e) => String(e['event']) === 'run_finished')!;
+    expect(String(submitted['tenant'])).toBe('alpha');
+    expect(String(submitted['auth'])).toBe('api_key');
+    expect(String(submitted['what']['command'])).toBe('echo audited');
+    expect(String(finished['tenant'])).toBe('alpha');
+    expect(String(finished['state'])).toBe('succeeded');
+    expect(String(finished['exit_reason'])).toBe('exited');
+    expect(Number(finished['duration_ms'])).toBeGreaterThanOrEqual(0);
+    expect(Number(finished['resources']['wall_ms'])).toBeGreaterThan(0);
+    expect(Number(finished['resources']['peak_memory_bytes'])).toBeGreaterThan(0);
+  });
+
   it('async_script_returns_202_with_location_then_result', async () => {
     const r = await call(svc.base, 'POST', '/api/v1/runs/scripts', { key: KEY_A, json: { script: 'echo one\necho two >&2\nexit 3\n' } });
     expect(r.status).toBe(202);
