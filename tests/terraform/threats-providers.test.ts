@@ -104,6 +104,20 @@ describe('threat rows 5-6: shipped provider binaries', () => {
     ]);
   });
 
+  it('kept_tenant_lock_with_a_foreign_hash_fails_verification_provider_error', async () => {
+    // With TF_LOCK_FILE=keep the tenant's lock is honoured, so its hash must match the mirror's package:
+    // a lock pinning an attacker's build of hashicorp/aws stops init instead of selecting anything.
+    const result = await runTerraform({
+      input: files({
+        'main.tf': 'terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n  }\n}\n',
+        '.terraform.lock.hcl': 'provider "registry.terraform.io/hashicorp/aws" {\n  version = "5.100.0"\n  hashes = ["h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]\n}\n',
+      }),
+    }, { TF_LOCK_FILE: 'keep' });
+    expect(result.error?.type).toBe('provider_error');
+    expect(stepNames(result)).toEqual(['init']);
+    expect(errorText(result)).toMatch(/checksum/i);
+  });
+
   it('implied_local_mirror_in_terraform_d_is_stripped_provider_error', async () => {
     const result = await runTerraform({
       input: files({
