@@ -5,7 +5,7 @@ import pino, { type DestinationStream } from 'pino';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Principal } from './auth/index.js';
 import { registerDocs } from './docs.js';
-import { ApiError, errorBody, type ErrorCode } from './errors.js';
+import { ApiError, ERROR_CATALOGUE, errorBody, type ErrorCode } from './errors.js';
 import { loggerOptions } from './logging.js';
 import type { ApiDeps } from './ports.js';
 import { RateLimiter } from './rate-limit.js';
@@ -117,14 +117,13 @@ function sendError(error: FastifyError | ApiError | Error, request: FastifyReque
     void reply.code(error.status).send(errorBody(error.code, error.detail, request.id));
     return;
   }
-  const code = classify(error);
+  const code = classify(error, request.isMultipart());
   if (code === 'internal_error') request.log.error({ err: error }, 'request failed');
   const detail = code === 'validation_failed' || code === 'invalid_multipart' ? error.message : undefined;
-  const status = code === 'internal_error' ? 500 : undefined;
-  void reply.code(status ?? statusOf(code)).send(errorBody(code, detail, request.id));
+  void reply.code(ERROR_CATALOGUE[code].status).send(errorBody(code, detail, request.id));
 }
 
-function classify(error: FastifyError | Error): ErrorCode {
+function classify(error: FastifyError | Error, multipartRequest: boolean): ErrorCode {
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) return 'validation_failed';
   switch (fastifyError.code) {
@@ -147,12 +146,9 @@ function classify(error: FastifyError | Error): ErrorCode {
     default:
       break;
   }
-  // busboy's parse errors ("Unexpected end of form", "Malformed part header") carry no code.
-  if (/multipart|boundary|end of form|part header/i.test(error.message)) return 'invalid_multipart';
+  // busboy's parse errors ("Unexpected end of form", "Malformed part header") carry no code; only a
+  // multipart request can produce them.
+  if (multipartRequest && /multipart|boundary|end of form|part header/i.test(error.message)) return 'invalid_multipart';
   if (fastifyError.statusCode === 400) return 'bad_request';
   return 'internal_error';
-}
-
-function statusOf(code: ErrorCode): number {
-  return new ApiError(code).status;
 }
