@@ -181,6 +181,14 @@ describe('API v1 runs', () => {
     expect(JSON.stringify(plan.body['resource_changes'])).toContain('terraform_data.greeting');
   });
 
+  it('terraform_working_dir_reaches_modules_beside_it', async () => {
+    const files = { 'envs/dev/main.tf': 'module "app" {\n  source = "../../modules/app"\n}\n', 'modules/app/main.tf': MAIN_TF };
+    const r = await call(svc.base, 'POST', '/api/v1/runs/terraform?wait=true', { key: KEY_A, json: { files, working_dir: 'envs/dev', mode: 'plan' } });
+    expect(r.body['state'], JSON.stringify(r.body['error'])).toBe('succeeded');
+    const addresses = (r.body['result']['summary']['resources'] as unknown as { address: string }[]).map((x) => x.address);
+    expect(addresses).toContain('module.app.terraform_data.greeting');
+  });
+
   it('terraform_archive_upload_runs_validate', async () => {
     const form = multipart({ mode: 'validate' }, await tarGz({ 'main.tf': MAIN_TF }));
     const r = await call(svc.base, 'POST', '/api/v1/runs/terraform/archive?wait=true', { key: KEY_A, body: form });
