@@ -307,6 +307,15 @@ describe('edge validation', () => {
     expect(r.body['error']['code']).toBe('unsupported_media_type');
   });
 
+  it('prototype_pollution_keys_are_rejected_as_invalid_json', async () => {
+    for (const body of ['{"command":"id","__proto__":{"polluted":1}}', '{"command":"id","constructor":{"prototype":{"polluted":1}}}']) {
+      const r = await call(svc.base, 'POST', '/api/v1/runs/commands', { key: KEY_A, headers: { 'content-type': 'application/json' }, body });
+      expect(r.status).toBe(400);
+      expect(r.body['error']['code']).toBe('invalid_json');
+    }
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
   it('unknown_field_returns_400_validation_failed', async () => {
     const r = await call(svc.base, 'POST', '/api/v1/runs/commands', { key: KEY_A, json: { command: 'id', comand: 'typo' } });
     expect(r.status).toBe(400);
