@@ -130,6 +130,7 @@ export class JailHost {
   /** Runs one jail in the given workspace, or in a fresh one that is removed afterwards. */
   async run(spec: JailSpec, workspace?: Workspace, options: RunOptions = {}): Promise<RunResult> {
     const own = workspace ? undefined : await this.createWorkspace({ sizeBytes: spec.limits.tmpfsBytes, maxInodes: DEFAULT_WORKSPACE_INODES });
+    let deferred = false;
     try {
       return await runJail(
         { tools: this.tools, cgroups: this.cgroups, seccompProgram: (profile) => this.seccomp[profile].program, warm: this.warm },
@@ -138,11 +139,18 @@ export class JailHost {
         {
           ...options,
           ...(own ? { afterStop: () => own.dispose() } : {}),
-          ...(this.config.asyncCleanup ? { deferCleanup: (cleanup: Promise<void>) => this.track(cleanup) } : {}),
+          ...(this.config.asyncCleanup
+            ? {
+                deferCleanup: (cleanup: Promise<void>) => {
+                  deferred = true;
+                  this.track(cleanup);
+                },
+              }
+            : {}),
         },
       );
     } finally {
-      await own?.dispose();
+      if (!deferred) await own?.dispose(); // deferred: the tracked cleanup disposes it
       this.replenish();
     }
   }

@@ -141,8 +141,13 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
   } finally {
     // A jail that ended by itself is normally empty within a few ms; anything still there is killed.
     const empty = await cgroup.killAll({ graceMs: supervised ? 0 : 20 });
-    const cleanup = Promise.all([cgroup.remove(), options.afterStop?.()]).then(() => undefined);
-    if (empty && options.deferCleanup) options.deferCleanup(cleanup);
-    else await cleanup;
+    const cleanUp = (): Promise<void> => Promise.all([cgroup.remove(), options.afterStop?.()]).then(() => undefined);
+    if (empty && options.deferCleanup) {
+      // Started on the next turn of the event loop: an unmount is an exec, and node forks synchronously
+      // (measured 2–3 ms), which would otherwise delay the result it is meant not to delay.
+      options.deferCleanup(new Promise<void>((resolve) => setImmediate(resolve)).then(cleanUp));
+    } else {
+      await cleanUp();
+    }
   }
 }
