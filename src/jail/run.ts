@@ -49,6 +49,7 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
   const launcher = deps.warm && dataFileCount <= WARM_MAX_DATA_FILES ? await deps.warm.take() : undefined;
   const cgroup = launcher ? launcher.cgroup : await deps.cgroups.create(`${process.pid}-${randomBytes(6).toString('hex')}`, cgroupLimits);
   let supervised = false;
+  let emptied = false;
   try {
     // The warm launcher's group was created with idle limits; the run's are in place before `go`.
     if (launcher) await cgroup.setLimits(cgroupLimits);
@@ -126,7 +127,10 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
     if (supervisor === undefined && exitCode === 1 && errText.startsWith('bwrap: ')) {
       throw new JailSetupError('bubblewrap could not build the jail', errText.trim());
     }
-    const usage = await cgroup.usage();
+    // The counters are final once the program is gone (bubblewrap's exiting init adds nothing that
+    // matters), so they are read while waiting for that init to leave the group.
+    const [usage, gone] = await Promise.all([cgroup.usage(), supervised ? Promise.resolve(false) : cgroup.killAll({ graceMs: 20 })]);
+    emptied = gone;
     const outcome = classify({ exitCode, hostSignal, supervisor, usage });
     return {
       ...outcome,
@@ -140,7 +144,7 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
     };
   } finally {
     // A jail that ended by itself is normally empty within a few ms; anything still there is killed.
-    const empty = await cgroup.killAll({ graceMs: supervised ? 0 : 20 });
+    const empty = emptied || (await cgroup.killAll({ graceMs: supervised ? 0 : 20 }));
     const cleanUp = (): Promise<void> => Promise.all([cgroup.remove(), options.afterStop?.()]).then(() => undefined);
     if (empty && options.deferCleanup) {
       // Started on the next turn of the event loop: an unmount is an exec, and node forks synchronously
