@@ -1,16 +1,18 @@
 // Every finished run, whoever waited for it, is counted in metrics and written to the audit stream
 // once (the jobs layer calls onRunFinished exactly once per run).
+import type { FastifyBaseLogger } from 'fastify';
 import type { AuditLog } from '../api/logging.js';
 import type { ApiMetrics } from '../api/metrics.js';
 import { stepsOf } from '../api/metrics.js';
 import type { JobService } from '../jobs/types.js';
 
-export function observeRuns(jobs: JobService, metrics: ApiMetrics, audit: AuditLog): () => void {
+export function observeRuns(jobs: JobService, metrics: ApiMetrics, audit: AuditLog, log: () => FastifyBaseLogger | undefined): () => void {
   return jobs.onRunFinished((record) => {
     metrics.observeRun(record);
     const steps = stepsOf(record).map((s) => s.result);
     const started = record.started_at ? Date.parse(record.started_at) : Date.parse(record.created_at);
     const error = record.error ?? record.outcome?.result.error ?? null;
+    log()?.info({ run_id: record.id, tenant: record.tenant, kind: record.kind, state: record.state, error_class: error?.type ?? null }, 'run finished');
     audit.record({
       event: 'run_finished',
       tenant: record.tenant,

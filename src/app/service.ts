@@ -53,7 +53,7 @@ export async function createService(config: Readonly<Config>, options: ServiceOp
   const jobs = layer.jobs;
   const metrics = new ApiMetrics(() => jobs.stats());
   const audit = createAuditLog(config.auditLogPath);
-  const stopObserving = observeRuns(jobs, metrics, audit);
+  const stopObserving = observeRuns(jobs, metrics, audit, () => app?.log);
   let ready = false;
   const deps: ApiDeps = {
     config,

@@ -145,6 +145,10 @@ describe('API v1 runs', () => {
     expect(Number(finished['duration_ms'])).toBeGreaterThanOrEqual(0);
     expect(Number(finished['resources']['wall_ms'])).toBeGreaterThan(0);
     expect(Number(finished['resources']['peak_memory_bytes'])).toBeGreaterThan(0);
+    // The service log has the run id and the tenant too (structured, one JSON object per line).
+    const logged = svc.logs().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logged.some((e) => e['msg'] === 'run finished' && e['run_id'] === id && e['tenant'] === 'alpha')).toBe(true);
+    expect(logged.some((e) => e['msg'] === 'run submitted' && e['run_id'] === id && e['tenant'] === 'alpha')).toBe(true);
   });
 
   it('async_script_returns_202_with_location_then_result', async () => {
