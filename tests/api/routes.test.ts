@@ -247,6 +247,11 @@ describe('seed-compatible routes', () => {
     expect(ok.body['status']).toBe('SUCCESS');
     expect(ok.body['plan_json']['format_version']).toBeDefined();
     expect(typeof ok.body['execution_time_seconds']).toBe('number');
+    // The seed's own shape: an upload_id from an earlier upload.
+    const upload = await call(svc.base, 'POST', '/api/v1/uploads', { key: KEY_A, body: multipart({}, await tarGz({ 'main.tf': MAIN_TF })) });
+    const byUpload = await call(svc.base, 'POST', '/api/v1/execute', { key: KEY_A, json: { job_id: 'job_123abc', upload_id: upload.body['upload_id'] } });
+    expect(byUpload.body['status']).toBe('SUCCESS');
+    expect(JSON.stringify(byUpload.body['plan_json']['resource_changes'])).toContain('terraform_data.greeting');
     const blocked = await call(svc.base, 'POST', '/api/v1/execute', {
       key: KEY_A,
       json: { job_id: 'job_123abc', files: { 'main.tf': 'resource "terraform_data" "x" {\n  provisioner "local-exec" {\n    command = "id"\n  }\n}\n' } },
