@@ -1,11 +1,11 @@
 // `confine serve` as users start it (bin/confine, a real process): a wrong setting stops it naming the
 // variable; with no credentials configured it prints a dev key and a curl line that work; SIGTERM
 // drains and exits 0.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call, until } from './support.js';
 
 const BIN = fileURLToPath(new URL('../../bin/confine', import.meta.url));
@@ -19,8 +19,13 @@ const BASE_ENV = {
   LOG_LEVEL: 'warn',
 };
 
+// Every started service, so a failing assertion cannot leave one running (afterEach stops it).
+const started = new Set<ChildProcess>();
+
 function run(env: Record<string, string>): { pid: number; done: Promise<number | null>; output: () => string; kill: (signal: NodeJS.Signals) => void } {
   const child = spawn(BIN, ['serve'], { env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -37,6 +42,14 @@ async function freePort(): Promise<number> {
 }
 
 describe('confine serve', () => {
+  afterEach(async () => {
+    for (const child of started) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+
   // bin/confine builds dist/ when sources are newer; do it once, outside the timed tests.
   beforeAll(async () => {
     await new Promise<void>((resolve, reject) => {
