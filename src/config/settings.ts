@@ -39,6 +39,8 @@ export const SETTINGS = {
   TF_FORBIDDEN_FILES: { kind: 'string', default: 'strip', doc: 'What intake does with .terraform/, terraform.d/, *.tfstate*, .terraformrc, *.tfrc, .netrc, .git*: strip or reject.' },
   TF_LOCK_FILE: { kind: 'string', default: 'strip', doc: 'What intake does with an uploaded .terraform.lock.hcl: keep, strip or reject.' },
   TF_POLICY_WARN: { kind: 'list', default: '', doc: 'Static-policy rules that only warn instead of blocking (default: every rule blocks).' },
+  BLOCK_LOCAL_EXEC: { kind: 'bool', default: 'true', doc: 'Seed setting: provisioners (local-exec, remote-exec, file) block the run; false makes the `provisioner` rule a warning.' },
+  BLOCK_EXTERNAL_DATA: { kind: 'bool', default: 'true', doc: 'Seed setting: `data "external"` blocks the run; false makes the `data_external` rule a warning (the provider allowlist still applies).' },
   TF_MAX_PLAN_JSON_SIZE: { kind: 'int', default: '128', min: 1, doc: 'Largest plan JSON (MiB) `terraform show -json` may print; more is a resource_limit.' },
   PORT: { kind: 'int', default: '8000', min: 0, doc: 'HTTP port of `confine serve`.' },
   HOST: { kind: 'string', default: '127.0.0.1', doc: 'Address `confine serve` listens on (use 0.0.0.0 to expose it).' },
@@ -110,6 +112,8 @@ export interface Config {
   tfLockFile: string;
   tfPolicyWarn: string[];
   tfMaxPlanJsonMiB: number;
+  blockLocalExec: boolean;
+  blockExternalData: boolean;
   port: number;
   host: string;
   apiKeys: string;
@@ -233,6 +237,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     tfLockFile: oneOf(env, 'TF_LOCK_FILE', ['keep', 'strip', 'reject']),
     tfPolicyWarn: list(env, 'TF_POLICY_WARN'),
     tfMaxPlanJsonMiB: int(env, 'TF_MAX_PLAN_JSON_SIZE'),
+    blockLocalExec: bool(env, 'BLOCK_LOCAL_EXEC'),
+    blockExternalData: bool(env, 'BLOCK_EXTERNAL_DATA'),
     port: int(env, 'PORT'),
     host: read(env, 'HOST'),
     apiKeys: read(env, 'API_KEYS'),

@@ -154,6 +154,18 @@ describe('threat row 20: provisioners', () => {
     expect(result.findings.filter((f) => f.rule === 'provisioner').map((f) => f.line)).toEqual([4, 7, 10]);
   });
 
+  it('seed_setting_block_local_exec_false_downgrades_provisioners_to_warnings', async () => {
+    const result = await runTerraform({ input: attack }, { BLOCK_LOCAL_EXEC: 'false' });
+    expect(result.error).toBeNull();
+    expect(result.findings.filter((f) => f.rule === 'provisioner').map((f) => f.severity)).toEqual(['warn', 'warn', 'warn']);
+  });
+
+  it('seed_setting_block_external_data_false_still_blocks_the_unlisted_provider', async () => {
+    const result = await runTerraform({ input: files({ 'main.tf': 'data "external" "x" {\n  program = ["id"]\n}\n' }) }, { BLOCK_EXTERNAL_DATA: 'false' });
+    expect(result.error?.type).toBe('security_violation');
+    expect(result.findings.map((f) => `${f.rule}:${f.severity}`).sort()).toEqual(['data_external:warn', 'provider_not_allowed:block']);
+  });
+
   it('provisioners_with_policy_warning_never_run_at_plan', async () => {
     const result = await runTerraform({ input: attack }, { TF_POLICY_WARN: 'provisioner' });
     expect(result.error).toBeNull();

@@ -57,7 +57,7 @@ async function runTerraform(
     const upload = await intake(request.input, intakeLimits(config));
     const workingDir = resolveWorkingDir(request.working_dir, upload);
     result.findings.push(...upload.stripped.map(strippedFinding));
-    const { findings, providers } = await evaluatePolicy(upload.files, workingDir, { allowedProviders: config.allowedProviders, warnRules: config.tfPolicyWarn });
+    const { findings, providers } = await evaluatePolicy(upload.files, workingDir, { allowedProviders: config.allowedProviders, warnRules: warnRules(config) });
     result.findings.push(...findings);
     const blocking = findings.find((finding) => finding.severity === 'block');
     if (blocking) {
@@ -107,6 +107,14 @@ async function runTerraform(
   }
   result.status = result.error === null ? 'succeeded' : 'failed';
   return result;
+}
+
+/** TF_POLICY_WARN plus the seeds' own switches (BLOCK_LOCAL_EXEC, BLOCK_EXTERNAL_DATA). */
+function warnRules(config: Readonly<Config>): string[] {
+  const rules = [...config.tfPolicyWarn];
+  if (!config.blockLocalExec) rules.push('provisioner');
+  if (!config.blockExternalData) rules.push('data_external');
+  return rules;
 }
 
 function strippedFinding(path: string): Finding {
