@@ -6,6 +6,7 @@ import { DEFAULT_WORKSPACE_INODES, type JailHost } from '../../jail/host.js';
 import { findExecutable } from '../../jail/host-tools.js';
 import { MiB } from '../../jail/limits.js';
 import type { TerraformProfile } from '../../jail/profiles/terraform.js';
+import type { Workspace } from '../../jail/workspace.js';
 import { DomainError } from '../errors.js';
 import { intake, intakeLimits, resolveWorkingDir } from './intake/index.js';
 import { LOCK_FILE_NAME, lockFileFor, mirrorVersions } from './lockfile.js';
@@ -50,7 +51,7 @@ async function runTerraform(
 ): Promise<TerraformResult> {
   const redactor = new Redactor(credentialValues(request.credentials));
   const result: TerraformResult = { status: 'failed', error: null, findings: [], diagnostics: [], summary: null, steps: [], plan_json: null };
-  let workspace;
+  let workspace: Workspace | undefined;
   try {
     if (request.mode !== 'validate' && request.mode !== 'plan') throw new DomainError('validation_error', 'mode must be validate or plan');
     validateCredentials(request.credentials);
