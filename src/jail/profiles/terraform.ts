@@ -24,7 +24,8 @@ export interface TerraformProfile {
 /**
  * Threat rows 4, 6, 7: only the filesystem mirror, and no `direct` block, so init can never reach a
  * registry (attacker hosts included) nor pick up an implied local mirror (`terraform.d/plugins`).
- * An empty `include`-less mirror would fall back to direct for nothing; with no mirror, nothing installs.
+ * Without a mirror the block stays (an absent block would mean "registry + implied mirrors"), naming
+ * a path that does not exist for a host that cannot exist: no provider installs at all.
  */
 export function cliConfig(profile: TerraformProfile): string {
   if (profile.mirrorHostPath === '') {
