@@ -1,20 +1,21 @@
 // Attacks that need host-side set-up: a listener on the host, a setuid binary, a secret in the host's
-// environment, planted symlinks for host code to follow, a second concurrent jail, the parent's death.
+// environment, planted symlinks for host code to follow, a second concurrent jail. (Parent death:
+// parent-death.test.ts.)
 // Each performs the real attack against a real jail and checks the host side too.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { JailHost } from '../../src/jail/host.js';
+import type { JailHost } from '../../src/jail/host.js';
 import { MiB } from '../../src/jail/limits.js';
 import { shellSpec } from '../../src/jail/profiles/shell.js';
 import type { JailSpec, RunResult } from '../../src/jail/spec.js';
 import { ATTACK_IN_JAIL, attackBinary, attackMount, parseAttackLine } from '../support/attack.js';
-import { TEST_STATE_DIR, TEST_UID_BASE, testHost } from '../support/jail.js';
-import { leftovers, NOTHING_LEFT, processesOf, waitForNoZombies } from './helpers/leftovers.js';
+import { TEST_STATE_DIR, testHost } from '../support/jail.js';
+import { pidsOf, waitForPids } from './helpers/cgroup-pids.js';
+import { leftovers, NOTHING_LEFT, waitForNoZombies } from './helpers/leftovers.js';
 import { attackLimits, profileFor } from './helpers/run-attack.js';
 
 let host: JailHost;
@@ -49,24 +50,6 @@ async function run(jailSpec: JailSpec, onStart: OnStart = () => {}, workspace?: 
       onStart(info);
     },
   });
-}
-
-async function pidsOf(procsFiles: readonly string[]): Promise<number[]> {
-  const pids = new Set<number>();
-  for (const file of procsFiles) {
-    for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) pids.add(Number(line));
-  }
-  return [...pids];
-}
-
-async function waitForPids(procsFiles: () => readonly string[], atLeast: number, timeoutMs = 10_000): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const pids = await pidsOf(procsFiles()).catch(() => []);
-    if (pids.length >= atLeast) return pids;
-    if (Date.now() > deadline) throw new Error(`cgroup never held ${atLeast} processes`);
-    await sleep(20);
-  }
 }
 
 function uidsOfPid(pid: number): number[] | undefined {
@@ -277,49 +260,5 @@ describe('cross-job', () => {
     } finally {
       await workspace.dispose();
     }
-  });
-});
-
-describe('parent death', () => {
-  it('jail_dies_with_its_parent_and_sweep_removes_its_remains', async () => {
-    attackBinary();
-    const sentinel = join(scratch, `orphan-sentinel-${randomBytes(4).toString('hex')}`);
-    mkdirSync(sentinel);
-    writeFileSync(join(sentinel, 'keep'), 'host data');
-    const runner = resolve(import.meta.dirname, 'fixtures/orphan-runner.ts');
-    const viteNode = resolve(import.meta.dirname, '../../node_modules/.bin/vite-node');
-    const child = spawn(viteNode, [runner, TEST_STATE_DIR, String(TEST_UID_BASE), '512', sentinel], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const started = await new Promise<{ pid: number; cgroupProcsFiles: string[]; hostUid: number }>((done, fail) => {
-      let buffer = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        const line = buffer.split('\n').find((l) => l.startsWith('{'));
-        if (line) done(JSON.parse(line) as { pid: number; cgroupProcsFiles: string[]; hostUid: number });
-      });
-      child.once('exit', (code) => fail(new Error(`runner exited early (${code}): ${buffer}`)));
-    });
-    const jailUid = new Set([started.hostUid]);
-    await waitForPids(() => started.cgroupProcsFiles, 4, 30_000); // monitor, init, sh, sleep
-    const childExit = new Promise((done) => child.once('exit', done));
-    process.kill(started.pid, 'SIGKILL');
-    await childExit;
-
-    // --die-with-parent: bubblewrap gets SIGKILL when its parent dies; its pid namespace dies with it.
-    const deadline = Date.now() + 10_000;
-    while ((await processesOf(jailUid)).live.length > 0 && Date.now() < deadline) await sleep(50);
-    expect((await processesOf(jailUid)).live).toEqual([]);
-    expect(await pidsOf(started.cgroupProcsFiles)).toEqual([]);
-
-    // What the dead owner left: its cgroup and its workspace (holding planted links).
-    const before = await leftovers(host, started.pid, jailUid);
-    expect(before.cgroups.length).toBeGreaterThan(0);
-    expect(before.workspaceDirs).toHaveLength(1);
-
-    await JailHost.open({ stateDir: TEST_STATE_DIR, uidBase: TEST_UID_BASE, uidCount: 512 }); // sweeps
-    expect(await leftovers(host, started.pid, jailUid)).toEqual(NOTHING_LEFT);
-    expect(existsSync(join(TEST_STATE_DIR, 'identities', String(started.hostUid)))).toBe(false);
-    expect(readdirSync(sentinel)).toEqual(['keep']);
-    expect(readFileSync(join(sentinel, 'keep'), 'utf8')).toBe('host data');
-    expect(await waitForNoZombies(jailUid, host.config.stateDir)).toEqual([]);
   });
 });

@@ -55,7 +55,13 @@ async function leasedByOthers(stateDir: string, ownerPid: number, uids: Readonly
   return others;
 }
 
-export async function leftovers(host: JailHost, ownerPid: number, uids: ReadonlySet<number>): Promise<Leftovers> {
+/** Where to look: a JailHost, or the same shape for a state dir no host has opened yet. */
+export interface LeftoverScope {
+  cgroups: Pick<JailHost['cgroups'], 'roots'>;
+  config: { stateDir: string };
+}
+
+export async function leftovers(host: LeftoverScope, ownerPid: number, uids: ReadonlySet<number>): Promise<Leftovers> {
   const prefix = `${ownerPid}-`;
   const cgroups: string[] = [];
   for (const root of host.cgroups.roots) {

@@ -69,7 +69,7 @@ export function mismatches(attack: AttackCase, run: AttackRun): string[] {
 export function observed(run: AttackRun): string {
   const lines = run.result.stdout.split('\n').filter(Boolean);
   const line = lines.find((l) => l.startsWith('attempt='))?.replace(/^attempt=\S+ ?/, '') ?? (run.result.stdout_truncated ? undefined : lines.at(-1));
-  const parts = [run.result.exit_reason];
+  const parts: string[] = [run.result.exit_reason];
   if (run.result.signal) parts.push(run.result.signal);
   if (line) parts.push(line.slice(0, 60));
   if (run.result.stdout_truncated) parts.push(`stdout truncated at ${run.result.stdout.length} B`);
