@@ -57,5 +57,5 @@ const zombies = await waitForNoZombies(uids, stateDir);
 console.log(table.toString());
 console.log(`${ATTACKS.length} attacks, ${CONTROLS.length} controls: ${failures === 0 ? pc.green('all contained') : pc.red(`${failures} NOT contained`)}`);
 console.log(`zombies of jail uids after host init reaped them: ${zombies.length === 0 ? 'none' : zombies.join(', ')}`);
-console.log('Attacks needing host-side set-up (host listeners, setuid, symlinks, parent death, cross-job) run in tests/jail/escape.test.ts.');
+console.log('Attacks needing host-side set-up (host listeners, setuid, symlinks, cross-job) run in tests/jail/escape.test.ts; parent death in tests/jail/parent-death.test.ts.');
 process.exitCode = failures === 0 && zombies.length === 0 ? 0 : 1;
