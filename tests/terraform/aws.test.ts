@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { barePlanJson, withoutTimestamps } from './support/bare.js';
 import { errorText, expectBlocked, stepNames } from './support/expect.js';
-import { AWS_PROVIDER, PLANTED, assertNoPlantedSecret, files, runTerraform, testConfig } from './support/runner.js';
+import { AWS_PROVIDER, PLANTED, assertNoPlantedSecret, files, runTerraform, testConfig, testProfile } from './support/runner.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/terraform/aws-basic', import.meta.url));
 
@@ -20,7 +20,7 @@ describe('aws provider', () => {
       'aws_iam_role.worker', 'aws_s3_bucket.logs', 'aws_s3_bucket_versioning.logs', 'aws_sqs_queue.jobs',
       'aws_subnet.private[0]', 'aws_subnet.private[1]', 'aws_vpc.main',
     ]);
-    const bare = await barePlanJson(FIXTURE, testConfig().providerMirror);
+    const bare = await barePlanJson(FIXTURE, testConfig().providerMirror, testProfile().terraformHostPath);
     expect(withoutTimestamps(result.plan_json)).toEqual(withoutTimestamps(bare));
     assertNoPlantedSecret(JSON.stringify(bare));
   });

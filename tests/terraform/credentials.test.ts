@@ -3,7 +3,6 @@
 // in its workspace or /tmp, and the steps that do not need them never had them.
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { realpathSync } from 'node:fs';
 import yauzl from 'yauzl';
 import { describe, expect, it } from 'vitest';
 import { runPipeline } from '../../src/domains/terraform/pipeline.js';
@@ -16,7 +15,7 @@ import type { JailSpec } from '../../src/jail/spec.js';
 import type { Workspace } from '../../src/jail/workspace.js';
 import { testHost } from '../support/jail.js';
 import { errorText, stepNames } from './support/expect.js';
-import { PLANTED, assertNoPlantedSecret, files, runTerraform, testConfig } from './support/runner.js';
+import { PLANTED, assertNoPlantedSecret, files, runTerraform, testConfig, testProfile } from './support/runner.js';
 
 // No keys in the configuration: the provider must take them from the plan step's environment.
 const CONFIG = `provider "aws" {
@@ -69,7 +68,7 @@ describe('credentials', () => {
       await workspace.seed([{ path: 'main.tf', content: CONFIG }]);
       const output = await runPipeline({
         host,
-        profile: { terraformHostPath: realpathSync('/usr/local/bin/terraform'), mirrorHostPath: config.providerMirror },
+        profile: testProfile(),
         workspace,
         workingDir: '',
         mode: 'plan',
@@ -116,7 +115,7 @@ describe('credentials', () => {
       await workspace.seed([{ path: 'main.tf', content: 'resource "terraform_data" "a" {}\n' }]);
       const output = await runPipeline({
         host: recording,
-        profile: { terraformHostPath: realpathSync('/usr/local/bin/terraform'), mirrorHostPath: config.providerMirror },
+        profile: testProfile(),
         workspace,
         workingDir: '',
         mode: 'plan',

@@ -10,10 +10,9 @@ import { LOCK_FILE_NAME, lockFileFor, mirrorVersions } from '../../src/domains/t
 import { runPipeline } from '../../src/domains/terraform/pipeline.js';
 import { Redactor } from '../../src/domains/terraform/redact.js';
 import { MiB } from '../../src/jail/limits.js';
-import { realpathSync } from 'node:fs';
 import { TEST_STATE_DIR, testHost } from '../support/jail.js';
 import { stepNames } from './support/expect.js';
-import { files, runTerraform, testConfig } from './support/runner.js';
+import { files, runTerraform, testConfig, testProfile } from './support/runner.js';
 
 const DATA_CONFIG = {
   'main.tf': [
@@ -104,7 +103,7 @@ describe('terraform pipeline', () => {
       ]);
       const output = await runPipeline({
         host,
-        profile: { terraformHostPath: realpathSync('/usr/local/bin/terraform'), mirrorHostPath: config.providerMirror },
+        profile: testProfile(),
         workspace,
         workingDir: '',
         mode: 'plan',

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export async function barePlanJson(configDir: string, mirror: string, terraform = '/usr/local/bin/terraform'): Promise<unknown> {
+export async function barePlanJson(configDir: string, mirror: string, terraform: string): Promise<unknown> {
   const dir = await mkdtemp(join(tmpdir(), 'confine-bare-'));
   try {
     const work = join(dir, 'work');

@@ -4,6 +4,9 @@ import { expect } from 'vitest';
 import { loadConfig, type Config } from '../../../src/config/settings.js';
 import { createTerraformRunner } from '../../../src/domains/terraform/index.js';
 import type { TerraformRequest, TerraformResult } from '../../../src/domains/terraform/types.js';
+import { realpathSync } from 'node:fs';
+import { findExecutable } from '../../../src/jail/host-tools.js';
+import type { TerraformProfile } from '../../../src/jail/profiles/terraform.js';
 import { testHost } from '../../support/jail.js';
 
 /** Unique per test run, so a match can only come from a leak. */
@@ -15,6 +18,14 @@ export const PLANTED = {
 
 export function testConfig(env: Record<string, string> = {}): Readonly<Config> {
   return loadConfig({ MAX_EXECUTION_TIME: '60', ...env });
+}
+
+/** The profile the runner would build: configured terraform binary and mirror, resolved on the host. */
+export function testProfile(): TerraformProfile {
+  const config = testConfig();
+  const terraform = findExecutable(config.terraformBin);
+  if (!terraform) throw new Error(`terraform not found: ${config.terraformBin}`);
+  return { terraformHostPath: realpathSync(terraform), mirrorHostPath: config.providerMirror };
 }
 
 export function assertNoPlantedSecret(text: string): void {
