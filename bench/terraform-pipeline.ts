@@ -31,7 +31,8 @@ const fixture = fileURLToPath(new URL('../tests/fixtures/terraform/aws-basic', i
 const config = loadConfig({ ...process.env, MAX_EXECUTION_TIME: '300' });
 const terraform = findExecutable(config.terraformBin);
 if (!terraform || config.providerMirror === '') throw new Error('terraform and a provider mirror (TF_PROVIDER_MIRROR) are required');
-const host = await JailHost.open({ stateDir: process.env.CONFINE_BENCH_STATE_DIR ?? '/tmp/confine-bench-state', uidBase: 1_950_300_400, uidCount: 64 });
+// The host as `confine serve` opens it (WORKSPACE_POOL fresh workspaces mounted ahead of demand).
+const host = await JailHost.open({ stateDir: process.env.CONFINE_BENCH_STATE_DIR ?? '/tmp/confine-bench-state', uidBase: 1_950_300_400, uidCount: 64, workspacePool: config.workspacePool });
 const runner = createTerraformRunner(host, config);
 
 const serviceLock = lockFileFor(new Set(['registry.terraform.io/hashicorp/aws']), await mirrorVersions(config.providerMirror));

@@ -138,13 +138,13 @@ function stepLimits(limits: PipelineLimits, remainingMs: number, step: Terraform
 
 /**
  * terraform and the provider it starts (which inherits the environment) build large schemas and throw
- * them away: with the collector off until the heap reaches a bound well inside the step's memory limit,
- * they spend about a third less CPU (measured by bench/terraform-pipeline.ts). The cgroup limit still
- * holds; GOMEMLIMIT only decides when Go collects.
+ * them away. Collecting less often (GOGC=400; measured on `show -json` of the AWS fixture: same wall,
+ * about 20% less CPU than the default, and fewer page faults than GOGC=off) while GOMEMLIMIT keeps the
+ * heap well inside the step's cgroup limit. The cgroup limit still holds; these only decide when Go collects.
  */
 export function goRuntimeEnv(limits: PipelineLimits): Record<string, string> {
   const heapMiB = Math.max(32, Math.floor((limits.memoryBytes * 0.4) / MiB));
-  return { GOGC: 'off', GOMEMLIMIT: `${heapMiB}MiB` };
+  return { GOGC: '400', GOMEMLIMIT: `${heapMiB}MiB` };
 }
 
 function credentialEnv(credentials: AwsCredentials): Record<string, string> {
