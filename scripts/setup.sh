@@ -16,7 +16,10 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# `npm install` rather than `npm ci`: the lock file pins every version, but the registry reachable from
+# these machines does not list the other platforms' optional packages (rollup, msgpackr-extract), so npm
+# leaves them out of the lock and `npm ci` then refuses it as out of sync.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  npm install --no-audit --no-fund
 fi
 npm run --silent build

@@ -8,7 +8,10 @@ export const SANDBOX_USER = 'sandbox';
 
 export interface BwrapPlan {
   args: string[];
-  /** Data to write, in order, to the pipes at fds firstDataFd, firstDataFd+1, ... */
+  /**
+   * Data to write, in order, to the pipes at fds firstDataFd, firstDataFd+1, ...: first the environment
+   * (read by `--args`), then the content of each `file` mount.
+   */
   dataFiles: string[];
 }
 
@@ -34,10 +37,15 @@ export function bwrapArgs(spec: JailSpec, context: BwrapContext): BwrapPlan {
     '--hostname', spec.hostname ?? 'sandbox',
     '--clearenv',
   ];
-  for (const [name, value] of Object.entries(spec.env).sort(([a], [b]) => a.localeCompare(b))) {
-    args.push('--setenv', name, value);
-  }
   const dataFiles: string[] = [];
+  // The environment (it may hold a request's short-lived credentials) reaches bubblewrap through a pipe
+  // (`--args FD`, NUL-separated options), never through argv: any host user can read /proc/<pid>/cmdline.
+  const environment = Object.entries(spec.env)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, value]) => `--setenv\0${name}\0${value}\0`)
+    .join('');
+  args.push('--args', String(context.firstDataFd + dataFiles.length));
+  dataFiles.push(environment);
   for (const mount of spec.mounts) {
     switch (mount.kind) {
       case 'ro-bind':

@@ -45,7 +45,7 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
   if (options.signal?.aborted) throw new JailSetupError('run cancelled before it started');
   workspace.markUsed();
   const cgroupLimits = { memoryBytes: spec.limits.memoryBytes, maxPids: spec.limits.maxPids + BWRAP_PROCESSES, cpuCores: spec.limits.cpuCores };
-  const dataFileCount = spec.mounts.filter((mount) => mount.kind === 'file').length;
+  const dataFileCount = dataPipesFor(spec);
   const launcher = deps.warm && dataFileCount <= WARM_MAX_DATA_FILES ? await deps.warm.take() : undefined;
   const cgroup = launcher ? launcher.cgroup : await deps.cgroups.create(`${process.pid}-${randomBytes(6).toString('hex')}`, cgroupLimits);
   let supervised = false;
@@ -154,4 +154,9 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
       await cleanUp();
     }
   }
+}
+
+/** Pipes a launch feeds besides seccomp: the environment (`--args`) and one per `file` mount. */
+function dataPipesFor(spec: JailSpec): number {
+  return 1 + spec.mounts.filter((mount) => mount.kind === 'file').length;
 }

@@ -28,10 +28,10 @@ describe('bwrapArgs', () => {
       '--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup',
       '--disable-userns', '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
       '--uid', '1000', '--gid', '1000', '--hostname', 'sandbox', '--clearenv',
-      '--setenv', 'HOME', '/workspace', '--setenv', 'PATH', '/usr/bin',
+      '--args', '4',
       '--ro-bind', '/usr/bin/dash', '/usr/bin/sh',
-      '--perms', '0444', '--ro-bind-data', '4', '/etc/passwd',
-      '--perms', '0555', '--ro-bind-data', '5', '/confine/script.sh',
+      '--perms', '0444', '--ro-bind-data', '5', '/etc/passwd',
+      '--perms', '0555', '--ro-bind-data', '6', '/confine/script.sh',
       '--symlink', 'usr/bin', '/bin',
       '--dir', '/opt',
       '--bind', '/state/ws/1/workspace', '/workspace',
@@ -41,7 +41,16 @@ describe('bwrapArgs', () => {
       '--chdir', '/workspace',
       '--', '/usr/bin/sh', '/confine/script.sh',
     ]);
-    expect(plan.dataFiles).toEqual(['root:x:0:0::/:/x\n', 'echo hi\n']);
+    expect(plan.dataFiles).toEqual(['--setenv\0HOME\0/workspace\0--setenv\0PATH\0/usr/bin\0', 'root:x:0:0::/:/x\n', 'echo hi\n']);
+  });
+
+  it('environment_values_never_appear_in_argv', () => {
+    // Host users can read every process's argv in /proc/<pid>/cmdline; credentials travel in a pipe.
+    const secret = 'AKIA-credential-never-in-argv';
+    const plan = bwrapArgs({ ...spec, env: { AWS_SECRET_ACCESS_KEY: secret } }, { workspaceHostPath: '/w', tmpHostPath: '/t', seccompFd: 3, firstDataFd: 4 });
+    expect(plan.args.join(' ')).not.toContain(secret);
+    expect(plan.args).not.toContain('--setenv');
+    expect(plan.dataFiles[0]).toBe(`--setenv\0AWS_SECRET_ACCESS_KEY\0${secret}\0`);
   });
 
   it('no_try_variants_or_share_flags_ever_appear', () => {
@@ -52,8 +61,8 @@ describe('bwrapArgs', () => {
 
   it('tenant_strings_stay_single_arguments', () => {
     const hostile: JailSpec = { ...spec, env: { 'X': 'a --bind / /host' }, argv: ['/usr/bin/sh', '-c', '--bind / /x'] };
-    const { args } = bwrapArgs(hostile, { workspaceHostPath: '/w', tmpHostPath: '/t', seccompFd: 3, firstDataFd: 4 });
-    expect(args).toContain('a --bind / /host');
+    const { args, dataFiles } = bwrapArgs(hostile, { workspaceHostPath: '/w', tmpHostPath: '/t', seccompFd: 3, firstDataFd: 4 });
+    expect(dataFiles[0]).toBe('--setenv\0X\0a --bind / /host\0');
     expect(args.slice(args.indexOf('--') + 1)).toEqual(['/usr/bin/sh', '-c', '--bind / /x']);
     expect(args.filter((a) => a === '--bind')).toHaveLength(2); // workspace and /tmp only
   });
