@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what confine needs on a fresh Debian host (run as root): bubblewrap, util-linux tools, a C
-# compiler for the containment suite's attack helper, Redis for the multi-host queue tests, and npm packages.
+# compiler for the containment suite's attack helper, and npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -9,8 +9,9 @@ command -v setpriv >/dev/null || need+=(util-linux)
 command -v prlimit >/dev/null || need+=(util-linux)
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
-command -v redis-server >/dev/null || need+=(redis-server)
 command -v ldd >/dev/null || need+=(libc-bin)
+# strace lets the CLI tests prove from outside that a rejected command executes no bwrap at all.
+command -v strace >/dev/null || need+=(strace)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
