@@ -40,7 +40,14 @@ export async function createService(config: Readonly<Config>, options: ServiceOp
   const { auth, devKey } = await buildAuth(config);
   // Opening the host sweeps what a crashed predecessor left (cgroups, workspaces, uid leases).
   const ownHost = options.host === undefined;
-  const host = options.host ?? (await JailHost.open({ stateDir: config.stateDir, uidBase: config.uidBase, uidCount: config.uidCount, workspacePool: config.workspacePool }));
+  const host = options.host ?? (await JailHost.open({
+    stateDir: config.stateDir,
+    uidBase: config.uidBase,
+    uidCount: config.uidCount,
+    workspacePool: config.workspacePool,
+    launcherPool: config.launcherPool,
+    asyncCleanup: config.asyncCleanup,
+  }));
   let app: FastifyInstance | undefined;
   const layer = await createJobLayer({
     host,
