@@ -2,6 +2,7 @@
 import { mkdir, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CPU_PERIOD_US, cpuQuotaUs } from './cpu-quota.js';
 import { type CgroupLayout, selfDirectory } from './detect.js';
 import {
   killPids, listDirs, pidsIn, readKeyed, readNumber, readText, removeCgroupDir, waitEmpty, writeText,
@@ -10,7 +11,6 @@ import type { CgroupDriver, CgroupLimits, CgroupUsage, JobCgroup } from './types
 
 const REQUIRED = ['memory', 'pids', 'cpu', 'cpuacct', 'freezer'] as const;
 type Controller = (typeof REQUIRED)[number];
-const CPU_PERIOD_US = 100_000;
 
 export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver | undefined {
   const roots = new Map<Controller, string>();
@@ -115,7 +115,7 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
       writeText(join(dirs.get('pids')!, 'pids.max'), String(limits.maxPids)),
       (async () => {
         await writeText(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
-        await writeText(join(cpu, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cpuCores * CPU_PERIOD_US))));
+        await writeText(join(cpu, 'cpu.cfs_quota_us'), String(cpuQuotaUs(limits.cpuCores) ?? -1));
       })(),
     ]);
   }

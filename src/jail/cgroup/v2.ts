@@ -3,6 +3,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CPU_PERIOD_US, cpuQuotaUs } from './cpu-quota.js';
 import { type CgroupLayout, selfDirectory } from './detect.js';
 import {
   isErrno, killPids, listDirs, pidsIn, readKeyed, readNumber, removeCgroupDir, waitEmpty, writeText,
@@ -10,7 +11,6 @@ import {
 import type { CgroupDriver, CgroupLimits, CgroupUsage, JobCgroup } from './types.js';
 
 const REQUIRED = ['memory', 'pids', 'cpu'] as const;
-const CPU_PERIOD_US = 100_000;
 const SUPERVISOR = 'confine-supervisor';
 
 export async function v2Driver(layout: CgroupLayout, groupName: string): Promise<CgroupDriver | undefined> {
@@ -59,7 +59,7 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
         });
         await writeText(join(dir, 'memory.oom.group'), '1');
         await writeText(join(dir, 'pids.max'), String(limits.maxPids));
-        await writeText(join(dir, 'cpu.max'), `${Math.max(1000, Math.round(limits.cpuCores * CPU_PERIOD_US))} ${CPU_PERIOD_US}`);
+        await writeText(join(dir, 'cpu.max'), `${cpuQuotaUs(limits.cpuCores) ?? 'max'} ${CPU_PERIOD_US}`);
       },
       async remove(): Promise<void> {
         for (let i = 0; i < 2500 && (await pidsIn(join(dir, 'cgroup.procs'))).length > 0; i++) await sleep(2);
