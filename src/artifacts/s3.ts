@@ -28,6 +28,8 @@ export class S3ArtifactStore implements ArtifactStore {
     private readonly client: S3Client,
     readonly bucket: string,
     prefix = '',
+    /** Operator grants: tenant -> key prefixes it may read (get only) outside its namespace. */
+    private readonly readGrants: Readonly<Record<string, readonly string[]>> = {},
   ) {
     if (!bucket) throw new Error('S3 artifact store: a bucket is required');
     this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
@@ -39,7 +41,7 @@ export class S3ArtifactStore implements ArtifactStore {
     if (config.accessKeyId) {
       clientConfig.credentials = { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey };
     }
-    return new S3ArtifactStore(new S3Client(clientConfig), config.bucket, config.prefix);
+    return new S3ArtifactStore(new S3Client(clientConfig), config.bucket, config.prefix, config.readGrants);
   }
 
   async put(tenant: string, key: string, bytes: Buffer | string): Promise<string> {
@@ -49,7 +51,7 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async get(tenant: string, reference: string, options: GetOptions = {}): Promise<Buffer | undefined> {
-    const objectKey = this.resolve(tenant, reference);
+    const objectKey = this.resolve(tenant, reference) ?? this.granted(tenant, reference);
     if (objectKey === undefined) return undefined;
     try {
       if (options.maxBytes !== undefined) {
@@ -93,6 +95,18 @@ export class S3ArtifactStore implements ArtifactStore {
     if (!reference.startsWith(own)) return undefined;
     const key = reference.slice(own.length);
     return keyOfArtifactReference(`artifact://${key}`) === undefined ? undefined : this.objectKey(tenant, key);
+  }
+
+  /**
+   * A key outside every namespace that the operator let this tenant read (seed 000: an orchestrator
+   * writes `s3://bucket/uploads/<job>.zip` itself). Only for get; the key must lie below a granted prefix.
+   */
+  private granted(tenant: string, reference: string): string | undefined {
+    const bucketUrl = `s3://${this.bucket}/`;
+    if (!reference.startsWith(bucketUrl)) return undefined;
+    const key = reference.slice(bucketUrl.length);
+    if (keyOfArtifactReference(`artifact://${key}`) === undefined) return undefined; // '..', empty segments...
+    return (this.readGrants[tenant] ?? []).some((prefix) => key.startsWith(prefix)) ? key : undefined;
   }
 
   private namespace(tenant: string): string {

@@ -77,6 +77,7 @@ export const SETTINGS = {
   S3_SECRET_ACCESS_KEY: { kind: 'string', default: '', doc: 'S3 secret access key (never logged).' },
   S3_FORCE_PATH_STYLE: { kind: 'bool', default: 'true', doc: 'Path-style S3 URLs (needed by most S3-compatible servers).' },
   S3_PREFIX: { kind: 'string', default: '', doc: 'Key prefix for every object confine writes; tenant namespaces live below it.' },
+  S3_READ_GRANTS: { kind: 'string', default: '', doc: 'Bucket prefixes a tenant may also read workspaces from, outside its namespace: `tenant:prefix/,...` (e.g. `orchestrator:uploads/` for seed 000, where the orchestrator writes `s3://bucket/uploads/<job>.zip` itself). Read-only; never a tenant namespace.' },
   WORKSPACE_POOL: { kind: 'int', default: '2', min: 0, doc: 'Fresh workspaces `confine serve` keeps mounted ahead of demand (each holds a tmpfs and a uid lease); takes the mount(8) exec off the request path. 0 disables.' },
   LAUNCHER_POOL: { kind: 'int', default: '2', min: 0, doc: 'Jail launchers `confine serve` keeps waiting inside fresh job cgroups: entering a cgroup costs an RCU grace period on cgroup v1 (4–20 ms measured), paid ahead of demand. 0 disables.' },
   ASYNC_CLEANUP: { kind: 'bool', default: 'false', doc: 'Answer a run as soon as its jail has exited and remove its cgroup and workspace in the background (runs that had to be killed always clean up first). Faster; `false` keeps "answered means gone".' },
@@ -159,6 +160,8 @@ export interface S3Config {
   secretAccessKey: string;
   forcePathStyle: boolean;
   prefix: string;
+  /** tenant -> bucket key prefixes it may read workspaces from (operator grants, S3_READ_GRANTS). */
+  readGrants: Readonly<Record<string, readonly string[]>>;
 }
 
 export class ConfigError extends Error {
@@ -210,6 +213,24 @@ function oneOf(env: NodeJS.ProcessEnv, name: SettingName, allowed: readonly stri
   const raw = read(env, name).trim();
   if (!allowed.includes(raw)) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
   return raw;
+}
+
+/** `tenant:prefix/,tenant2:other/`: each prefix a relative key ending in `/`, no `..`, outside `tenants/`. */
+function readGrants(env: NodeJS.ProcessEnv): Record<string, string[]> {
+  const grants: Record<string, string[]> = {};
+  const namespaces = `${read(env, 'S3_PREFIX').replace(/\/?$/, '/').replace(/^\/$/, '')}tenants/`;
+  for (const entry of read(env, 'S3_READ_GRANTS').split(',').map((e) => e.trim()).filter(Boolean)) {
+    const match = /^([A-Za-z0-9._@-]+):([A-Za-z0-9._\/-]+\/)$/.exec(entry);
+    const prefix = match?.[2];
+    if (!match || !prefix || prefix.startsWith('/') || prefix.split('/').some((part) => part === '..' || part === '.')) {
+      throw new ConfigError('S3_READ_GRANTS', `invalid grant "${entry}" (expected tenant:prefix/ with a relative prefix)`);
+    }
+    if (prefix.startsWith(namespaces) || namespaces.startsWith(prefix)) {
+      throw new ConfigError('S3_READ_GRANTS', `grant "${entry}" would reach into tenant namespaces (${namespaces})`);
+    }
+    (grants[match[1]!] ??= []).push(prefix);
+  }
+  return grants;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -282,6 +303,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       secretAccessKey: read(env, 'S3_SECRET_ACCESS_KEY'),
       forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE'),
       prefix: read(env, 'S3_PREFIX'),
+      readGrants: readGrants(env),
     }),
   });
 }
