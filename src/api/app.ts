@@ -24,6 +24,12 @@ declare module 'fastify' {
 const MiB = 1024 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+/**
+ * Listen backlog: a burst of concurrent connects beyond node's default (511) overflows the accept queue and
+ * clients see resets instead of a 429/503 answer. The kernel caps it at net.core.somaxconn.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export interface BuildAppOptions {
   /** Disable request logging (benchmarks). */
   logger?: boolean;

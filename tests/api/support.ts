@@ -4,6 +4,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { LISTEN_BACKLOG } from '../../src/api/app.js';
 import { createService, type Service } from '../../src/app/service.js';
 import { loadConfig } from '../../src/config/settings.js';
 import { JailHost } from '../../src/jail/host.js';
@@ -64,7 +65,7 @@ export async function startService(env: Record<string, string> = {}, uidBase = A
     },
   });
   const service = await createService(config, { host, logStream });
-  const address = await service.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = await service.app.listen({ host: '127.0.0.1', port: 0, backlog: LISTEN_BACKLOG });
   return {
     base: address,
     service,

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/settings.js';
 import { configTable } from '../../app/config-table.js';
+import { LISTEN_BACKLOG } from '../../api/app.js';
 import { createService } from '../../app/service.js';
 import { cliConfig, fail } from '../context.js';
 
@@ -21,7 +22,7 @@ export function registerServe(program: Command): void {
         if (error instanceof ConfigError) fail(`configuration error: ${error.message}`, 2);
         throw error;
       });
-      const address = await service.app.listen({ host: config.host, port: config.port });
+      const address = await service.app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
       const base = address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
       if (service.devKey) {
         // No API_KEYS/JWT configured: never run open; hand the operator a key for this process.
