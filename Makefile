@@ -16,10 +16,11 @@ doctor: setup
 serve: setup
 	./bin/confine serve
 
-# The whole suite: real jails, real terraform, real HTTP, real Redis.
+# The whole suite: real jails, real terraform, a real HTTP server, a real S3-compatible server.
 test: setup
 	npx tsc -p tsconfig.json --noEmit
-	npx vitest run
+	npx vitest run --reporter=default --reporter=json --outputFile=.vitest-results.json
+	node scripts/test-summary.mjs .vitest-results.json
 
 bench: setup
 	bash bench/run-all.sh
