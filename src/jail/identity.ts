@@ -1,9 +1,9 @@
 // Unprivileged host identities for jails. Every live workspace holds its own uid, so rlimits counted per
 // uid (RLIMIT_NPROC) and file ownership of one job never touch another's. Leases are lock files naming the
 // owner pid, so several confine processes on one host (service, CLI, tests) never hand out the same uid.
-import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isErrno } from './cgroup/fsutil.js';
+import { isErrno, readdirIfExists } from './cgroup/fsutil.js';
 import { processAlive } from './liveness.js';
 import type { Identity } from './launcher.js';
 
@@ -41,7 +41,7 @@ export class IdentityPool {
   /** Removes leases whose owner process is gone. */
   async sweep(): Promise<number> {
     let removed = 0;
-    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+    for (const name of await readdirIfExists(this.dir)) {
       const path = join(this.dir, name);
       if (!(await ownerAlive(path))) {
         await unlinkIfPresent(path);
@@ -67,10 +67,15 @@ export class IdentityPool {
 }
 
 async function ownerAlive(lockPath: string): Promise<boolean> {
-  const text = await readFile(lockPath, 'utf8').catch(() => '');
-  const pid = Number(text.trim());
+  let text: string;
+  try {
+    text = await readFile(lockPath, 'utf8');
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return false; // released meanwhile
+    throw error;
+  }
   // An empty file is a lease being written right now.
-  return text === '' || processAlive(pid);
+  return text === '' || processAlive(Number(text.trim()));
 }
 
 async function unlinkIfPresent(path: string): Promise<void> {

@@ -3,8 +3,9 @@
 // The mount holds two directories, bound into the jail as the workspace and as /tmp, so both share one
 // quota and both are noexec: an uploaded or copied binary cannot be run, not even through ld.so.
 import { randomBytes } from 'node:crypto';
-import { lchown, mkdir, open, readdir, rm } from 'node:fs/promises';
+import { lchown, mkdir, open, rm } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
+import { readdirIfExists } from './cgroup/fsutil.js';
 import { mustRunHostTool, runHostTool } from './host-exec.js';
 import type { IdentityLease, IdentityPool } from './identity.js';
 import { isStale } from './liveness.js';
@@ -163,7 +164,7 @@ export class WorkspaceManager {
   /** Unmounts and removes workspaces whose owner process is gone. */
   async sweep(): Promise<string[]> {
     const removed: string[] = [];
-    for (const name of await readdir(this.root).catch(() => [] as string[])) {
+    for (const name of await readdirIfExists(this.root)) {
       if (!isStale(name)) continue;
       await unmountAndRemove(this.tools, join(this.root, name));
       removed.push(name);

@@ -37,6 +37,16 @@ export async function pidsIn(procsFile: string): Promise<number[]> {
   return text.split('\n').filter(Boolean).map(Number);
 }
 
+/** Entry names of a directory; none when it does not exist yet (other errors propagate). */
+export async function readdirIfExists(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return [];
+    throw error;
+  }
+}
+
 export async function listDirs(path: string): Promise<string[]> {
   try {
     const entries = await readdir(path, { withFileTypes: true });
