@@ -10,22 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/settings.js';
 import { createJobLayer, type JobLayer } from '../../src/jobs/index.js';
 import { TEST_STATE_DIR, TEST_UID_BASE, testHost } from '../support/jail.js';
+import { AWS_PROVIDER } from '../terraform/support/runner.js';
 
-const AWS_MAIN_TF = `
-terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws" }
-  }
-}
-provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "mock_access_key"
-  secret_key                  = "mock_secret_key"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-}
+const AWS_MAIN_TF = `${AWS_PROVIDER}
 resource "aws_s3_bucket" "logs" {
   bucket = "confine-layer-test"
 }
