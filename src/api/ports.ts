@@ -4,19 +4,13 @@
 import type { Config } from '../config/settings.js';
 import type { TerraformInput } from '../domains/terraform/types.js';
 import type { JobService } from '../jobs/types.js';
+import type { SessionInfo } from '../sessions/index.js';
 import type { AuditLog } from './logging.js';
 import type { ApiMetrics } from './metrics.js';
 import type { RateLimit } from './rate-limit.js';
 import type { Authenticator } from './auth/index.js';
 
-export interface SessionInfo {
-  id: string;
-  /** The client-chosen name of a seed-style session (`POST /sessions {"session_id": ...}`). */
-  name?: string;
-  created_at: string;
-  expires_at: string;
-  ttl_seconds: number;
-}
+export type { SessionInfo };
 
 export interface SessionPort {
   /** Creates a session; with a client-chosen `name` (seed 004) it is idempotent within the tenant. */

@@ -122,28 +122,24 @@ export type SessionCreateBody = Static<typeof SessionCreateBody>;
 export const UploadView = Type.Object({ upload_id: Type.String(), workspace_reference: Type.String() });
 
 // Seed-compatible bodies.
+/** Fields seeds 000 and 001 share; they differ only in how an uploaded archive is named. */
+const seedTerraformFields = {
+  job_id: Type.String({ minLength: 1, maxLength: 128 }),
+  files: Type.Optional(Files),
+  mode: Type.Optional(Mode),
+  working_dir: Type.Optional(RelPath),
+  credentials: Type.Optional(Credentials),
+};
+const ArchiveReference = Type.String({ minLength: 1, maxLength: 1024 });
+
 export const InternalExecuteBody = Type.Object(
-  {
-    job_id: Type.String({ minLength: 1, maxLength: 128 }),
-    workspace_reference: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-    files: Type.Optional(Files),
-    mode: Type.Optional(Mode),
-    working_dir: Type.Optional(RelPath),
-    credentials: Type.Optional(Credentials),
-  },
+  { ...seedTerraformFields, workspace_reference: Type.Optional(ArchiveReference) },
   { additionalProperties: false },
 );
 export type InternalExecuteBody = Static<typeof InternalExecuteBody>;
 
 export const V1ExecuteBody = Type.Object(
-  {
-    job_id: Type.String({ minLength: 1, maxLength: 128 }),
-    upload_id: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-    files: Type.Optional(Files),
-    mode: Type.Optional(Mode),
-    working_dir: Type.Optional(RelPath),
-    credentials: Type.Optional(Credentials),
-  },
+  { ...seedTerraformFields, upload_id: Type.Optional(ArchiveReference) },
   { additionalProperties: false },
 );
 export type V1ExecuteBody = Static<typeof V1ExecuteBody>;

@@ -5,9 +5,7 @@ import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
 import { describe, expect, it } from 'vitest';
-import { runPipeline } from '../../src/domains/terraform/pipeline.js';
 import { Redactor } from '../../src/domains/terraform/redact.js';
-import { MiB } from '../../src/jail/limits.js';
 import { PLAN_FILE_IN_JAIL } from '../../src/jail/profiles/terraform.js';
 import type { JailHost } from '../../src/jail/host.js';
 import type { RunOptions } from '../../src/jail/run.js';
@@ -15,7 +13,7 @@ import type { JailSpec } from '../../src/jail/spec.js';
 import type { Workspace } from '../../src/jail/workspace.js';
 import { testHost } from '../support/jail.js';
 import { errorText, stepNames } from './support/expect.js';
-import { PLANTED, assertNoPlantedSecret, files, runTerraform, testConfig, testProfile } from './support/runner.js';
+import { PLANTED, assertNoPlantedSecret, files, pipelineInSeededWorkspace, runTerraform } from './support/runner.js';
 
 // No keys in the configuration: the provider must take them from the plan step's environment.
 const CONFIG = `provider "aws" {
@@ -61,22 +59,8 @@ async function allFiles(dir: string): Promise<string[]> {
 
 describe('credentials', () => {
   it('plan_step_credentials_never_reach_outputs_plan_file_or_workspace', async () => {
-    const host = await testHost();
-    const config = testConfig();
-    const workspace = await host.createWorkspace({ sizeBytes: 100 * MiB, maxInodes: 20_000 });
-    try {
-      await workspace.seed([{ path: 'main.tf', content: CONFIG }]);
-      const output = await runPipeline({
-        host,
-        profile: testProfile(),
-        workspace,
-        workingDir: '',
-        mode: 'plan',
-        serviceLock: false,
-        limits: { totalMs: 120_000, memoryBytes: 2048 * MiB, cpuCores: 2, workspaceBytes: 100 * MiB, planJsonBytes: 64 * MiB },
-        redactor: new Redactor(Object.values(PLANTED)),
-        credentials: PLANTED,
-      });
+    const options = { mode: 'plan' as const, serviceLock: false, memoryMiB: 2048, workspaceMiB: 100, cpuCores: 2, totalMs: 120_000, credentials: PLANTED, redactor: new Redactor(Object.values(PLANTED)) };
+    await pipelineInSeededWorkspace([{ path: 'main.tf', content: CONFIG }], options, async (output, workspace) => {
       expect(output.error).toBeNull();
       assertNoPlantedSecret(JSON.stringify(output));
       // The plan file is a zip: compressed content would hide a plain-text match, so read every entry.
@@ -87,9 +71,7 @@ describe('credentials', () => {
       for (const file of [...(await allFiles(workspace.hostPath)), ...(await allFiles(workspace.tmpPath))]) {
         assertNoPlantedSecret((await readFile(file)).toString('latin1'));
       }
-    } finally {
-      await workspace.dispose();
-    }
+    });
   });
 
   it('without_request_credentials_the_provider_finds_none_provider_error', async () => {
@@ -103,34 +85,18 @@ describe('credentials', () => {
 
   it('only_the_plan_jail_environment_holds_credentials', async () => {
     const host = await testHost();
-    const config = testConfig();
     const envs: Record<string, Record<string, string>> = {};
     // The real host, with each step's JailSpec recorded on its way in.
     const recording = { run: (spec: JailSpec, ws?: Workspace, options?: RunOptions) => {
       envs[spec.argv[1]!] = spec.env;
       return host.run(spec, ws, options);
     } } as unknown as JailHost;
-    const workspace = await host.createWorkspace({ sizeBytes: 64 * MiB, maxInodes: 20_000 });
-    try {
-      await workspace.seed([{ path: 'main.tf', content: 'resource "terraform_data" "a" {}\n' }]);
-      const output = await runPipeline({
-        host: recording,
-        profile: testProfile(),
-        workspace,
-        workingDir: '',
-        mode: 'plan',
-        serviceLock: false,
-        limits: { totalMs: 60_000, memoryBytes: 512 * MiB, cpuCores: 1, workspaceBytes: 64 * MiB, planJsonBytes: 8 * MiB },
-        redactor: new Redactor(Object.values(PLANTED)),
-        credentials: PLANTED,
-      });
-      expect(output.error).toBeNull();
-      expect(Object.keys(envs).sort()).toEqual(['init', 'plan', 'show']);
-      expect(envs.plan).toMatchObject({ AWS_ACCESS_KEY_ID: PLANTED.aws_access_key_id, AWS_SECRET_ACCESS_KEY: PLANTED.aws_secret_access_key, AWS_SESSION_TOKEN: PLANTED.aws_session_token });
-      for (const step of ['init', 'show']) assertNoPlantedSecret(JSON.stringify(envs[step]));
-    } finally {
-      await workspace.dispose();
-    }
+    const options = { host: recording, mode: 'plan' as const, serviceLock: false, memoryMiB: 512, workspaceMiB: 64, credentials: PLANTED, redactor: new Redactor(Object.values(PLANTED)) };
+    const output = await pipelineInSeededWorkspace([{ path: 'main.tf', content: 'resource "terraform_data" "a" {}\n' }], options, (out) => out);
+    expect(output.error).toBeNull();
+    expect(Object.keys(envs).sort()).toEqual(['init', 'plan', 'show']);
+    expect(envs.plan).toMatchObject({ AWS_ACCESS_KEY_ID: PLANTED.aws_access_key_id, AWS_SECRET_ACCESS_KEY: PLANTED.aws_secret_access_key, AWS_SESSION_TOKEN: PLANTED.aws_session_token });
+    for (const step of ['init', 'show']) assertNoPlantedSecret(JSON.stringify(envs[step]));
   });
 
   it('redactor_replaces_every_occurrence_in_text_and_nested_json', () => {

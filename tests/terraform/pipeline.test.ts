@@ -7,12 +7,10 @@ import { createTerraformRunner } from '../../src/domains/terraform/index.js';
 import type { TerraformProgress } from '../../src/domains/terraform/types.js';
 import { summarizePlan } from '../../src/domains/terraform/summary.js';
 import { LOCK_FILE_NAME, lockFileFor, mirrorVersions } from '../../src/domains/terraform/lockfile.js';
-import { runPipeline } from '../../src/domains/terraform/pipeline.js';
-import { Redactor } from '../../src/domains/terraform/redact.js';
 import { MiB } from '../../src/jail/limits.js';
 import { TEST_STATE_DIR, testHost } from '../support/jail.js';
 import { stepNames } from './support/expect.js';
-import { files, runTerraform, testConfig, testProfile } from './support/runner.js';
+import { files, pipelineInSeededWorkspace, runTerraform, testConfig } from './support/runner.js';
 
 const DATA_CONFIG = {
   'main.tf': [
@@ -93,31 +91,13 @@ describe('terraform pipeline', () => {
   it('service_lock_that_misses_terraforms_provider_set_falls_back_to_a_normal_init', async () => {
     // A lock listing a provider the configuration does not use: init -lockfile=readonly refuses it, and the
     // pipeline lets init write its own lock instead of failing the tenant's run.
-    const host = await testHost();
-    const config = testConfig();
-    const workspace = await host.createWorkspace({ sizeBytes: 64 * MiB, maxInodes: 20_000 });
-    try {
-      await workspace.seed([
-        { path: 'main.tf', content: DATA_CONFIG['main.tf']! },
-        { path: LOCK_FILE_NAME, content: lockFileFor(new Set(['registry.terraform.io/hashicorp/aws']), await mirrorVersions(config.providerMirror))! },
-      ]);
-      const output = await runPipeline({
-        host,
-        profile: testProfile(),
-        workspace,
-        workingDir: '',
-        mode: 'plan',
-        serviceLock: true,
-        limits: { totalMs: 60_000, memoryBytes: 512 * MiB, cpuCores: 1, workspaceBytes: 64 * MiB, planJsonBytes: 8 * MiB },
-        redactor: new Redactor([]),
-      });
-      expect(output.error).toBeNull();
-      expect(output.steps.map((s) => s.name)).toEqual(['init', 'init', 'plan', 'show']);
-      expect(output.steps[0]!.result.stdout).toContain('Provider dependency changes detected');
-      expect(summarizePlan(JSON.parse(output.planText!)).add).toBe(3);
-    } finally {
-      await workspace.dispose();
-    }
+    const lock = lockFileFor(new Set(['registry.terraform.io/hashicorp/aws']), await mirrorVersions(testConfig().providerMirror))!;
+    const seed = [{ path: 'main.tf', content: DATA_CONFIG['main.tf']! }, { path: LOCK_FILE_NAME, content: lock }];
+    const output = await pipelineInSeededWorkspace(seed, { mode: 'plan', serviceLock: true, memoryMiB: 512, workspaceMiB: 64 }, (out) => out);
+    expect(output.error).toBeNull();
+    expect(output.steps.map((s) => s.name)).toEqual(['init', 'init', 'plan', 'show']);
+    expect(output.steps[0]!.result.stdout).toContain('Provider dependency changes detected');
+    expect(summarizePlan(JSON.parse(output.planText!)).add).toBe(3);
   });
 
   it('summary_counts_replace_update_delete_and_noop', () => {

@@ -8,6 +8,10 @@ import { realpathSync } from 'node:fs';
 import { findExecutable } from '../../../src/jail/host-tools.js';
 import type { TerraformProfile } from '../../../src/jail/profiles/terraform.js';
 import { testHost } from '../../support/jail.js';
+import { runPipeline, type PipelineInput, type PipelineOutput } from '../../../src/domains/terraform/pipeline.js';
+import { Redactor } from '../../../src/domains/terraform/redact.js';
+import { MiB } from '../../../src/jail/limits.js';
+import type { SeedFile, Workspace } from '../../../src/jail/workspace.js';
 
 /** Unique per test run, so a match can only come from a leak. */
 export const PLANTED = {
@@ -67,3 +71,39 @@ provider "aws" {
   skip_region_validation      = true
 }
 `;
+
+/**
+ * The jailed pipeline alone (no intake or policy) in a fresh workspace seeded with `seed`; `inspect` runs
+ * before the workspace is disposed, so tests can read what the jails left in it.
+ */
+export async function pipelineInSeededWorkspace<T>(
+  seed: SeedFile[],
+  options: Pick<PipelineInput, 'mode' | 'serviceLock'> & Partial<Pick<PipelineInput, 'host' | 'credentials' | 'redactor'>> & { memoryMiB: number; workspaceMiB: number; cpuCores?: number; totalMs?: number },
+  inspect: (output: PipelineOutput, workspace: Workspace) => Promise<T> | T,
+): Promise<T> {
+  const host = await testHost();
+  const workspace = await host.createWorkspace({ sizeBytes: options.workspaceMiB * MiB, maxInodes: 20_000 });
+  try {
+    await workspace.seed(seed);
+    const output = await runPipeline({
+      host: options.host ?? host,
+      profile: testProfile(),
+      workspace,
+      workingDir: '',
+      mode: options.mode,
+      serviceLock: options.serviceLock,
+      limits: {
+        totalMs: options.totalMs ?? 60_000,
+        memoryBytes: options.memoryMiB * MiB,
+        cpuCores: options.cpuCores ?? 1,
+        workspaceBytes: options.workspaceMiB * MiB,
+        planJsonBytes: 8 * MiB,
+      },
+      redactor: options.redactor ?? new Redactor([]),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    });
+    return await inspect(output, workspace);
+  } finally {
+    await workspace.dispose();
+  }
+}
