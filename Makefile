@@ -7,7 +7,7 @@ build:
 	npm run --silent build
 
 typecheck:
-	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p tsconfig.check.json
 
 doctor: setup
 	./bin/confine doctor
@@ -18,7 +18,7 @@ serve: setup
 
 # The whole suite: real jails, real terraform, a real HTTP server, a real S3-compatible server.
 test: setup
-	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p tsconfig.check.json
 	npx vitest run --reporter=default --reporter=json --outputFile=.vitest-results.json
 	node scripts/test-summary.mjs .vitest-results.json
 

@@ -54,7 +54,7 @@ async function startService(): Promise<{ url: string; key: string; child: ChildP
       CONFINE_STATE_DIR: process.env.CONFINE_BENCH_STATE_DIR ?? '/tmp/confine-bench-state',
       CONFINE_UID_BASE: '1950600000',
       CONFINE_UID_COUNT: '256',
-      ...pick(['WORKERS', 'QUEUE_SIZE', 'QUEUE_TENANT_SHARE', 'WORKSPACE_POOL']),
+      ...pick(['WORKERS', 'QUEUE_SIZE', 'QUEUE_TENANT_SHARE', 'WORKSPACE_POOL', 'LAUNCHER_POOL', 'ASYNC_CLEANUP']),
     },
   });
   let stderr = '';
@@ -126,7 +126,8 @@ function report(name: string, run: { samples: Sample[]; seconds: number }): Reco
 }
 
 const given = process.env.CONFINE_URL && process.env.CONFINE_KEY ? { url: process.env.CONFINE_URL, key: process.env.CONFINE_KEY } : undefined;
-const service = given ?? (await startService());
+const spawned = given ? undefined : await startService();
+const service: { url: string; key: string } = given ?? spawned!;
 try {
   const headers = { 'x-api-key': service.key, 'content-type': 'application/json' };
   const command = () => fetch(`${service.url}/api/v1/runs/commands?wait=true`, { method: 'POST', headers, body: '{"command":"echo hi"}' });
@@ -152,8 +153,8 @@ try {
   console.log(`HTTP service reaches ${((api.rps / floor.rps) * 100).toFixed(0)}% of the bare engine's throughput at concurrency ${concurrency}`);
   console.log(JSON.stringify({ bench: 'api-throughput', rows }));
 } finally {
-  if (!given && 'child' in service) {
-    service.child.kill('SIGTERM');
-    await new Promise((resolve) => service.child.once('exit', resolve));
+  if (spawned) {
+    spawned.child.kill('SIGTERM');
+    await new Promise((resolve) => spawned.child.once('exit', resolve));
   }
 }

@@ -26,6 +26,6 @@ export async function tarGz(files: Record<string, string>): Promise<Buffer> {
 export function multipart(fields: Record<string, string>, archive?: Buffer): FormData {
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.append(name, value);
-  if (archive) form.append('archive', new Blob([archive], { type: 'application/gzip' }), 'config.tar.gz');
+  if (archive) form.append('archive', new Blob([new Uint8Array(archive)], { type: 'application/gzip' }), 'config.tar.gz');
   return form;
 }

@@ -44,7 +44,7 @@ describe('lifecycle', () => {
     const submitted = await call(svc.base, 'POST', '/api/v1/runs/scripts', { key: KEY_A, json: { script: 'while :; do :; done\n', timeout_seconds: 120 } });
     expect(submitted.status).toBe(202);
     const id = String(submitted.body['id']);
-    await until(async () => ((await call(svc.base, 'GET', `/api/v1/runs/${id}`, { key: KEY_A })).body['state'] === 'running' ? true : undefined));
+    await until(async () => (((await call(svc.base, 'GET', `/api/v1/runs/${id}`, { key: KEY_A })).body['state'] as unknown) === 'running' ? true : undefined));
     // The spinning shell exists as a host process of a jail uid.
     await until(async () => ((await processesOf(API_UIDS)).live.length > 0 ? true : undefined));
     const early = await call(svc.base, 'GET', `/api/v1/runs/${id}/plan`, { key: KEY_A });

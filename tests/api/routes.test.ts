@@ -295,7 +295,7 @@ describe('seed-compatible routes', () => {
 
 describe('edge validation', () => {
   it('missing_or_wrong_credentials_return_401', async () => {
-    for (const headers of [{}, { 'x-api-key': 'wrong-key-000000000' }, { authorization: 'Bearer nope' }, { authorization: 'Basic abc' }]) {
+    for (const headers of [{}, { 'x-api-key': 'wrong-key-000000000' }, { authorization: 'Bearer nope' }, { authorization: 'Basic abc' }] as Record<string, string>[]) {
       const r = await call(svc.base, 'POST', '/api/v1/runs/commands', { headers, json: { command: 'id' } });
       expect(r.status).toBe(401);
       expect(r.body['error']['code']).toBe('unauthorized');

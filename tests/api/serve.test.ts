@@ -96,7 +96,7 @@ describe('confine serve', () => {
     await until(async () => ((await fetch(`${base}/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 60_000);
     const headers = { 'x-api-key': 'drain-key-0123456789abcdef' };
     const inFlight = call(base, 'POST', '/api/v1/runs/scripts?wait=true', { headers, json: { script: 'while :; do :; done\n', timeout_seconds: 60 } });
-    await until(async () => ((await call(base, 'GET', '/status', { headers })).body['queue']?.['running'] === 1 ? true : undefined), 30_000);
+    await until(async () => (((await call(base, 'GET', '/status', { headers })).body['queue']?.['running'] as unknown) === 1 ? true : undefined), 30_000);
     const t0 = Date.now();
     proc.kill('SIGTERM');
     const answered = await inFlight;
