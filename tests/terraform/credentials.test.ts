@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import yauzl from 'yauzl';
 import { describe, expect, it } from 'vitest';
 import { Redactor } from '../../src/domains/terraform/redact.js';
-import { PLAN_FILE_IN_JAIL } from '../../src/jail/profiles/terraform.js';
+import { PLAN_FILE_IN_JAIL } from '../../src/domains/terraform/profile.js';
 import type { JailHost } from '../../src/jail/host.js';
 import type { RunOptions } from '../../src/jail/run.js';
 import type { JailSpec } from '../../src/jail/spec.js';

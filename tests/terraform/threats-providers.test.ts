@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MIRROR_IN_JAIL, cliConfig, terraformSpec } from '../../src/jail/profiles/terraform.js';
+import { MIRROR_IN_JAIL, cliConfig, terraformSpec } from '../../src/domains/terraform/profile.js';
 import { shellSpec } from '../../src/jail/profiles/shell.js';
 import { limits, testHost, testShellProfile } from '../support/jail.js';
 import { errorText, expectBlocked, stepNames } from './support/expect.js';

@@ -5,7 +5,7 @@ import type { Config } from '../../config/settings.js';
 import { DEFAULT_WORKSPACE_INODES, type JailHost } from '../../jail/host.js';
 import { findExecutable } from '../../jail/host-tools.js';
 import { MiB } from '../../jail/limits.js';
-import type { TerraformProfile } from '../../jail/profiles/terraform.js';
+import type { TerraformProfile } from './profile.js';
 import type { Workspace } from '../../jail/workspace.js';
 import { DomainError } from '../errors.js';
 import { intake, intakeLimits, resolveWorkingDir } from './intake/index.js';

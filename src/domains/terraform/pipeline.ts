@@ -4,7 +4,7 @@
 // One deadline covers all steps; each step's wall limit is what remains of it.
 import type { JailHost } from '../../jail/host.js';
 import { MiB } from '../../jail/limits.js';
-import { PLAN_FILE_IN_JAIL, terraformSpec, type TerraformProfile } from '../../jail/profiles/terraform.js';
+import { PLAN_FILE_IN_JAIL, terraformSpec, type TerraformProfile } from './profile.js';
 import type { JailLimits, RunResult } from '../../jail/spec.js';
 import type { Workspace } from '../../jail/workspace.js';
 import type { ClassifiedError } from '../errors.js';

@@ -6,7 +6,7 @@ import { createTerraformRunner } from '../../../src/domains/terraform/index.js';
 import type { TerraformRequest, TerraformResult } from '../../../src/domains/terraform/types.js';
 import { realpathSync } from 'node:fs';
 import { findExecutable } from '../../../src/jail/host-tools.js';
-import type { TerraformProfile } from '../../../src/jail/profiles/terraform.js';
+import type { TerraformProfile } from '../../../src/domains/terraform/profile.js';
 import { testHost } from '../../support/jail.js';
 import { runPipeline, type PipelineInput, type PipelineOutput } from '../../../src/domains/terraform/pipeline.js';
 import { Redactor } from '../../../src/domains/terraform/redact.js';

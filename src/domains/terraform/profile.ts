@@ -1,7 +1,7 @@
 // The terraform profile: the terraform binary, the read-only provider mirror, a read-only service-owned
 // CLI configuration, the workspace and /tmp. No shell, no libc, no /proc, /sys or /dev, no network
 // (AF_UNIX only, for provider gRPC). Everything terraform reads from its environment is set here.
-import type { JailLimits, JailSpec, Mount } from '../spec.js';
+import type { JailLimits, JailSpec, Mount } from '../../jail/spec.js';
 
 export const TERRAFORM_WORKSPACE = '/workspace';
 export const TERRAFORM_BIN_IN_JAIL = '/usr/local/bin/terraform';
