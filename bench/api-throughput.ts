@@ -139,7 +139,7 @@ try {
   // The floor under the API: the same jail (echo hi, shell profile, pooled workspaces) straight through
   // JailHost.run at the same concurrency, in this process, while the service idles.
   const host = await JailHost.open({ stateDir: process.env.CONFINE_BENCH_STATE_DIR ?? '/tmp/confine-bench-state', uidBase: 1_950_600_400, uidCount: 64, workspacePool: 2 });
-  const profile = await buildShellProfile(['echo'], host.tools.ldd);
+  const profile = await buildShellProfile(['echo'], host.programSource);
   const spec = shellSpec(profile, { command: { argv: ['echo', 'hi'] }, limits: { ...DEFAULT_LIMITS, wallTimeMs: 10_000 } });
   const jail = async () => {
     const result = await host.run(spec);

@@ -27,7 +27,7 @@ const pooledHost = await JailHost.open({ stateDir, uidBase: 1_950_300_200, uidCo
 const warmHost = await JailHost.open({ stateDir, uidBase: 1_950_300_400, uidCount: 64, workspacePool: 2, launcherPool: 2 });
 // ... and returning as soon as the jail is gone, unmounting and removing its cgroup in the background.
 const fastHost = await JailHost.open({ stateDir, uidBase: 1_950_300_600, uidCount: 64, workspacePool: 2, launcherPool: 2, asyncCleanup: true });
-const profile = await buildShellProfile(['true'], host.tools.ldd);
+const profile = await buildShellProfile(['true'], host.programSource);
 const spec = shellSpec(profile, { command: { argv: ['true'] }, limits: { ...DEFAULT_LIMITS, wallTimeMs: 10_000 } });
 const program = profile.programs.find((p) => p.name === 'true')!.hostPath;
 

@@ -57,7 +57,7 @@ export async function runDoctor(config: Config): Promise<DoctorReport> {
 
   if (host) {
     try {
-      const profile = await buildShellProfile([], host.tools.ldd);
+      const profile = await buildShellProfile([], host.programSource);
       let hostUid = -1;
       const result = await host.run(
         shellSpec(profile, { command: { script: 'echo jail-ok' }, limits: { ...DEFAULT_LIMITS, wallTimeMs: 10_000 } }),

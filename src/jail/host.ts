@@ -1,9 +1,11 @@
 // The jail host: wires tools, cgroups, identities, workspaces and compiled seccomp programs together once,
 // and removes what a crashed predecessor left before the first run.
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { detectCgroups, type CgroupDriver } from './cgroup/index.js';
 import { resolveHostTools, type AllHostTools } from './host-tools.js';
 import { IdentityPool } from './identity.js';
+import type { ProgramSource } from './profiles/host-programs.js';
 import { isStale } from './liveness.js';
 import { runJail, type RunOptions } from './run.js';
 import { compileSeccomp, hostSeccompArch, type CompiledSeccomp } from './seccomp/compile.js';
@@ -52,6 +54,11 @@ export class JailHost {
     readonly workspaces: WorkspaceManager,
     private readonly warm: WarmLauncherPool | undefined,
   ) {}
+
+  /** How shell profiles find programs: the host's ldd, and the state directory's program trees. */
+  get programSource(): ProgramSource {
+    return { lddPath: this.tools.ldd, treesDir: join(this.config.stateDir, 'programs') };
+  }
 
   private readonly cleanups = new Set<Promise<void>>();
   private readonly cleanupFailures: unknown[] = [];

@@ -10,7 +10,7 @@ export interface AttackCase {
   name: string;
   /** The "Jail level" row of shared/threats.md it covers. */
   threat: string;
-  /** Arguments to /usr/bin/attack, or a script run under sh (which can call `attack` too). */
+  /** Arguments to /opt/attack/attack, or a script run under sh (which can call `attack` too). */
   command: { attack: string[] } | { script: string };
   /** Extra host programs in the shell profile (besides sh and the attack helper). */
   programs?: string[];

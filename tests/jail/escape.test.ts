@@ -12,7 +12,7 @@ import type { JailHost } from '../../src/jail/host.js';
 import { MiB } from '../../src/jail/limits.js';
 import { shellSpec } from '../../src/jail/profiles/shell.js';
 import type { JailSpec, RunResult } from '../../src/jail/spec.js';
-import { ATTACK_IN_JAIL, attackBinary, attackMount, parseAttackLine } from '../support/attack.js';
+import { ATTACK_DIR_IN_JAIL, ATTACK_IN_JAIL, attackBinary, attackMount, parseAttackLine, withAttackOnPath } from '../support/attack.js';
 import { TEST_STATE_DIR, testHost } from '../support/jail.js';
 import { pidsOf, waitForPids } from './helpers/cgroup-pids.js';
 import { leftovers, NOTHING_LEFT, waitForNoZombies } from './helpers/leftovers.js';
@@ -38,7 +38,7 @@ afterAll(async () => {
 
 async function spec(command: { argv: string[] } | { script: string }, programs: string[] = [], extra: Partial<JailSpec> = {}): Promise<JailSpec> {
   const profile = await profileFor(host, programs);
-  return { ...shellSpec(profile, { command, limits: attackLimits(), extraMounts: [attackMount()] }), ...extra };
+  return { ...withAttackOnPath(shellSpec(profile, { command, limits: attackLimits(), extraMounts: [attackMount()] })), ...extra };
 }
 
 type OnStart = (info: { cgroupProcsFiles: readonly string[]; hostUid: number }) => void;
@@ -137,7 +137,7 @@ describe('privilege', () => {
     copyFileSync(attackBinary(), suid);
     chmodSync(suid, 0o4755); // owned by root (the test runs as root): a real setuid-root binary
     const jailSpec = await spec({ script: 'attack-suid ids; attack-suid setuid0' });
-    jailSpec.mounts = [...jailSpec.mounts, attackMount(suid, '/usr/bin/attack-suid')];
+    jailSpec.mounts = [...jailSpec.mounts, attackMount(suid, `${ATTACK_DIR_IN_JAIL}/attack-suid`)];
     const result = await run(jailSpec);
     expect(result.stdout).toBe('attempt=ids ruid=1000 euid=1000 suid=1000\nattempt=setuid0 errno=EPERM\n');
   });

@@ -15,7 +15,7 @@ export function testHost(): Promise<JailHost> {
 }
 
 export async function testShellProfile(programs: readonly string[] = []): Promise<ShellProfile> {
-  return buildShellProfile(programs, (await testHost()).tools.ldd);
+  return buildShellProfile(programs, (await testHost()).programSource);
 }
 
 export function limits(overrides: Partial<JailLimits> = {}): JailLimits {

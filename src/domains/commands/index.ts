@@ -48,7 +48,7 @@ export function createCommandRunner(host: JailHost, config: Readonly<Config>): C
   const missing = config.allowedCommands.filter((name) => !/^[A-Za-z0-9._+-]+$/.test(name) || findExecutable(name) === undefined);
   if (missing.length > 0) throw new CommandRulesError('ALLOWED_COMMANDS', `not found on this host: ${missing.join(', ')}`);
   const policy: CommandPolicy = { allowed: [...config.allowedCommands], rules: loadRules(config.commandRulesFile, config.allowedCommands) };
-  const profiles = new ProfileCache(host.tools.ldd);
+  const profiles = new ProfileCache(host.programSource);
   const inputLimits: InputLimits = { maxFiles: config.execMaxInputFiles, maxBytes: config.execMaxInputBytes };
 
   const prepare = (request: CommandRequest | ScriptRequest): Prepared => {

@@ -1,13 +1,9 @@
-// Builds a jail filesystem that holds exactly a set of host programs and the shared libraries each one
-// loads (as `ldd` reports them). A program that is not in the set does not exist inside the jail.
+// Resolves host programs and the shared libraries each one loads (as `ldd` reports them); program-tree.ts
+// turns them into the jail's filesystem. A program that is not in the set does not exist inside the jail.
 import { realpathSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { findExecutable } from '../host-tools.js';
 import { runHostTool } from '../host-exec.js';
-import type { Mount } from '../spec.js';
-
-export const JAIL_BIN_DIR = '/usr/bin';
 
 export interface ResolvedProgram {
   name: string;
@@ -60,18 +56,8 @@ async function isElf(path: string): Promise<boolean> {
   }
 }
 
-/** Mounts for a set of resolved programs: each at /usr/bin/<name>, libraries where the loader expects them. */
-export function programMounts(programs: readonly ResolvedProgram[]): Mount[] {
-  const mounts: Mount[] = [];
-  const seen = new Set<string>();
-  for (const program of programs) {
-    mounts.push({ kind: 'ro-bind', source: program.hostPath, target: `${JAIL_BIN_DIR}/${basename(program.name)}` });
-    for (const library of program.libraries) {
-      if (seen.has(library.jailPath)) continue;
-      seen.add(library.jailPath);
-      mounts.push({ kind: 'ro-bind', source: library.hostPath, target: library.jailPath });
-    }
-  }
-  mounts.push({ kind: 'symlink', target: '/bin', linkTo: 'usr/bin' });
-  return mounts;
+/** Where a profile's programs come from: the host's ldd, and the directory holding built program trees. */
+export interface ProgramSource {
+  lddPath: string;
+  treesDir: string;
 }

@@ -2,7 +2,8 @@
 // and /tmp. No /proc, /sys or /dev, no sockets (seccomp), no other binaries.
 import type { JailLimits, JailSpec, Mount } from '../spec.js';
 import { identityFiles } from './identity-files.js';
-import { JAIL_BIN_DIR, programMounts, resolveProgram, type ResolvedProgram } from './host-programs.js';
+import { resolveProgram, type ProgramSource, type ResolvedProgram } from './host-programs.js';
+import { JAIL_BIN_DIR, programMounts } from './program-tree.js';
 
 export const SHELL_WORKSPACE = '/workspace';
 export const SCRIPT_PATH = '/confine/script.sh';
@@ -13,10 +14,15 @@ export interface ShellProfile {
 }
 
 /** Resolves programs once (ldd runs here, never per request). `sh` is always included. */
-export async function buildShellProfile(programNames: readonly string[], lddPath: string): Promise<ShellProfile> {
-  const names = [...new Set(['sh', ...programNames])].sort();
-  const programs = await Promise.all(names.map((name) => resolveProgram(name, lddPath)));
-  return { programs, mounts: [...programMounts(programs), ...identityFiles(SHELL_WORKSPACE)] };
+export async function buildShellProfile(programNames: readonly string[], source: ProgramSource): Promise<ShellProfile> {
+  return buildExactProfile([...new Set(['sh', ...programNames])], source);
+}
+
+/** The profile holding exactly `programNames` (no implicit `sh`). */
+export async function buildExactProfile(programNames: readonly string[], source: ProgramSource): Promise<ShellProfile> {
+  const names = [...new Set(programNames)].sort();
+  const programs = await Promise.all(names.map((name) => resolveProgram(name, source.lddPath)));
+  return { programs, mounts: [...(await programMounts(programs, source.treesDir)), ...identityFiles(SHELL_WORKSPACE)] };
 }
 
 export function shellEnvironment(): Record<string, string> {

@@ -1,9 +1,9 @@
-// Runs one catalogue attack in a real shell jail with the attack helper bound at /usr/bin/attack.
+// Runs one catalogue attack in a real shell jail with the attack helper bound at /opt/attack/attack (on PATH).
 import type { JailHost } from '../../../src/jail/host.js';
 import { DEFAULT_LIMITS } from '../../../src/jail/limits.js';
 import { buildShellProfile, shellSpec, type ShellProfile } from '../../../src/jail/profiles/shell.js';
 import type { JailLimits, JailSpec, Mount, RunResult } from '../../../src/jail/spec.js';
-import { ATTACK_IN_JAIL, attackMount } from '../../support/attack.js';
+import { ATTACK_IN_JAIL, attackMount, withAttackOnPath } from '../../support/attack.js';
 import type { AttackCase } from '../../attack/catalogue.js';
 
 export interface AttackRun {
@@ -18,7 +18,7 @@ export function profileFor(host: JailHost, programs: readonly string[] = []): Pr
   const key = [...programs].sort().join(',');
   let profile = profiles.get(key);
   if (!profile) {
-    profile = buildShellProfile(programs, host.tools.ldd);
+    profile = buildShellProfile(programs, host.programSource);
     profiles.set(key, profile);
   }
   return profile;
@@ -31,7 +31,7 @@ export function attackLimits(overrides: Partial<JailLimits> = {}): JailLimits {
 export async function attackSpec(host: JailHost, attack: AttackCase, extraMounts: readonly Mount[] = []): Promise<JailSpec> {
   const profile = await profileFor(host, attack.programs);
   const command = 'attack' in attack.command ? { argv: [ATTACK_IN_JAIL, ...attack.command.attack] } : { script: attack.command.script };
-  const spec = shellSpec(profile, { command, limits: attackLimits(attack.limits), extraMounts: [attackMount(), ...extraMounts] });
+  const spec = withAttackOnPath(shellSpec(profile, { command, limits: attackLimits(attack.limits), extraMounts: [attackMount(), ...extraMounts] }));
   return attack.seccompProfile ? { ...spec, seccompProfile: attack.seccompProfile } : spec;
 }
 
