@@ -1,9 +1,10 @@
 import { accessSync, constants, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HostTools } from './launcher.js';
-import type { WorkspaceTools } from './workspace.js';
-
-export type AllHostTools = HostTools & WorkspaceTools & { ldd: string };
+/** The host programs confine runs itself; everything else in a jail comes from its profile. */
+export interface AllHostTools {
+  bwrap: string;
+  ldd: string;
+}
 
 /** A fixed search path: the host's PATH may be the caller's and must not choose the jail's tools. */
 export const HOST_SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
@@ -39,20 +40,13 @@ export class MissingToolError extends Error {
 
 const TOOL_PACKAGES: Record<keyof AllHostTools, string> = {
   bwrap: 'apt-get install bubblewrap',
-  setpriv: 'util-linux',
-  mount: 'mount',
-  umount: 'mount',
-  sh: 'bash (closes inherited descriptors above 9, which dash cannot name)',
   ldd: 'libc-bin',
 };
-
-/** Tools whose executable is not named like the role they play. */
-const EXECUTABLE_NAMES: Partial<Record<keyof AllHostTools, string>> = { sh: 'bash' };
 
 export function resolveHostTools(): AllHostTools {
   const resolved = {} as AllHostTools;
   for (const [tool, hint] of Object.entries(TOOL_PACKAGES) as [keyof AllHostTools, string][]) {
-    const path = findExecutable(EXECUTABLE_NAMES[tool] ?? tool);
+    const path = findExecutable(tool);
     if (!path) throw new MissingToolError(tool, hint);
     resolved[tool] = path;
   }

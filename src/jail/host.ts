@@ -1,8 +1,9 @@
-// The jail host: wires tools, cgroups, identities, workspaces and compiled seccomp programs together once,
-// and removes what a crashed predecessor left before the first run.
+// The jail host: wires tools, the jail agent, cgroups, identities, workspaces and compiled seccomp programs
+// together once, and removes what a crashed predecessor left before the first run.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectCgroups, type CgroupDriver } from './cgroup/index.js';
+import { JailAgent } from './agent/client.js';
 import { resolveHostTools, type AllHostTools } from './host-tools.js';
 import { IdentityPool } from './identity.js';
 import type { ProgramSource } from './profiles/host-programs.js';
@@ -48,6 +49,7 @@ export class JailHost {
   private constructor(
     readonly config: JailHostConfig,
     readonly tools: AllHostTools,
+    private readonly agent: JailAgent,
     readonly cgroups: CgroupDriver,
     readonly seccomp: Readonly<Record<SeccompProfileName, CompiledSeccomp>>,
     private readonly identities: IdentityPool,
@@ -87,9 +89,10 @@ export class JailHost {
       terraform: compileSeccomp(POLICIES.terraform, arch),
     };
     const identities = new IdentityPool(config);
-    const workspaces = new WorkspaceManager(config.stateDir, identities, tools, config.workspacePool ?? 0);
-    const warm = config.launcherPool ? new WarmLauncherPool(tools, cgroups, config.launcherPool) : undefined;
-    const host = new JailHost(config, tools, cgroups, seccomp, identities, workspaces, warm);
+    const agent = new JailAgent();
+    const workspaces = new WorkspaceManager(config.stateDir, identities, agent, config.workspacePool ?? 0);
+    const warm = config.launcherPool ? new WarmLauncherPool(agent, cgroups, config.launcherPool) : undefined;
+    const host = new JailHost(config, tools, agent, cgroups, seccomp, identities, workspaces, warm);
     await host.sweep();
     return host;
   }
@@ -140,7 +143,7 @@ export class JailHost {
     let deferred = false;
     try {
       return await runJail(
-        { tools: this.tools, cgroups: this.cgroups, seccompProgram: (profile) => this.seccomp[profile].program, warm: this.warm },
+        { bwrap: this.tools.bwrap, agent: this.agent, cgroups: this.cgroups, seccompProgram: (profile) => this.seccomp[profile].program, warm: this.warm },
         spec,
         (workspace ?? own)!,
         {

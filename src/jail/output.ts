@@ -1,5 +1,3 @@
-import type { Readable } from 'node:stream';
-
 /** Collects a stream up to a byte cap; reports the first byte past the cap so the run can be stopped. */
 export class CappedOutput {
   private readonly chunks: Buffer[] = [];
@@ -11,11 +9,7 @@ export class CappedOutput {
     private readonly onOverflow: () => void,
   ) {}
 
-  attach(stream: Readable): void {
-    stream.on('data', (chunk: Buffer) => this.push(chunk));
-  }
-
-  private push(chunk: Buffer): void {
+  push(chunk: Buffer): void {
     if (this.truncated) return;
     const room = this.capBytes - this.size;
     if (chunk.length > room) {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { lchown, mkdir, open, rm } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
 import { readdirIfExists } from './cgroup/fsutil.js';
-import { mustRunHostTool, runHostTool } from './host-exec.js';
+import { MOUNT_FLAGS } from './agent/client.js';
 import type { IdentityLease, IdentityPool } from './identity.js';
 import { isStale } from './liveness.js';
 
@@ -38,9 +38,10 @@ export interface Workspace {
   dispose(): Promise<void>;
 }
 
-export interface WorkspaceTools {
-  mount: string;
-  umount: string;
+/** Mounts and unmounts on the host (the jail agent: mount(2) without an exec of mount(8)). */
+export interface Mounter {
+  mountTmpfs(target: string, options: string, flags: number): Promise<void>;
+  unmount(target: string): Promise<void>;
 }
 
 export class WorkspaceManager {
@@ -53,7 +54,7 @@ export class WorkspaceManager {
   constructor(
     stateDir: string,
     private readonly identities: IdentityPool,
-    private readonly tools: WorkspaceTools,
+    private readonly mounter: Mounter,
     private readonly poolSize = 0,
   ) {
     this.root = join(stateDir, 'workspaces');
@@ -69,8 +70,8 @@ export class WorkspaceManager {
   }
 
   /**
-   * Tops the pool up for every shape asked for so far. Called after a run, not inside create(): a mount
-   * is an exec, and node's fork blocks its event loop — better between runs than in the middle of one.
+   * Tops the pool up for every shape asked for so far. Called after a run, not inside create(): the
+   * mount is then off the path of the run that asked for the shape.
    */
   refill(): void {
     for (const [key, options] of this.shapes) {
@@ -115,23 +116,23 @@ export class WorkspaceManager {
     const tmpPath = join(mountPath, 'tmp');
     try {
       await mkdir(mountPath, { mode: 0o700 });
-      await mustRunHostTool(this.tools.mount, [
-        '-t', 'tmpfs',
-        '-o', `size=${options.sizeBytes},nr_inodes=${options.maxInodes},mode=0700,uid=${identity.uid},gid=${identity.gid},nosuid,nodev,noexec`,
-        'confine-workspace', mountPath,
-      ]);
+      await this.mounter.mountTmpfs(
+        mountPath,
+        `size=${options.sizeBytes},nr_inodes=${options.maxInodes},mode=0700,uid=${identity.uid},gid=${identity.gid}`,
+        MOUNT_FLAGS.nosuid | MOUNT_FLAGS.nodev | MOUNT_FLAGS.noexec,
+      );
       for (const dir of [hostPath, tmpPath]) {
         await mkdir(dir, { mode: dir === tmpPath ? 0o1777 : 0o755 });
         await lchown(dir, identity.uid, identity.gid);
       }
     } catch (error) {
-      await unmountAndRemove(this.tools, mountPath);
+      await unmountAndRemove(this.mounter, mountPath);
       await identity.release();
       throw error;
     }
     let used = false;
     let disposed = false;
-    const tools = this.tools;
+    const mounter = this.mounter;
     return {
       id,
       hostPath,
@@ -155,7 +156,7 @@ export class WorkspaceManager {
       async dispose() {
         if (disposed) return;
         disposed = true;
-        await unmountAndRemove(tools, mountPath);
+        await unmountAndRemove(mounter, mountPath);
         await identity.release();
       },
     };
@@ -166,7 +167,7 @@ export class WorkspaceManager {
     const removed: string[] = [];
     for (const name of await readdirIfExists(this.root)) {
       if (!isStale(name)) continue;
-      await unmountAndRemove(this.tools, join(this.root, name));
+      await unmountAndRemove(this.mounter, join(this.root, name));
       removed.push(name);
     }
     return removed;
@@ -184,11 +185,8 @@ async function mkdirOwned(root: string, dir: string, uid: number, gid: number): 
   }
 }
 
-async function unmountAndRemove(tools: WorkspaceTools, mountPath: string): Promise<void> {
+async function unmountAndRemove(mounter: Mounter, mountPath: string): Promise<void> {
   // Everything in the workspace lives in the tmpfs: unmounting discards it without walking tenant files.
-  const plain = await runHostTool(tools.umount, [mountPath]);
-  if (plain.code !== 0 && !/not mounted|no mount point|no such file/i.test(plain.stderr)) {
-    await mustRunHostTool(tools.umount, ['--lazy', mountPath]);
-  }
+  await mounter.unmount(mountPath);
   await rm(mountPath, { recursive: true, force: true });
 }

@@ -2,7 +2,7 @@
 // - its state directory (fresh per traced run): a jail needs a leased uid (`identities/`) and a workspace
 //   (`workspaces/`); a rejected command must create neither, while the accepted control run creates both;
 // - where strace is installed, every execve of the CLI's process tree: a rejected command execs no bwrap,
-//   no launcher (setpriv/prlimit) and no mount, while the accepted control run execs all of them.
+//   no jail agent and no mount, while the accepted control run execs the agent, bwrap and the program.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,7 +50,7 @@ function traced(args: string[]): Traced {
 function expectNoJail(run: Traced, programs: string[]): void {
   expect(run.leasedUid).toBe(false);
   expect(run.createdWorkspace).toBe(false);
-  for (const program of ['bwrap', 'setpriv', 'prlimit', 'mount', ...programs]) expect(run.programs).not.toContain(program);
+  for (const program of ['bwrap', 'confine-jail-agent', 'setpriv', 'prlimit', 'mount', ...programs]) expect(run.programs).not.toContain(program);
 }
 
 function cli(args: string[]) {
@@ -74,7 +74,7 @@ describe('confine exec', () => {
     expect(run.stdout.split('\n')[0]).toBe('hello');
     expect(run.leasedUid).toBe(true);
     expect(run.createdWorkspace).toBe(true);
-    if (STRACE) expect(run.programs).toEqual(expect.arrayContaining(['bwrap', 'setpriv', 'mount', 'echo']));
+    if (STRACE) expect(run.programs).toEqual(expect.arrayContaining(['confine-jail-agent', 'bwrap', 'echo']));
   });
 
   it('separator_argument_rejected_without_jail', () => {

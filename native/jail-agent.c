@@ -1,0 +1,746 @@
+// confine-jail-agent: the service's only spawner of jails, one long-lived root process per JailHost.
+//
+// Why it exists (measured, see src/jail/agent/README in docs/security.md): node forks itself for every
+// child_process.spawn, ~2 ms of a blocked event loop per exec at the service's size, and a jail used to
+// cost three (launcher, mount, umount). This small process forks instead, so node spends no fork on a
+// run. It does exactly what the bash + setpriv launch chain did, in the same order, and nothing else:
+//   fork -> enter the job cgroup (write own pid to each cgroup.procs) -> wait for the run's details ->
+//   place the pipes at their descriptors, close every other descriptor -> rlimits -> drop supplementary
+//   groups, bounding set, ambient and inheritable capabilities -> setresgid/setresuid to the workspace's
+//   unprivileged uid -> no_new_privs -> parent-death signal -> exec bubblewrap with an empty environment.
+// It also mounts and unmounts workspace tmpfs with mount(2)/umount2(2) instead of exec'ing mount(8).
+// Policy (argv, limits, paths, uids) is decided by the TypeScript side; the agent refuses uid/gid 0.
+//
+// Protocol on stdin (requests) / stdout (events), little-endian frames:
+//   u32 length-of-rest | u8 type | u32 id | payload
+// Payload primitives: u32, u64, bytes = u32 length + data, strs = u32 count + bytes each.
+// Requests:
+//   PREPARE  strs procsFiles                  fork a launcher and enter its cgroup; -> READY or FAILED
+//   SPAWN    u32 prepared | strs procsFiles | bytes exec | u32 n | bytes data x n | bytes stdin
+//            exec = u32 uid | u32 gid | u64 rlimit x 6 | u32 n | u32 targetFd x n | strs argv
+//            rlimits: cpu soft, cpu hard (s), fsize (bytes), nofile, core, nproc
+//            -> STARTED pid, OUTPUT..., [FAILED], EXIT
+//   KILL     (none)                            SIGKILL the run's launcher/bubblewrap
+//   MOUNT    bytes source | bytes target | bytes fstype | u64 flags | bytes data   -> DONE
+//   UMOUNT   bytes target | u32 flags                                             -> DONE
+// Events:
+//   READY, STARTED u32 pid, OUTPUT u32 stream(1|2) bytes, FAILED bytes message,
+//   EXIT i32 code (-1 if signaled) i32 signal, DONE i32 errno bytes message
+// When stdin closes (the service ended) every child is killed and the agent exits; it also dies with
+// its parent (PR_SET_PDEATHSIG), and bubblewrap dies with the agent (--die-with-parent).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+enum { REQ_PREPARE = 1, REQ_SPAWN = 2, REQ_KILL = 3, REQ_MOUNT = 4, REQ_UMOUNT = 5 };
+enum { EV_READY = 1, EV_STARTED = 2, EV_OUTPUT = 3, EV_FAILED = 4, EV_EXIT = 5, EV_DONE = 6 };
+// SCM_RIGHTS carries at most 253 descriptors per message; a run's are sent in chunks of FDS_PER_MESSAGE.
+enum { MAX_FRAME = 64 * 1024 * 1024, MAX_PASSED_FDS = 1000, FDS_PER_MESSAGE = 250, OUTPUT_CHUNK = 64 * 1024 };
+
+/* ---------- frames out ---------- */
+
+static void write_all(int fd, const void *data, size_t len) {
+  const char *p = data;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) _exit(3); // the service is gone: nothing to report to
+    p += n;
+    len -= (size_t)n;
+  }
+}
+
+struct out { char *data; size_t len, cap; };
+
+static void out_grow(struct out *o, size_t more) {
+  if (o->len + more <= o->cap) return;
+  size_t cap = o->cap ? o->cap : 256;
+  while (cap < o->len + more) cap *= 2;
+  o->data = realloc(o->data, cap);
+  if (!o->data) _exit(4);
+  o->cap = cap;
+}
+static void out_raw(struct out *o, const void *p, size_t n) { out_grow(o, n); memcpy(o->data + o->len, p, n); o->len += n; }
+static void out_u32(struct out *o, uint32_t v) { uint8_t b[4] = {v, v >> 8, v >> 16, v >> 24}; out_raw(o, b, 4); }
+static void out_bytes(struct out *o, const void *p, size_t n) { out_u32(o, (uint32_t)n); out_raw(o, p, n); }
+
+static void send_event(uint8_t type, uint32_t id, const struct out *payload) {
+  struct out f = {0};
+  out_u32(&f, 1 + 4 + (uint32_t)(payload ? payload->len : 0));
+  out_raw(&f, &type, 1);
+  out_u32(&f, id);
+  if (payload) out_raw(&f, payload->data, payload->len);
+  write_all(STDOUT_FILENO, f.data, f.len);
+  free(f.data);
+}
+
+static void send_message(uint8_t type, uint32_t id, const char *fmt, ...) {
+  char text[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  struct out p = {0};
+  out_bytes(&p, text, strlen(text));
+  send_event(type, id, &p);
+  free(p.data);
+}
+
+/* ---------- frames in ---------- */
+
+struct reader { const uint8_t *p, *end; int bad; };
+
+static uint32_t rd_u32(struct reader *r) {
+  if (r->end - r->p < 4) { r->bad = 1; return 0; }
+  uint32_t v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 | (uint32_t)r->p[3] << 24;
+  r->p += 4;
+  return v;
+}
+static uint64_t rd_u64(struct reader *r) { uint64_t lo = rd_u32(r); return lo | (uint64_t)rd_u32(r) << 32; }
+static const uint8_t *rd_bytes(struct reader *r, uint32_t *len) {
+  *len = rd_u32(r);
+  if (r->bad || (size_t)(r->end - r->p) < *len) { r->bad = 1; *len = 0; return NULL; }
+  const uint8_t *p = r->p;
+  r->p += *len;
+  return p;
+}
+/** A NUL-terminated copy; NUL inside the value is malformed (it would split an argument). */
+static char *rd_str(struct reader *r) {
+  uint32_t len;
+  const uint8_t *p = rd_bytes(r, &len);
+  if (r->bad || memchr(p, 0, len)) { r->bad = 1; return NULL; }
+  char *s = malloc(len + 1);
+  if (!s) _exit(4);
+  memcpy(s, p, len);
+  s[len] = 0;
+  return s;
+}
+static char **rd_strs(struct reader *r, uint32_t *count) {
+  *count = rd_u32(r);
+  if (r->bad || *count > 100000) { r->bad = 1; return NULL; }
+  char **v = calloc(*count + 1, sizeof *v);
+  if (!v) _exit(4);
+  for (uint32_t i = 0; i < *count && !r->bad; i++) v[i] = rd_str(r);
+  return v;
+}
+static void free_strs(char **v) {
+  if (!v) return;
+  for (char **s = v; *s; s++) free(*s);
+  free(v);
+}
+
+/* ---------- runs ---------- */
+
+/* What an epoll event refers to. Watches live inside their run, which is freed only between batches. */
+enum watch_kind { W_CTL, W_OUT1, W_OUT2, W_WRITE };
+struct run;
+struct watch { struct run *run; enum watch_kind kind; int index; };
+
+struct pending_write { int fd; uint8_t *data; size_t len, off; struct watch watch; };
+
+struct run {
+  uint32_t id;
+  pid_t pid;
+  int ctl;            /* agent end of the launcher's control socket; -1 once the launcher exec'd or died */
+  int ready;          /* the launcher is inside its cgroup */
+  int spawned;        /* GO sent */
+  uint8_t *go;        /* a cold SPAWN waits here for READY */
+  size_t go_len;
+  int go_fds[MAX_PASSED_FDS + 3];
+  int go_nfds;
+  int output[2];      /* stdout, stderr read ends (-1 at EOF) */
+  struct pending_write *writes;
+  int nwrites;
+  int reaped, status;
+  int finished;       /* EXIT sent; freed after the current batch of events */
+  struct watch ctl_watch, output_watch[2];
+  struct run *next;
+};
+
+static int epfd, sigfd;
+static struct run *runs, *graveyard;
+static pid_t agent_pid;
+
+static struct run *find_run(uint32_t id) {
+  for (struct run *r = runs; r; r = r->next) if (r->id == id) return r;
+  return NULL;
+}
+static struct run *find_pid(pid_t pid) {
+  for (struct run *r = runs; r; r = r->next) if (r->pid == pid) return r;
+  return NULL;
+}
+
+static void watch_fd(int fd, uint32_t events, struct watch *w, struct run *run, enum watch_kind kind, int index) {
+  *w = (struct watch){run, kind, index};
+  struct epoll_event ev = {.events = events, .data.ptr = w};
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) _exit(5);
+}
+
+static void unwatch_close(int fd) {
+  epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+  close(fd);
+}
+
+/** Launcher ends the agent still holds (a run whose launcher never took them). */
+static void close_go(struct run *run) {
+  for (int i = 0; i < run->go_nfds; i++) if (run->go_fds[i] >= 0) close(run->go_fds[i]);
+  run->go_nfds = 0;
+  free(run->go);
+  run->go = NULL;
+}
+
+/** Unlinks a finished run; its memory lives until the end of the event batch that may still name it. */
+static void bury_run(struct run *run) {
+  for (struct run **p = &runs; *p; p = &(*p)->next) {
+    if (*p == run) { *p = run->next; break; }
+  }
+  close_go(run);
+  run->finished = 1;
+  run->next = graveyard;
+  graveyard = run;
+}
+
+static void free_graveyard(void) {
+  while (graveyard) {
+    struct run *run = graveyard;
+    graveyard = run->next;
+    free(run->writes);
+    free(run);
+  }
+}
+
+/** EXIT once the launcher is reaped, its control socket closed and both outputs at end of file. */
+static void maybe_finish(struct run *run) {
+  if (!run->reaped || run->ctl >= 0 || run->output[0] >= 0 || run->output[1] >= 0) return;
+  for (int i = 0; i < run->nwrites; i++) {
+    if (run->writes[i].fd >= 0) { unwatch_close(run->writes[i].fd); run->writes[i].fd = -1; }
+    free(run->writes[i].data);
+    run->writes[i].data = NULL;
+  }
+  struct out p = {0};
+  int code = WIFEXITED(run->status) ? WEXITSTATUS(run->status) : -1;
+  int sig = WIFSIGNALED(run->status) ? WTERMSIG(run->status) : 0;
+  out_u32(&p, (uint32_t)code);
+  out_u32(&p, (uint32_t)sig);
+  send_event(EV_EXIT, run->id, &p);
+  free(p.data);
+  bury_run(run);
+}
+
+/** For requests that never got a launcher: FAILED, then the EXIT every run ends with. */
+static void fail_request(uint32_t id, const char *why) {
+  send_message(EV_FAILED, id, "%s", why);
+  struct out p = {0};
+  out_u32(&p, 125);
+  out_u32(&p, 0);
+  send_event(EV_EXIT, id, &p);
+  free(p.data);
+}
+
+/* ---------- the launcher (child side) ---------- */
+
+static void launcher_fail(int ctl, const char *what) {
+  char text[512];
+  int n = snprintf(text, sizeof text, "F%s: %s", what, strerror(errno));
+  if (send(ctl, text, (size_t)(n < (int)sizeof text ? n : (int)sizeof text - 1), MSG_NOSIGNAL) < 0) { /* agent gone */ }
+  _exit(125);
+}
+
+static void drop_capabilities(int ctl) {
+  for (int cap = 0; cap <= 63; cap++) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) launcher_fail(ctl, "drop bounding set");
+  }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) launcher_fail(ctl, "clear ambient capabilities");
+}
+
+static void clear_capability_sets(int ctl) {
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  if (syscall(SYS_capset, &header, data) != 0) launcher_fail(ctl, "clear capabilities");
+}
+
+static void exec_jail(int ctl, const uint8_t *go, size_t go_len, const int *fds, int nfds) {
+  struct reader r = {go, go + go_len, 0};
+  uint32_t uid = rd_u32(&r), gid = rd_u32(&r);
+  uint64_t rl[6];
+  for (int i = 0; i < 6; i++) rl[i] = rd_u64(&r);
+  uint32_t ndata = rd_u32(&r);
+  if (r.bad || ndata > MAX_PASSED_FDS || (int)ndata + 3 != nfds) { errno = EINVAL; launcher_fail(ctl, "malformed run"); }
+  int targets[MAX_PASSED_FDS + 3] = {0, 1, 2};
+  int highest = 2;
+  for (uint32_t i = 0; i < ndata; i++) {
+    targets[3 + i] = (int)rd_u32(&r);
+    if (targets[3 + i] < 3 || targets[3 + i] > MAX_PASSED_FDS + 64) { errno = EINVAL; launcher_fail(ctl, "descriptor number"); }
+    if (targets[3 + i] > highest) highest = targets[3 + i];
+  }
+  uint32_t argc;
+  char **argv = rd_strs(&r, &argc);
+  if (r.bad || argc == 0 || argv[0][0] != '/') { errno = EINVAL; launcher_fail(ctl, "malformed argv"); }
+  if (uid == 0 || gid == 0) { errno = EPERM; launcher_fail(ctl, "refusing to run a jail as host root"); }
+
+  // Descriptors: move everything above the targets first, so no dup2 overwrites a source.
+  ctl = fcntl(ctl, F_DUPFD_CLOEXEC, highest + 1);
+  if (ctl < 0) _exit(125);
+  int moved[MAX_PASSED_FDS + 3];
+  for (int i = 0; i < nfds; i++) {
+    moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, highest + 1);
+    if (moved[i] < 0) launcher_fail(ctl, "move descriptor");
+    close(fds[i]);
+  }
+  for (int fd = 0; fd <= highest; fd++) {
+    int wanted = 0;
+    for (int i = 0; i < nfds; i++) if (targets[i] == fd) wanted = 1;
+    if (!wanted) close(fd);
+  }
+  for (int i = 0; i < nfds; i++) {
+    if (dup2(moved[i], targets[i]) < 0) launcher_fail(ctl, "place descriptor");
+  }
+  // Everything above the targets (the moved copies, the control socket) closes at exec; nothing the
+  // agent or the service inherited reaches the jail.
+  if (syscall(SYS_close_range, highest + 1, ~0U, CLOSE_RANGE_CLOEXEC) != 0) launcher_fail(ctl, "close descriptors");
+
+  struct rlimit limit;
+  limit = (struct rlimit){rl[0], rl[1]};
+  if (setrlimit(RLIMIT_CPU, &limit) != 0) launcher_fail(ctl, "rlimit cpu");
+  limit = (struct rlimit){rl[2], rl[2]};
+  if (setrlimit(RLIMIT_FSIZE, &limit) != 0) launcher_fail(ctl, "rlimit fsize");
+  limit = (struct rlimit){rl[3], rl[3]};
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) launcher_fail(ctl, "rlimit nofile");
+  limit = (struct rlimit){rl[4], rl[4]};
+  if (setrlimit(RLIMIT_CORE, &limit) != 0) launcher_fail(ctl, "rlimit core");
+  limit = (struct rlimit){rl[5], rl[5]};
+  if (setrlimit(RLIMIT_NPROC, &limit) != 0) launcher_fail(ctl, "rlimit nproc");
+
+  drop_capabilities(ctl);
+  if (setgroups(0, NULL) != 0) launcher_fail(ctl, "setgroups");
+  if (setresgid(gid, gid, gid) != 0) launcher_fail(ctl, "setresgid");
+  if (setresuid(uid, uid, uid) != 0) launcher_fail(ctl, "setresuid");
+  clear_capability_sets(ctl);
+  uid_t ru, eu, su;
+  gid_t rg, eg, sg;
+  if (getresuid(&ru, &eu, &su) != 0 || ru != uid || eu != uid || su != uid) { errno = EPERM; launcher_fail(ctl, "uid check"); }
+  if (getresgid(&rg, &eg, &sg) != 0 || rg != gid || eg != gid || sg != gid || getgroups(0, NULL) != 0) { errno = EPERM; launcher_fail(ctl, "gid check"); }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) launcher_fail(ctl, "no_new_privs");
+  // Set after the uid change, which clears it; bubblewrap's --die-with-parent takes over from here.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) launcher_fail(ctl, "parent-death signal");
+  if (getppid() != agent_pid) _exit(125);
+
+  char *empty_env[] = {NULL};
+  execve(argv[0], argv, empty_env);
+  launcher_fail(ctl, argv[0]);
+}
+
+static void launcher_main(int ctl, char **procs) {
+  // Only the control socket stays: a launcher may wait long in the pool, and must not hold other runs'
+  // pipe ends (their outputs would never reach end of file) or the agent's channel to the service.
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0) _exit(125);
+  if (ctl > 3 && syscall(SYS_close_range, 3, ctl - 1, 0) != 0) _exit(125);
+  if (syscall(SYS_close_range, ctl + 1, ~0U, 0) != 0) _exit(125);
+  sigset_t all;
+  sigemptyset(&all);
+  sigprocmask(SIG_SETMASK, &all, NULL);
+  signal(SIGPIPE, SIG_DFL);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != agent_pid) _exit(125);
+  char pid[32];
+  int len = snprintf(pid, sizeof pid, "%d", getpid());
+  for (char **file = procs; *file; file++) {
+    int fd = open(*file, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, pid, (size_t)len) != len) launcher_fail(ctl, *file);
+    close(fd);
+  }
+  if (send(ctl, "R", 1, MSG_NOSIGNAL) != 1) _exit(125);
+
+  static uint8_t go[1 << 20];
+  static int fds[MAX_PASSED_FDS + 3];
+  int nfds = 0, expected = -1;
+  ssize_t go_len = 0;
+  // The run arrives as one message with the details and the first descriptors, then messages with the rest.
+  while (expected < 0 || nfds < expected) {
+    char control[CMSG_SPACE(sizeof(int) * FDS_PER_MESSAGE)];
+    uint8_t more;
+    struct iovec iov = expected < 0 ? (struct iovec){go, sizeof go} : (struct iovec){&more, 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    ssize_t n;
+    do n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+    if (n <= 0) _exit(0); // released unused (KILL of an idle launcher, or the agent ended)
+    if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) { errno = EMSGSIZE; launcher_fail(ctl, "run too large"); }
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      if (nfds + count > MAX_PASSED_FDS + 3) { errno = EMSGSIZE; launcher_fail(ctl, "too many descriptors"); }
+      memcpy(fds + nfds, CMSG_DATA(c), sizeof(int) * (size_t)count);
+      nfds += count;
+    }
+    if (expected < 0) {
+      go_len = n;
+      struct reader r = {go + 56, go + n, 0}; // uid, gid, 6 rlimits, then the count of data descriptors
+      expected = (int)rd_u32(&r) + 3;
+      if (r.bad || expected > MAX_PASSED_FDS + 3) { errno = EINVAL; launcher_fail(ctl, "malformed run"); }
+    }
+  }
+  exec_jail(ctl, go, (size_t)go_len, fds, nfds);
+}
+
+/* ---------- requests ---------- */
+
+static struct run *start_launcher(uint32_t id, char **procs) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return NULL;
+  pid_t pid = fork();
+  if (pid < 0) { close(sv[0]); close(sv[1]); return NULL; }
+  if (pid == 0) {
+    close(sv[0]);
+    launcher_main(sv[1], procs);
+    _exit(125);
+  }
+  close(sv[1]);
+  struct run *run = calloc(1, sizeof *run);
+  if (!run) _exit(4);
+  run->id = id;
+  run->pid = pid;
+  run->ctl = sv[0];
+  run->output[0] = run->output[1] = -1;
+  run->next = runs;
+  runs = run;
+  watch_fd(sv[0], EPOLLIN, &run->ctl_watch, run, W_CTL, 0);
+  return run;
+}
+
+static void flush_write(struct run *run, int index) {
+  struct pending_write *w = &run->writes[index];
+  while (w->fd >= 0 && w->off < w->len) {
+    ssize_t n = write(w->fd, w->data + w->off, w->len - w->off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return; // EPOLLOUT resumes
+    if (n < 0) break;                      // EPIPE: the reader is gone, which is its business
+    w->off += (size_t)n;
+  }
+  if (w->fd >= 0) { unwatch_close(w->fd); w->fd = -1; }
+  free(w->data);
+  w->data = NULL;
+}
+
+/** Sends the run to a launcher that is in its cgroup; registers the agent's ends of its pipes. */
+static void send_go(struct run *run) {
+  ssize_t sent = 0;
+  uint8_t more = '+';
+  for (int first = 0; sent >= 0 && first < run->go_nfds; first += FDS_PER_MESSAGE) {
+    int count = run->go_nfds - first < FDS_PER_MESSAGE ? run->go_nfds - first : FDS_PER_MESSAGE;
+    struct iovec iov = first == 0 ? (struct iovec){run->go, run->go_len} : (struct iovec){&more, 1};
+    char control[CMSG_SPACE(sizeof(int) * FDS_PER_MESSAGE)];
+    memset(control, 0, sizeof control);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                         .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
+    memcpy(CMSG_DATA(c), run->go_fds + first, sizeof(int) * (size_t)count);
+    sent = sendmsg(run->ctl, &msg, MSG_NOSIGNAL);
+  }
+  close_go(run);
+  run->spawned = 1;
+  if (sent < 0) {
+    send_message(EV_FAILED, run->id, "could not hand the run to its launcher: %s", strerror(errno));
+    kill(run->pid, SIGKILL);
+  } else {
+    struct out p = {0};
+    out_u32(&p, (uint32_t)run->pid);
+    send_event(EV_STARTED, run->id, &p);
+    free(p.data);
+  }
+  watch_fd(run->output[0], EPOLLIN, &run->output_watch[0], run, W_OUT1, 0);
+  watch_fd(run->output[1], EPOLLIN, &run->output_watch[1], run, W_OUT2, 0);
+  for (int i = 0; i < run->nwrites; i++) {
+    watch_fd(run->writes[i].fd, EPOLLOUT, &run->writes[i].watch, run, W_WRITE, i);
+    flush_write(run, i);
+  }
+}
+
+static int make_pipe(int fds[2], int agent_end_nonblocking_index) {
+  if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+  int fd = fds[agent_end_nonblocking_index];
+  return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+static void handle_spawn(uint32_t id, struct reader *r) {
+  uint32_t prepared = rd_u32(r);
+  uint32_t nprocs;
+  char **procs = rd_strs(r, &nprocs);
+  uint32_t exec_len;
+  const uint8_t *exec = rd_bytes(r, &exec_len);
+  uint32_t ndata = rd_u32(r);
+  if (r->bad || ndata > MAX_PASSED_FDS) { free_strs(procs); fail_request(id, "malformed SPAWN"); return; }
+  struct run *run = prepared ? find_run(id) : NULL;
+  if (prepared && !run) { free_strs(procs); fail_request(id, "no prepared launcher with this id"); return; }
+  if (prepared && (run->spawned || run->go || run->ctl < 0 || !run->ready)) {
+    // Taken twice, or dying: the run fails, and the launcher's own EXIT ends it.
+    free_strs(procs);
+    send_message(EV_FAILED, id, "the prepared launcher is no longer waiting");
+    if (!run->reaped) kill(run->pid, SIGKILL);
+    return;
+  }
+  if (!prepared && find_run(id)) { free_strs(procs); send_message(EV_FAILED, id, "duplicate run id"); return; }
+  if (!prepared) {
+    run = start_launcher(id, procs);
+    if (!run) { free_strs(procs); fail_request(id, "could not start a launcher"); return; }
+  }
+  free_strs(procs);
+  run->go_nfds = (int)ndata + 3;
+  for (int i = 0; i < run->go_nfds; i++) run->go_fds[i] = -1;
+
+  // Pipes: stdin and data pipes (agent writes), stdout and stderr (agent reads). The launcher gets its
+  // ends through SCM_RIGHTS in the same message as the run.
+  run->writes = calloc(ndata + 1, sizeof *run->writes);
+  if (!run->writes) _exit(4);
+  int p[2];
+  int failed = 0;
+  const uint8_t *data[MAX_PASSED_FDS + 1];
+  uint32_t lens[MAX_PASSED_FDS + 1];
+  for (uint32_t i = 0; i < ndata; i++) data[i + 1] = rd_bytes(r, &lens[i + 1]);
+  data[0] = rd_bytes(r, &lens[0]); // stdin
+  if (r->bad) failed = 1;
+  // Order passed: stdin, stdout, stderr, data...
+  for (uint32_t i = 0; !failed && i <= ndata; i++) {
+    if (make_pipe(p, 1) != 0) { failed = 1; break; }
+    run->writes[i] = (struct pending_write){.fd = p[1], .len = lens[i]};
+    if (lens[i] > 0) {
+      run->writes[i].data = malloc(lens[i]);
+      if (!run->writes[i].data) _exit(4);
+      memcpy(run->writes[i].data, data[i], lens[i]);
+    }
+    run->nwrites++;
+    run->go_fds[i == 0 ? 0 : i + 2] = p[0];
+  }
+  for (int s = 0; !failed && s < 2; s++) {
+    if (make_pipe(p, 0) != 0) { failed = 1; break; }
+    run->output[s] = p[0];
+    run->go_fds[1 + s] = p[1];
+  }
+  if (failed) {
+    send_message(EV_FAILED, id, "could not create the run's pipes: %s", strerror(errno));
+    for (int s = 0; s < 2; s++) if (run->output[s] >= 0) { close(run->output[s]); run->output[s] = -1; }
+    close_go(run);
+    kill(run->pid, SIGKILL);
+    return; // the launcher's death finishes the run
+  }
+  run->go = malloc(exec_len);
+  if (!run->go) _exit(4);
+  memcpy(run->go, exec, exec_len);
+  run->go_len = exec_len;
+  if (run->ready) send_go(run);
+}
+
+static void handle_request(uint8_t type, uint32_t id, struct reader *r) {
+  switch (type) {
+    case REQ_PREPARE: {
+      uint32_t n;
+      char **procs = rd_strs(r, &n);
+      if (r->bad) fail_request(id, "malformed PREPARE");
+      else if (find_run(id)) send_message(EV_FAILED, id, "duplicate run id");
+      else if (!start_launcher(id, procs)) fail_request(id, "could not start a launcher");
+      free_strs(procs);
+      return;
+    }
+    case REQ_SPAWN:
+      handle_spawn(id, r);
+      return;
+    case REQ_KILL: {
+      struct run *run = find_run(id);
+      if (run && !run->reaped) kill(run->pid, SIGKILL);
+      return;
+    }
+    case REQ_MOUNT: {
+      char *source = rd_str(r), *target = rd_str(r), *fstype = rd_str(r);
+      uint64_t flags = rd_u64(r);
+      char *data = rd_str(r);
+      int rc = r->bad ? EINVAL : (mount(source, target, fstype, flags, data) == 0 ? 0 : errno);
+      struct out p = {0};
+      out_u32(&p, (uint32_t)rc);
+      const char *text = rc ? strerror(rc) : "";
+      out_bytes(&p, text, strlen(text));
+      send_event(EV_DONE, id, &p);
+      free(p.data);
+      free(source); free(target); free(fstype); free(data);
+      return;
+    }
+    case REQ_UMOUNT: {
+      char *target = rd_str(r);
+      uint32_t flags = rd_u32(r);
+      int rc = r->bad ? EINVAL : (umount2(target, (int)flags) == 0 ? 0 : errno);
+      struct out p = {0};
+      out_u32(&p, (uint32_t)rc);
+      const char *text = rc ? strerror(rc) : "";
+      out_bytes(&p, text, strlen(text));
+      send_event(EV_DONE, id, &p);
+      free(p.data);
+      free(target);
+      return;
+    }
+    default:
+      send_message(EV_FAILED, id, "unknown request type %u", type);
+  }
+}
+
+/* ---------- event loop ---------- */
+
+static void on_ctl(struct run *run) {
+  char buf[512];
+  ssize_t n = recv(run->ctl, buf, sizeof buf - 1, 0);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    // Closed: the launcher exec'd bubblewrap (close-on-exec) or died.
+    unwatch_close(run->ctl);
+    run->ctl = -1;
+    if (!run->spawned) {
+      // It died before taking the run: the pipes it would have used are the agent's to close.
+      for (int s = 0; s < 2; s++) if (run->output[s] >= 0) { close(run->output[s]); run->output[s] = -1; }
+      close_go(run);
+    }
+    maybe_finish(run);
+    return;
+  }
+  buf[n] = 0;
+  if (buf[0] == 'R') {
+    run->ready = 1;
+    if (run->go) send_go(run);
+    else send_event(EV_READY, run->id, NULL);
+  } else if (buf[0] == 'F') {
+    send_message(EV_FAILED, run->id, "%s", buf + 1);
+  }
+}
+
+static void on_output(struct run *run, int stream) {
+  static uint8_t chunk[OUTPUT_CHUNK];
+  int fd = run->output[stream];
+  ssize_t n = read(fd, chunk, sizeof chunk);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    unwatch_close(fd);
+    run->output[stream] = -1;
+    maybe_finish(run);
+    return;
+  }
+  struct out p = {0};
+  out_u32(&p, (uint32_t)(stream + 1));
+  out_bytes(&p, chunk, (size_t)n);
+  send_event(EV_OUTPUT, run->id, &p);
+  free(p.data);
+}
+
+static void on_sigchld(void) {
+  struct signalfd_siginfo info;
+  while (read(sigfd, &info, sizeof info) > 0) { /* drain; waitpid below collects every child */ }
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    struct run *run = find_pid(pid);
+    if (!run) continue;
+    run->reaped = 1;
+    run->status = status;
+    maybe_finish(run);
+  }
+}
+
+static uint8_t *inbuf;
+static size_t inlen, incap;
+
+static void on_requests(void) {
+  if (incap - inlen < 65536) {
+    incap = incap ? incap * 2 : 1 << 20;
+    inbuf = realloc(inbuf, incap);
+    if (!inbuf) _exit(4);
+  }
+  ssize_t n = read(STDIN_FILENO, inbuf + inlen, incap - inlen);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    // The service is gone or closed us: nothing may outlive it.
+    for (struct run *r = runs; r; r = r->next) if (!r->reaped) kill(r->pid, SIGKILL);
+    _exit(0);
+  }
+  inlen += (size_t)n;
+  size_t at = 0;
+  while (inlen - at >= 4) {
+    struct reader head = {inbuf + at, inbuf + inlen, 0};
+    uint32_t len = rd_u32(&head);
+    if (len < 5 || len > MAX_FRAME) _exit(6); // a broken stream cannot be resynchronised
+    if (inlen - at - 4 < len) break;
+    const uint8_t *frame = inbuf + at + 4;
+    struct reader body = {frame + 5, frame + len, 0};
+    uint32_t id = (uint32_t)frame[1] | (uint32_t)frame[2] << 8 | (uint32_t)frame[3] << 16 | (uint32_t)frame[4] << 24;
+    handle_request(frame[0], id, &body);
+    at += 4 + len;
+  }
+  memmove(inbuf, inbuf + at, inlen - at);
+  inlen -= at;
+}
+
+int main(void) {
+  agent_pid = getpid();
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return 2;
+  if (getppid() == 1) return 2; // the service died before we started
+  // Nothing the service inherited stays open here (or could reach a launcher).
+  if (syscall(SYS_close_range, 3, ~0U, 0) != 0) return 2;
+  for (int fd = 0; fd <= 1; fd++) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  fcntl(STDIN_FILENO, F_SETFD, FD_CLOEXEC);
+  fcntl(STDOUT_FILENO, F_SETFD, FD_CLOEXEC);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (sigfd < 0 || epfd < 0) return 2;
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev) != 0) return 2;
+  static int sig_marker;
+  ev.data.ptr = &sig_marker;
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &ev) != 0) return 2;
+
+  struct epoll_event events[64];
+  for (;;) {
+    int n = epoll_wait(epfd, events, 64, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return 2;
+    for (int i = 0; i < n; i++) {
+      void *ptr = events[i].data.ptr;
+      if (ptr == NULL) { on_requests(); continue; }
+      if (ptr == &sig_marker) { on_sigchld(); continue; }
+      struct watch *w = ptr;
+      // A watch whose fd was closed earlier in this batch is skipped: its run's state says so.
+      struct run *run = w->run;
+      if (run->finished) continue;
+      switch (w->kind) {
+        case W_CTL: if (run->ctl >= 0) on_ctl(run); break;
+        case W_OUT1: if (run->output[0] >= 0) on_output(run, 0); break;
+        case W_OUT2: if (run->output[1] >= 0) on_output(run, 1); break;
+        case W_WRITE: if (run->writes[w->index].fd >= 0) flush_write(run, w->index); break;
+      }
+    }
+    free_graveyard();
+  }
+}
