@@ -1,7 +1,8 @@
 // Unprivileged host identities for jails. Every live workspace holds its own uid, so rlimits counted per
 // uid (RLIMIT_NPROC) and file ownership of one job never touch another's. Leases are lock files naming the
 // owner pid, so several confine processes on one host (service, CLI, tests) never hand out the same uid.
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno, readdirIfExists } from './cgroup/fsutil.js';
 import { processAlive } from './liveness.js';
@@ -20,13 +21,15 @@ export interface IdentityPoolOptions {
 export class IdentityPool {
   private readonly dir: string;
   private next = 0;
+  private dirMade = false;
 
   constructor(private readonly options: IdentityPoolOptions) {
     this.dir = join(options.stateDir, 'identities');
   }
 
   async lease(): Promise<IdentityLease> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    if (!this.dirMade) mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.dirMade = true;
     for (let attempt = 0; attempt < this.options.uidCount; attempt++) {
       const uid = this.options.uidBase + ((this.next + attempt) % this.options.uidCount);
       const lockPath = join(this.dir, String(uid));
@@ -53,11 +56,16 @@ export class IdentityPool {
 
   private async tryLock(lockPath: string): Promise<boolean> {
     try {
-      const handle = await open(lockPath, 'wx', 0o600);
-      await handle.writeFile(String(process.pid));
-      await handle.close();
+      // Synchronous: a lease is taken per run, and one small local write beats two thread-pool round trips.
+      writeFileSync(lockPath, String(process.pid), { flag: 'wx', mode: 0o600 });
       return true;
     } catch (error) {
+      if (isErrno(error, 'ENOENT') && this.dirMade) {
+        this.dirMade = false; // the state directory was removed under us: recreate it
+        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        this.dirMade = true;
+        return this.tryLock(lockPath);
+      }
       if (!isErrno(error, 'EEXIST')) throw error;
       if (await ownerAlive(lockPath)) return false;
       await unlinkIfPresent(lockPath);
@@ -80,7 +88,7 @@ async function ownerAlive(lockPath: string): Promise<boolean> {
 
 async function unlinkIfPresent(path: string): Promise<void> {
   try {
-    await unlink(path);
+    unlinkSync(path);
   } catch (error) {
     if (!isErrno(error, 'ENOENT')) throw error;
   }

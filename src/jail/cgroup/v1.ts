@@ -1,11 +1,11 @@
 // cgroup v1: one directory per hierarchy (memory, pids, cpu, cpuacct, freezer — some may share a mount).
-import { mkdir, access } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CPU_PERIOD_US, cpuQuotaUs } from './cpu-quota.js';
 import { type CgroupLayout, selfDirectory } from './detect.js';
 import {
-  killPids, listDirs, pidsIn, readKeyed, readNumber, readText, removeCgroupDir, waitEmpty, writeText,
+  killPids, listDirs, makeDir, pidsIn, readKeyed, readNumber, readText, removeCgroupDir, waitEmpty, writeText,
 } from './fsutil.js';
 import type { CgroupDriver, CgroupLimits, CgroupUsage, JobCgroup } from './types.js';
 
@@ -21,6 +21,9 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
     roots.set(controller, join(self, groupName));
   }
   const hierarchyRoots = [...new Set(roots.values())];
+  let rootsMade = false;
+  /** Whether memory+swap accounting exists (a kernel property: asked once). */
+  let swapAccounting: boolean | undefined;
   const root = (c: Controller): string => roots.get(c)!;
 
   const jobDirs = (name: string): Map<Controller, string> =>
@@ -33,12 +36,10 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
     return {
       procsFiles: unique.map((d) => join(d, 'cgroup.procs')),
       async usage(): Promise<CgroupUsage> {
-        const [oom, pidsEvents, cpuNs, peak] = await Promise.all([
-          readKeyed(join(dir('memory'), 'memory.oom_control')),
-          readKeyed(join(dir('pids'), 'pids.events')),
-          readNumber(join(dir('cpuacct'), 'cpuacct.usage')),
-          readNumber(join(dir('memory'), 'memory.max_usage_in_bytes')),
-        ]);
+        const oom = readKeyed(join(dir('memory'), 'memory.oom_control'));
+        const pidsEvents = readKeyed(join(dir('pids'), 'pids.events'));
+        const cpuNs = readNumber(join(dir('cpuacct'), 'cpuacct.usage'));
+        const peak = readNumber(join(dir('memory'), 'memory.max_usage_in_bytes'));
         return {
           cpuMs: Math.round((cpuNs ?? 0) / 1e6),
           peakMemoryBytes: peak ?? 0,
@@ -52,19 +53,19 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
         if (await waitEmpty(this.procsFiles, options.graceMs ?? 0)) return true;
         // Freeze first so nothing can fork between reading the pid list and killing it.
         const freezer = join(dir('freezer'), 'freezer.state');
-        const canFreeze = await exists(freezer); // a crashed predecessor's partial group may lack it
-        if (canFreeze) await writeText(freezer, 'FROZEN');
-        for (let i = 0; canFreeze && i < 200 && (await readText(freezer))?.trim() !== 'FROZEN'; i++) await sleep(5);
-        for (const file of this.procsFiles) await killPids(await pidsIn(file));
-        if (canFreeze) await writeText(freezer, 'THAWED');
+        const canFreeze = existsSync(freezer); // a crashed predecessor's partial group may lack it
+        if (canFreeze) writeText(freezer, 'FROZEN');
+        for (let i = 0; canFreeze && i < 200 && readText(freezer)?.trim() !== 'FROZEN'; i++) await sleep(5);
+        for (const file of this.procsFiles) killPids(pidsIn(file));
+        if (canFreeze) writeText(freezer, 'THAWED');
         return false;
       },
       setLimits: (limits: CgroupLimits) => setLimits(name, limits),
       async remove(): Promise<void> {
         await Promise.all(
           unique.map(async (d) => {
-            for (let i = 0; i < 2500 && (await pidsIn(join(d, 'cgroup.procs'))).length > 0; i++) {
-              await killPids(await pidsIn(join(d, 'cgroup.procs')));
+            for (let i = 0; i < 2500 && pidsIn(join(d, 'cgroup.procs')).length > 0; i++) {
+              killPids(pidsIn(join(d, 'cgroup.procs')));
               await sleep(2);
             }
             await removeCgroupDir(d);
@@ -79,15 +80,16 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
     controllers: REQUIRED,
     roots: hierarchyRoots,
     async create(name: string, limits: CgroupLimits): Promise<JobCgroup> {
-      for (const r of hierarchyRoots) await mkdir(r, { recursive: true });
+      if (!rootsMade) for (const r of hierarchyRoots) makeDir(r, { recursive: true });
+      rootsMade = true;
       const group = open(name);
-      await Promise.all([...new Set(jobDirs(name).values())].map((d) => mkdir(d)));
+      for (const d of new Set(jobDirs(name).values())) makeDir(d);
       await group.setLimits(limits);
       return group;
     },
     async list(): Promise<string[]> {
       const names = new Set<string>();
-      for (const r of hierarchyRoots) for (const n of await listDirs(r)) names.add(n);
+      for (const r of hierarchyRoots) for (const n of listDirs(r)) names.add(n);
       return [...names];
     },
     async removeByName(name: string): Promise<void> {
@@ -102,30 +104,13 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
     const dirs = jobDirs(name);
     const memory = dirs.get('memory')!;
     const cpu = dirs.get('cpu')!;
-    // Hierarchies are independent: configure them concurrently; order matters only within one.
-    await Promise.all([
-      (async () => {
-        await writeText(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-        // Swap off: memory+swap capped at the memory limit where swap accounting exists.
-        if (await exists(join(memory, 'memory.memsw.limit_in_bytes'))) {
-          await writeText(join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
-        }
-        await writeText(join(memory, 'memory.swappiness'), '0');
-      })(),
-      writeText(join(dirs.get('pids')!, 'pids.max'), String(limits.maxPids)),
-      (async () => {
-        await writeText(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
-        await writeText(join(cpu, 'cpu.cfs_quota_us'), String(cpuQuotaUs(limits.cpuCores) ?? -1));
-      })(),
-    ]);
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
+    writeText(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+    // Swap off: memory+swap capped at the memory limit where swap accounting exists.
+    swapAccounting ??= existsSync(join(memory, 'memory.memsw.limit_in_bytes'));
+    if (swapAccounting) writeText(join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
+    writeText(join(memory, 'memory.swappiness'), '0');
+    writeText(join(dirs.get('pids')!, 'pids.max'), String(limits.maxPids));
+    writeText(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+    writeText(join(cpu, 'cpu.cfs_quota_us'), String(cpuQuotaUs(limits.cpuCores) ?? -1));
   }
 }

@@ -1,12 +1,12 @@
 // cgroup v2 (unified): one directory per job. The "no internal processes" rule means the service moves
 // itself into a leaf (`confine-supervisor`) before enabling controllers for its job groups.
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CPU_PERIOD_US, cpuQuotaUs } from './cpu-quota.js';
 import { type CgroupLayout, selfDirectory } from './detect.js';
 import {
-  isErrno, killPids, listDirs, pidsIn, readKeyed, readNumber, removeCgroupDir, waitEmpty, writeText,
+  isErrno, killPids, listDirs, makeDir, pidsIn, readKeyed, readNumber, removeCgroupDir, waitEmpty, writeText,
 } from './fsutil.js';
 import type { CgroupDriver, CgroupLimits, CgroupUsage, JobCgroup } from './types.js';
 
@@ -27,15 +27,13 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
     return {
       procsFiles: [join(dir, 'cgroup.procs')],
       async usage(): Promise<CgroupUsage> {
-        const [memoryEvents, cpuStat, pidsEvents, peak] = await Promise.all([
-          readKeyed(join(dir, 'memory.events')),
-          readKeyed(join(dir, 'cpu.stat')),
-          readKeyed(join(dir, 'pids.events')),
-          readNumber(join(dir, 'memory.peak')),
-        ]);
+        const memoryEvents = readKeyed(join(dir, 'memory.events'));
+        const cpuStat = readKeyed(join(dir, 'cpu.stat'));
+        const pidsEvents = readKeyed(join(dir, 'pids.events'));
+        const peak = readNumber(join(dir, 'memory.peak'));
         return {
           cpuMs: Math.round((cpuStat.get('usage_usec') ?? 0) / 1000),
-          peakMemoryBytes: peak ?? (await readNumber(join(dir, 'memory.current'))) ?? 0,
+          peakMemoryBytes: peak ?? readNumber(join(dir, 'memory.current')) ?? 0,
           oomKilled: (memoryEvents.get('oom_kill') ?? 0) > 0 || (memoryEvents.get('oom_group_kill') ?? 0) > 0,
           pidsLimitHit: (pidsEvents.get('max') ?? 0) > 0,
         };
@@ -43,26 +41,28 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
       async killAll(options: { graceMs?: number } = {}): Promise<boolean> {
         if (await waitEmpty(this.procsFiles, options.graceMs ?? 0)) return true;
         try {
-          await writeText(join(dir, 'cgroup.kill'), '1'); // atomic for the whole subtree (Linux 5.14+)
+          writeText(join(dir, 'cgroup.kill'), '1'); // atomic for the whole subtree (Linux 5.14+)
         } catch (error) {
           if (isErrno(error, 'ENOENT')) return true;
-          await writeText(join(dir, 'cgroup.freeze'), '1');
-          await killPids(await pidsIn(join(dir, 'cgroup.procs')));
-          await writeText(join(dir, 'cgroup.freeze'), '0');
+          writeText(join(dir, 'cgroup.freeze'), '1');
+          killPids(pidsIn(join(dir, 'cgroup.procs')));
+          writeText(join(dir, 'cgroup.freeze'), '0');
         }
         return false;
       },
       async setLimits(limits: CgroupLimits): Promise<void> {
-        await writeText(join(dir, 'memory.max'), String(limits.memoryBytes));
-        await writeText(join(dir, 'memory.swap.max'), '0').catch((error: unknown) => {
+        writeText(join(dir, 'memory.max'), String(limits.memoryBytes));
+        try {
+          writeText(join(dir, 'memory.swap.max'), '0');
+        } catch (error) {
           if (!isErrno(error, 'ENOENT')) throw error; // no swap accounting: nothing to turn off
-        });
-        await writeText(join(dir, 'memory.oom.group'), '1');
-        await writeText(join(dir, 'pids.max'), String(limits.maxPids));
-        await writeText(join(dir, 'cpu.max'), `${cpuQuotaUs(limits.cpuCores) ?? 'max'} ${CPU_PERIOD_US}`);
+        }
+        writeText(join(dir, 'memory.oom.group'), '1');
+        writeText(join(dir, 'pids.max'), String(limits.maxPids));
+        writeText(join(dir, 'cpu.max'), `${cpuQuotaUs(limits.cpuCores) ?? 'max'} ${CPU_PERIOD_US}`);
       },
       async remove(): Promise<void> {
-        for (let i = 0; i < 2500 && (await pidsIn(join(dir, 'cgroup.procs'))).length > 0; i++) await sleep(2);
+        for (let i = 0; i < 2500 && pidsIn(join(dir, 'cgroup.procs')).length > 0; i++) await sleep(2);
         await removeCgroupDir(dir);
       },
     };
@@ -72,14 +72,14 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
   const prepare = async (): Promise<void> => {
     if (prepared) return;
     const supervisor = join(self, SUPERVISOR);
-    await mkdir(supervisor, { recursive: true });
-    if ((await pidsIn(join(self, 'cgroup.procs'))).includes(process.pid)) {
-      await writeText(join(supervisor, 'cgroup.procs'), String(process.pid));
+    makeDir(supervisor, { recursive: true });
+    if (pidsIn(join(self, 'cgroup.procs')).includes(process.pid)) {
+      writeText(join(supervisor, 'cgroup.procs'), String(process.pid));
     }
     const enable = REQUIRED.map((c) => `+${c}`).join(' ');
-    await writeText(join(self, 'cgroup.subtree_control'), enable);
-    await mkdir(root, { recursive: true });
-    await writeText(join(root, 'cgroup.subtree_control'), enable);
+    writeText(join(self, 'cgroup.subtree_control'), enable);
+    makeDir(root, { recursive: true });
+    writeText(join(root, 'cgroup.subtree_control'), enable);
     prepared = true;
   };
 
@@ -90,7 +90,7 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
     async create(name: string, limits: CgroupLimits): Promise<JobCgroup> {
       await prepare();
       const dir = join(root, name);
-      await mkdir(dir);
+      makeDir(dir);
       const group = open(name);
       await group.setLimits(limits);
       return group;
