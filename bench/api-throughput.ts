@@ -9,6 +9,7 @@
 // (as root) on a free port with its own key, state dir and uid range, and stops it afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,6 +102,32 @@ async function driveOp(count: number, op: () => Promise<{ status: number; ok: bo
   return { samples, seconds: (performance.now() - started) / 1000 };
 }
 
+/** CPU time (ms) a process has used, from /proc/<pid>/stat (utime + stime, clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** CPU time (ms) the whole machine has used (user, nice, system, irq, softirq). */
+function machineCpuMs(): number {
+  const n = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (n[0]! + n[1]! + n[2]! + n[5]! + n[6]!) * 10;
+}
+
+/** Runs `phase` and prints the CPU it cost per request: the service process's own, and the machine's. */
+async function withCpu<T extends { samples: Sample[] }>(label: string, pid: number | undefined, phase: () => Promise<T>): Promise<T> {
+  const service0 = pid === undefined ? 0 : processCpuMs(pid);
+  const machine0 = machineCpuMs();
+  const client0 = process.cpuUsage();
+  const result = await phase();
+  const n = result.samples.length;
+  const client = process.cpuUsage(client0);
+  const service = pid === undefined ? 'n/a' : ((processCpuMs(pid) - service0) / n).toFixed(2);
+  const clientMs = ((client.user + client.system) / 1000 / n).toFixed(2);
+  console.log(`  ${label}: CPU per request: service process ${service} ms, this bench process ${clientMs} ms, whole machine ${((machineCpuMs() - machine0) / n).toFixed(2)} ms`);
+  return result;
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -135,7 +162,9 @@ try {
   const health = () => fetch(`${service.url}/health`);
   console.log(`api-throughput: ${total} requests at concurrency ${concurrency} against ${service.url} (${given ? 'given service' : 'spawned bin/confine serve'})`);
   await drive(Math.min(40, total), command, commandOk); // warm-up: profiles, caches, JIT
-  const rows = [report('GET /health', await drive(total, health, (r) => r.status === 200)), report('POST command (sync, jailed)', await drive(total, command, commandOk))];
+  const servicePid = spawned?.child.pid;
+  const rows = [report('GET /health', await drive(total, health, (r) => r.status === 200))];
+  rows.push(report('POST command (sync, jailed)', await withCpu('POST command', servicePid, () => drive(total, command, commandOk))));
   // The floor under the API: the same jail (echo hi, shell profile, pooled workspaces) straight through
   // JailHost.run at the same concurrency, in this process, while the service idles.
   const host = await JailHost.open({ stateDir: process.env.CONFINE_BENCH_STATE_DIR ?? '/tmp/confine-bench-state', uidBase: 1_950_600_400, uidCount: 64, workspacePool: 2 });
@@ -146,7 +175,7 @@ try {
     return { status: result.exit_code ?? -1, ok: result.exit_reason === 'exited' && result.stdout === 'hi\n' };
   };
   await driveOp(Math.min(40, total), jail);
-  rows.push(report('JailHost.run only (no HTTP)', await driveOp(total, jail)));
+  rows.push(report('JailHost.run only (no HTTP)', await withCpu('JailHost.run', process.pid, () => driveOp(total, jail))));
   await host.close();
   const api = rows[1] as { rps: number };
   const floor = rows[2] as { rps: number };

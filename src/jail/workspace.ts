@@ -3,8 +3,8 @@
 // The mount holds two directories, bound into the jail as the workspace and as /tmp, so both share one
 // quota and both are noexec: an uploaded or copied binary cannot be run, not even through ld.so.
 import { randomBytes } from 'node:crypto';
-import { lchownSync, mkdirSync, rmdirSync } from 'node:fs';
-import { lchown, mkdir, open, rm } from 'node:fs/promises';
+import { lchownSync, mkdirSync } from 'node:fs';
+import { lchown, mkdir, open, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
 import { readdirIfExists } from './cgroup/fsutil.js';
 import { MOUNT_FLAGS } from './agent/client.js';
@@ -116,7 +116,7 @@ export class WorkspaceManager {
     const hostPath = join(mountPath, 'workspace');
     const tmpPath = join(mountPath, 'tmp');
     try {
-      mkdirSync(mountPath, { mode: 0o700 });
+      await mkdir(mountPath, { mode: 0o700 }); // on the state directory's disk: may wait
       await this.mounter.mountTmpfs(
         mountPath,
         `size=${options.sizeBytes},nr_inodes=${options.maxInodes},mode=0700,uid=${identity.uid},gid=${identity.gid}`,
@@ -191,7 +191,7 @@ async function unmountAndRemove(mounter: Mounter, mountPath: string): Promise<vo
   // Everything in the workspace lives in the tmpfs: unmounting discards it without walking tenant files.
   await mounter.unmount(mountPath);
   try {
-    rmdirSync(mountPath); // the mount point, empty once unmounted
+    await rmdir(mountPath); // the mount point, empty once unmounted
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;

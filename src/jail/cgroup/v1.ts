@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CPU_PERIOD_US, cpuQuotaUs } from './cpu-quota.js';
 import { type CgroupLayout, selfDirectory } from './detect.js';
 import {
-  killPids, listDirs, makeDir, pidsIn, readKeyed, readNumber, readText, removeCgroupDir, waitEmpty, writeText,
+  killPids, listDirs, makeDir, makeDirTree, pidsIn, readKeyed, readNumber, readText, removeCgroupDir, waitEmpty, writeText,
 } from './fsutil.js';
 import type { CgroupDriver, CgroupLimits, CgroupUsage, JobCgroup } from './types.js';
 
@@ -80,10 +80,10 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
     controllers: REQUIRED,
     roots: hierarchyRoots,
     async create(name: string, limits: CgroupLimits): Promise<JobCgroup> {
-      if (!rootsMade) for (const r of hierarchyRoots) makeDir(r, { recursive: true });
+      if (!rootsMade) for (const r of hierarchyRoots) makeDirTree(r);
       rootsMade = true;
       const group = open(name);
-      for (const d of new Set(jobDirs(name).values())) makeDir(d);
+      await Promise.all([...new Set(jobDirs(name).values())].map((d) => makeDir(d)));
       await group.setLimits(limits);
       return group;
     },

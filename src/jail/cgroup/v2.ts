@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CPU_PERIOD_US, cpuQuotaUs } from './cpu-quota.js';
 import { type CgroupLayout, selfDirectory } from './detect.js';
 import {
-  isErrno, killPids, listDirs, makeDir, pidsIn, readKeyed, readNumber, removeCgroupDir, waitEmpty, writeText,
+  isErrno, killPids, listDirs, makeDir, makeDirTree, pidsIn, readKeyed, readNumber, removeCgroupDir, waitEmpty, writeText,
 } from './fsutil.js';
 import type { CgroupDriver, CgroupLimits, CgroupUsage, JobCgroup } from './types.js';
 
@@ -72,13 +72,13 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
   const prepare = async (): Promise<void> => {
     if (prepared) return;
     const supervisor = join(self, SUPERVISOR);
-    makeDir(supervisor, { recursive: true });
+    makeDirTree(supervisor);
     if (pidsIn(join(self, 'cgroup.procs')).includes(process.pid)) {
       writeText(join(supervisor, 'cgroup.procs'), String(process.pid));
     }
     const enable = REQUIRED.map((c) => `+${c}`).join(' ');
     writeText(join(self, 'cgroup.subtree_control'), enable);
-    makeDir(root, { recursive: true });
+    makeDirTree(root);
     writeText(join(root, 'cgroup.subtree_control'), enable);
     prepared = true;
   };
@@ -90,7 +90,7 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
     async create(name: string, limits: CgroupLimits): Promise<JobCgroup> {
       await prepare();
       const dir = join(root, name);
-      makeDir(dir);
+      await makeDir(dir);
       const group = open(name);
       await group.setLimits(limits);
       return group;
