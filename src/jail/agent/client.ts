@@ -62,6 +62,11 @@ export class JailAgent {
     if (!existsSync(binary)) throw new JailSetupError(`jail agent not built: ${binary} is missing (run npm run build)`);
   }
 
+  /** The agent's pid while it runs (it starts on the first request). */
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
   /** Starts a launcher inside the cgroup whose cgroup.procs files are given; resolves once it is in. */
   prepare(procsFiles: readonly string[]): Promise<PreparedLauncher> {
     const id = this.id();

@@ -1,0 +1,260 @@
+// The jail agent on its own (native/jail-agent.c through src/jail/agent/client.ts), with plain host
+// programs instead of bubblewrap so every step it owns can be observed: descriptors, identity,
+// capabilities, rlimits, cgroup entry, kill, parent death, mounts. Jails through it are covered by the rest
+// of tests/jail.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JailAgent, type LaunchRequest } from '../../src/jail/agent/client.js';
+import { EventDecoder, encodeSpawn } from '../../src/jail/agent/protocol.js';
+import { processAlive } from '../../src/jail/liveness.js';
+
+const UID = 1_950_199_901;
+const BASH = '/usr/bin/bash';
+const PIDS_ROOT = '/sys/fs/cgroup/pids';
+
+let agent: JailAgent;
+let scratch: string;
+
+function launch(script: string, overrides: Partial<LaunchRequest> = {}): LaunchRequest {
+  return {
+    uid: UID,
+    gid: UID,
+    rlimits: { cpuSoftSeconds: 5, cpuHardSeconds: 6, fileSizeBytes: 1 << 20, openFiles: 64, coreBytes: 0, processes: 1000 },
+    argv: [BASH, '--noprofile', '--norc', '-c', script],
+    dataFiles: [],
+    stdin: '',
+    ...overrides,
+  };
+}
+
+async function run(request: LaunchRequest, procsFiles: readonly string[] = []): Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null; failure?: string }> {
+  const child = agent.spawn(procsFiles, request);
+  let stdout = '';
+  let stderr = '';
+  child.onOutput((stream, chunk) => (stream === 1 ? (stdout += chunk.toString()) : (stderr += chunk.toString())));
+  const exit = await child.exited;
+  return { stdout, stderr, ...exit };
+}
+
+beforeAll(() => {
+  agent = new JailAgent();
+  scratch = mkdtempSync(join(tmpdir(), 'confine-agent-'));
+});
+
+afterAll(async () => {
+  await agent.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('protocol', () => {
+  it('decoder_reassembles_events_split_anywhere', () => {
+    const frame = (type: number, id: number, body: Buffer): Buffer => {
+      const head = Buffer.alloc(9);
+      head.writeUInt32LE(5 + body.length, 0);
+      head.writeUInt8(type, 4);
+      head.writeUInt32LE(id, 5);
+      return Buffer.concat([head, body]);
+    };
+    const output = Buffer.alloc(8 + 3);
+    output.writeUInt32LE(2, 0);
+    output.writeUInt32LE(3, 4);
+    output.write('abc', 8);
+    const exit = Buffer.alloc(8);
+    exit.writeInt32LE(-1, 0);
+    exit.writeInt32LE(9, 4);
+    const stream = Buffer.concat([frame(3, 7, output), frame(5, 7, exit)]);
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const decoder = new EventDecoder();
+      const events = [...decoder.push(stream.subarray(0, cut)), ...decoder.push(stream.subarray(cut))];
+      expect(events).toEqual([
+        { type: 'output', id: 7, stream: 2, chunk: Buffer.from('abc') },
+        { type: 'exit', id: 7, code: null, signal: 9 },
+      ]);
+    }
+  });
+
+  it('spawn_frame_carries_argv_as_separate_strings', () => {
+    const frame = encodeSpawn(3, false, ['/cg/cgroup.procs'], launch('echo', { argv: ['/bin/x', 'a --bind / /host', ''] }));
+    expect(frame.readUInt32LE(0)).toBe(frame.length - 4);
+    expect(frame.subarray(9).includes(Buffer.from('a --bind / /host'))).toBe(true);
+  });
+});
+
+describe('launcher', () => {
+  it('jail_gets_exactly_its_descriptors_at_the_requested_numbers', async () => {
+    const result = await run(
+      launch('cat <&5; cat <&9; cat; ls /proc/self/fd | tr "\\n" " "', {
+        dataFiles: [
+          { fd: 5, content: 'five\n' },
+          { fd: 9, content: Buffer.from('nine\n') },
+        ],
+        stdin: 'from-stdin\n',
+      }),
+    );
+    expect(result.code).toBe(0);
+    // 0-2, the two data pipes, and 3: the directory ls itself opens. Nothing from node or the agent.
+    expect(result.stdout).toBe('five\nnine\nfrom-stdin\n0 1 2 3 5 9 ');
+  });
+
+  it('hundreds_of_descriptors_arrive_in_several_messages', async () => {
+    const dataFiles = Array.from({ length: 300 }, (_, i) => ({ fd: 10 + i, content: `${i}\n` }));
+    const result = await run(launch('cat <&10; cat <&309; ls /proc/self/fd | wc -l', { dataFiles, rlimits: { ...launch('').rlimits, openFiles: 400 } }));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('0\n299\n304\n'); // 3 stdio + 300 data + the directory ls reads
+  });
+
+  it('jail_runs_unprivileged_without_capabilities_groups_or_new_privileges', async () => {
+    const result = await run(launch('id -u; id -g; grep -E "^(Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):" /proc/self/status | tr -s "\\t " " "'));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(
+      `${UID}\n${UID}\nGroups: \nCapInh: 0000000000000000\nCapPrm: 0000000000000000\nCapEff: 0000000000000000\n` +
+        'CapBnd: 0000000000000000\nCapAmb: 0000000000000000\nNoNewPrivs: 1\n',
+    );
+  });
+
+  it('rlimits_are_applied', async () => {
+    const result = await run(launch('ulimit -S -t; ulimit -H -t; ulimit -f; ulimit -n; ulimit -c; ulimit -u', {
+      rlimits: { cpuSoftSeconds: 3, cpuHardSeconds: 4, fileSizeBytes: 2048 * 1024, openFiles: 77, coreBytes: 0, processes: 123 },
+    }));
+    expect(result.stdout).toBe('3\n4\n2048\n77\n0\n123\n'); // bash reports RLIMIT_FSIZE in 1024-byte blocks
+  });
+
+  it('environment_is_empty', async () => {
+    process.env.CONFINE_AGENT_TEST_SECRET = 'should-not-pass';
+    try {
+      const result = await run(launch('env | grep -v -E "^(PWD|SHLVL|_)=" | wc -l'));
+      expect(result.stdout).toBe('0\n');
+    } finally {
+      delete process.env.CONFINE_AGENT_TEST_SECRET;
+    }
+  });
+
+  it('refuses_host_root', async () => {
+    for (const identity of [{ uid: 0, gid: UID }, { uid: UID, gid: 0 }]) {
+      const result = await run(launch('echo ran', identity));
+      expect(result.stdout).toBe('');
+      expect(result.code).toBe(125);
+      expect(result.failure).toContain('refusing to run a jail as host root');
+    }
+  });
+
+  it('refuses_a_relative_program_and_reports_exec_failure', async () => {
+    expect((await run(launch('', { argv: ['bash', '-c', 'echo ran'] }))).failure).toContain('malformed argv');
+    const missing = await run(launch('', { argv: ['/nonexistent/program'] }));
+    expect(missing.code).toBe(125);
+    expect(missing.failure).toContain('/nonexistent/program');
+  });
+
+  it('enters_the_cgroup_before_the_program_runs', async () => {
+    const group = join(PIDS_ROOT, `confine-agent-test-${process.pid}`);
+    mkdirSync(group);
+    try {
+      writeFileSync(join(group, 'pids.max'), '5');
+      const result = await run(launch(`cat /proc/self/cgroup | grep -c "pids:/confine-agent-test-${process.pid}"; for i in 1 2 3 4 5 6; do sleep 1 & done; wait`), [join(group, 'cgroup.procs')]);
+      expect(result.stdout.split('\n')[0]).toBe('1');
+      expect(result.stderr).toMatch(/fork|Resource temporarily unavailable/); // pids.max held inside the group
+    } finally {
+      await sleep(50);
+      rmdirSync(group);
+    }
+  });
+
+  it('a_cgroup_that_cannot_be_entered_fails_the_run_without_running_it', async () => {
+    const result = await run(launch('echo ran'), ['/sys/fs/cgroup/pids/does-not-exist/cgroup.procs']);
+    expect(result.stdout).toBe('');
+    expect(result.code).toBe(125);
+    expect(result.failure).toContain('does-not-exist/cgroup.procs');
+  });
+
+  it('kill_ends_the_run', async () => {
+    const child = agent.spawn([], launch('echo started; exec sleep 60'));
+    child.onOutput(() => child.kill());
+    const exit = await child.exited;
+    expect(exit.signal).toBe('SIGKILL');
+  });
+});
+
+describe('prepared launchers', () => {
+  it('prepared_launcher_waits_in_its_cgroup_then_runs', async () => {
+    const group = join(PIDS_ROOT, `confine-agent-prep-${process.pid}`);
+    mkdirSync(group);
+    try {
+      const prepared = await agent.prepare([join(group, 'cgroup.procs')]);
+      expect(readFileSync(join(group, 'cgroup.procs'), 'utf8').trim().split('\n')).toHaveLength(1);
+      expect(prepared.waiting).toBe(true);
+      const child = prepared.spawn(launch('id -u'));
+      let stdout = '';
+      child.onOutput((_, chunk) => (stdout += chunk.toString()));
+      expect((await child.exited).code).toBe(0);
+      expect(stdout).toBe(`${UID}\n`);
+      expect(() => prepared.spawn(launch('id -u'))).toThrow(/no longer waiting/);
+    } finally {
+      await sleep(50);
+      rmdirSync(group);
+    }
+  });
+
+  it('release_kills_an_unused_launcher_and_a_bad_cgroup_rejects', async () => {
+    const group = join(PIDS_ROOT, `confine-agent-rel-${process.pid}`);
+    mkdirSync(group);
+    try {
+      const prepared = await agent.prepare([join(group, 'cgroup.procs')]);
+      await prepared.release();
+      expect(prepared.waiting).toBe(false);
+      expect(readFileSync(join(group, 'cgroup.procs'), 'utf8')).toBe('');
+    } finally {
+      rmdirSync(group);
+    }
+    await expect(agent.prepare(['/sys/fs/cgroup/pids/does-not-exist/cgroup.procs'])).rejects.toThrow(/could not start a launcher/);
+  });
+});
+
+describe('lifetime', () => {
+  it('closing_the_agent_kills_what_it_runs', async () => {
+    const own = new JailAgent();
+    const child = own.spawn([], launch('echo $$; exec sleep 60'));
+    const pid = await new Promise<number>((resolve) => child.onOutput((_, chunk) => resolve(Number(chunk.toString().trim()))));
+    expect(processAlive(pid)).toBe(true);
+    await own.close();
+    const exit = await child.exited;
+    expect(exit.failure ?? exit.signal).toBeTruthy();
+    for (let i = 0; i < 100 && processAlive(pid); i++) await sleep(20);
+    expect(processAlive(pid)).toBe(false);
+  });
+
+  it('a_killed_agent_fails_its_runs_and_is_replaced_on_the_next_request', async () => {
+    const own = new JailAgent();
+    expect((await runWith(own, launch('echo one'))).stdout).toBe('one\n');
+    const child = own.spawn([], launch('exec sleep 60'));
+    await sleep(100);
+    process.kill(own.pid!, 'SIGKILL');
+    const exit = await child.exited;
+    expect(exit.failure).toMatch(/jail agent ended/);
+    expect((await runWith(own, launch('echo two'))).stdout).toBe('two\n');
+    await own.close();
+  });
+});
+
+describe('mounts', () => {
+  it('mounts_and_unmounts_a_tmpfs_and_tolerates_a_plain_directory', async () => {
+    const target = join(scratch, 'mnt');
+    mkdirSync(target);
+    await agent.mountTmpfs(target, 'size=1048576,mode=0700', 0x2 | 0x4 | 0x8);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).toContain(` ${target} `);
+    await agent.unmount(target);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(` ${target} `);
+    await agent.unmount(target); // not mounted: nothing to do
+    await expect(agent.mountTmpfs(join(scratch, 'missing'), 'size=1m', 0)).rejects.toThrow(/mount tmpfs/);
+  });
+});
+
+async function runWith(own: JailAgent, request: LaunchRequest): Promise<{ stdout: string }> {
+  const child = own.spawn([], request);
+  let stdout = '';
+  child.onOutput((_, chunk) => (stdout += chunk.toString()));
+  await child.exited;
+  return { stdout };
+}
