@@ -1,21 +1,28 @@
 // Command requests per second and p50/p99 latency at a fixed concurrency against the running service.
 // Each request is `POST /api/v1/runs/commands?wait=true {"command":"echo hi"}`: auth, rate limit, queue,
 // a fresh jail (workspace tmpfs, cgroup, uid, bwrap, seccomp), the result. GET /health at the same
-// concurrency is measured beside it (the HTTP layer's own cost), and JailHost.run alone at the same
-// concurrency below it (the engine's floor), all in one run.
+// concurrency is measured beside it (the HTTP layer's own cost), then JailHost.run alone (the engine), then
+// bubblewrap alone with the same arguments (the machine's floor), all in one run, each with the CPU it
+// cost per request.
 //
 //   npx vite-node bench/api-throughput.ts [requests] [concurrency]
 // With CONFINE_URL and CONFINE_KEY set it drives that service; otherwise it starts `bin/confine serve`
-// (as root) on a free port with its own key, state dir and uid range, and stops it afterwards.
+// (as root) on a free port with its own key, state dir and uid range (WORKERS=8 unless set: the
+// default of 2 is sized for Terraform plans), and stops it afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { JailAgent, type LaunchRequest } from '../src/jail/agent/client.js';
+import { bwrapArgs } from '../src/jail/bwrap-args.js';
 import { JailHost } from '../src/jail/host.js';
+import { launchRlimits } from '../src/jail/launcher.js';
 import { DEFAULT_LIMITS } from '../src/jail/limits.js';
 import { buildShellProfile, shellSpec } from '../src/jail/profiles/shell.js';
+import type { JailSpec } from '../src/jail/spec.js';
 
 const total = Number(process.argv[2] ?? 800);
 const concurrency = Number(process.argv[3] ?? 8);
@@ -55,7 +62,9 @@ async function startService(): Promise<{ url: string; key: string; child: ChildP
       CONFINE_STATE_DIR: process.env.CONFINE_BENCH_STATE_DIR ?? '/tmp/confine-bench-state',
       CONFINE_UID_BASE: '1950600000',
       CONFINE_UID_COUNT: '256',
-      ...pick(['WORKERS', 'QUEUE_SIZE', 'QUEUE_TENANT_SHARE', 'WORKSPACE_POOL', 'LAUNCHER_POOL', 'ASYNC_CLEANUP']),
+      // Command jails are light (echo); the service's default of 2 workers is sized for Terraform plans.
+      WORKERS: process.env.WORKERS ?? '8',
+      ...pick(['QUEUE_SIZE', 'QUEUE_TENANT_SHARE', 'WORKSPACE_POOL', 'LAUNCHER_POOL', 'ASYNC_CLEANUP']),
     },
   });
   let stderr = '';
@@ -122,10 +131,40 @@ async function withCpu<T extends { samples: Sample[] }>(label: string, pid: numb
   const result = await phase();
   const n = result.samples.length;
   const client = process.cpuUsage(client0);
-  const service = pid === undefined ? 'n/a' : ((processCpuMs(pid) - service0) / n).toFixed(2);
+  const service = pid === undefined || pid === process.pid ? '' : `service process ${((processCpuMs(pid) - service0) / n).toFixed(2)} ms, `;
   const clientMs = ((client.user + client.system) / 1000 / n).toFixed(2);
-  console.log(`  ${label}: CPU per request: service process ${service} ms, this bench process ${clientMs} ms, whole machine ${((machineCpuMs() - machine0) / n).toFixed(2)} ms`);
+  console.log(`  ${label}: CPU per request: ${service}this bench process ${clientMs} ms, whole machine ${((machineCpuMs() - machine0) / n).toFixed(2)} ms`);
   return result;
+}
+
+/** The jail's bubblewrap invocation with nothing around it, through a JailAgent of its own. */
+async function bareBubblewrap(host: JailHost, spec: JailSpec): Promise<{ op: () => Promise<{ status: number; ok: boolean }>; close: () => void }> {
+  const agent = new JailAgent();
+  const dir = mkdtempSync(join(tmpdir(), 'confine-bench-bare-'));
+  chmodSync(dir, 0o711); // the jail's uid must reach its two directories
+  const uid = 1_950_600_399;
+  for (const sub of ['workspace', 'tmp']) {
+    mkdirSync(join(dir, sub));
+    chownSync(join(dir, sub), uid, uid);
+  }
+  const plan = bwrapArgs(spec, { workspaceHostPath: join(dir, 'workspace'), tmpHostPath: join(dir, 'tmp'), seccompFd: 3, firstDataFd: 4 });
+  const launch: LaunchRequest = {
+    uid,
+    gid: uid,
+    // One uid for every run here (the engine leases one per workspace), so no per-uid process cap.
+    rlimits: { ...launchRlimits(spec.limits), processes: 65_536 },
+    argv: [host.tools.bwrap, ...plan.args],
+    dataFiles: [{ fd: 3, content: host.seccomp.shell.program }, ...plan.dataFiles.map((content, i) => ({ fd: 4 + i, content }))],
+    stdin: '',
+  };
+  const op = async () => {
+    const child = agent.spawn([], launch);
+    let stdout = '';
+    child.onOutput((_, chunk) => (stdout += chunk.toString()));
+    const exit = await child.exited;
+    return { status: exit.code ?? -1, ok: exit.code === 0 && stdout === 'hi\n' };
+  };
+  return { op, close: () => void agent.close().then(() => rmSync(dir, { recursive: true, force: true })) };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -176,10 +215,16 @@ try {
   };
   await driveOp(Math.min(40, total), jail);
   rows.push(report('JailHost.run only (no HTTP)', await withCpu('JailHost.run', process.pid, () => driveOp(total, jail))));
+  // Below that: bubblewrap alone with the same arguments (namespaces, mounts, seccomp, uid drop through
+  // the agent) and no cgroup, workspace tmpfs, uid lease, HTTP or queue: what this machine can do at all.
+  const bare = await bareBubblewrap(host, spec);
+  await driveOp(Math.min(40, total), bare.op);
+  rows.push(report('bare bubblewrap (floor)', await withCpu('bare bubblewrap', process.pid, () => driveOp(total, bare.op))));
+  bare.close();
   await host.close();
-  const api = rows[1] as { rps: number };
-  const floor = rows[2] as { rps: number };
-  console.log(`HTTP service reaches ${((api.rps / floor.rps) * 100).toFixed(0)}% of the bare engine's throughput at concurrency ${concurrency}`);
+  const [api, engine, floor] = rows.slice(1) as { rps: number }[];
+  console.log(`HTTP service reaches ${((api!.rps / engine!.rps) * 100).toFixed(0)}% of the engine's and ${((api!.rps / floor!.rps) * 100).toFixed(0)}% of bare bubblewrap's throughput at concurrency ${concurrency}`);
+  console.log(`(closed loop: mean latency = concurrency / throughput, so p99 <= 50 ms at concurrency ${concurrency} needs well over ${(concurrency / 0.05).toFixed(0)} req/s)`);
   console.log(JSON.stringify({ bench: 'api-throughput', rows }));
 } finally {
   if (spawned) {

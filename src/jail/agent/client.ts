@@ -164,6 +164,7 @@ export class JailAgent {
     this.process = undefined;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.ref(); // keep node alive until the agent has gone (it is unref'd while idle)
     child.stdin!.end();
     await ended;
   }
