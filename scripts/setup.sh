@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
-# Installs what confine needs on a fresh Debian host (run as root): bubblewrap, util-linux tools, a C
-# compiler for the containment suite's attack helper, and npm packages.
+# Installs what confine needs on a fresh Debian host (run as root): bubblewrap, a C compiler (the jail
+# agent in native/ and the containment suite's static attack helper), and npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
 command -v bwrap >/dev/null || need+=(bubblewrap)
-command -v setpriv >/dev/null || need+=(util-linux)
-command -v prlimit >/dev/null || need+=(util-linux)
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
 command -v ldd >/dev/null || need+=(libc-bin)

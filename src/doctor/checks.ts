@@ -1,7 +1,9 @@
 // `confine doctor`: what this host can do, checked by doing it (a real jail is built), not by guessing.
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/settings.js';
+import { AGENT_BINARY } from '../jail/agent/client.js';
 import { runHostTool } from '../jail/host-exec.js';
 import { findExecutable } from '../jail/host-tools.js';
 import { JailHost } from '../jail/host.js';
@@ -32,6 +34,8 @@ export async function runDoctor(config: Config): Promise<DoctorReport> {
   const bwrap = findExecutable('bwrap');
   const bwrapVersion = bwrap ? (await runHostTool(bwrap, ['--version'])).stdout.trim() : '';
   add('bubblewrap', bwrap ? 'ok' : 'fail', bwrap ? `${bwrapVersion} (${bwrap})` : 'not installed: apt-get install bubblewrap');
+
+  add('jail agent', existsSync(AGENT_BINARY) ? 'ok' : 'fail', existsSync(AGENT_BINARY) ? AGENT_BINARY : `${AGENT_BINARY} missing: npm run build compiles it (needs cc)`);
 
   const maxUserNs = Number((await readFile('/proc/sys/user/max_user_namespaces', 'utf8').catch(() => '0')).trim());
   add('user namespaces', maxUserNs > 0 ? 'ok' : 'fail', `user.max_user_namespaces = ${maxUserNs}`);

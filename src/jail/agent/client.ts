@@ -73,6 +73,7 @@ export class JailAgent {
     return new Promise((resolve, reject) => {
       let failure = '';
       let waiting = false;
+      let releasing = false;
       let exited: (exit: AgentExit) => void = () => {};
       let spawned: RunListener | undefined;
       const gone = new Promise<AgentExit>((r) => (exited = r));
@@ -100,7 +101,11 @@ export class JailAgent {
                 return spawned;
               },
               release() {
-                if (waiting) agent.send(encodeKill(id));
+                if (waiting) {
+                  agent.begin(); // until its exit arrives
+                  releasing = true;
+                  agent.send(encodeKill(id));
+                }
                 waiting = false;
                 return gone.then(() => undefined);
               },
@@ -111,7 +116,8 @@ export class JailAgent {
             const wasWaiting = waiting;
             waiting = false;
             this.listeners.delete(id);
-            if (!wasWaiting) {
+            if (releasing) this.finish();
+            else if (!wasWaiting) {
               this.finish();
               reject(new JailSetupError('could not start a launcher in the job cgroup', failure || describeExit(event)));
             }
@@ -123,7 +129,8 @@ export class JailAgent {
             spawned.abort(reason);
             return;
           }
-          if (!waiting) {
+          if (releasing) this.finish();
+          else if (!waiting) {
             this.finish();
             reject(new JailSetupError('could not start a launcher in the job cgroup', reason));
           }
