@@ -78,7 +78,7 @@ export const SETTINGS = {
   S3_FORCE_PATH_STYLE: { kind: 'bool', default: 'true', doc: 'Path-style S3 URLs (needed by most S3-compatible servers).' },
   S3_PREFIX: { kind: 'string', default: '', doc: 'Key prefix for every object confine writes; tenant namespaces live below it.' },
   S3_READ_GRANTS: { kind: 'string', default: '', doc: 'Bucket prefixes a tenant may also read workspaces from, outside its namespace: `tenant:prefix/,...` (e.g. `orchestrator:uploads/` for seed 000, where the orchestrator writes `s3://bucket/uploads/<job>.zip` itself). Read-only; never a tenant namespace.' },
-  WORKSPACE_POOL: { kind: 'int', default: '2', min: 0, doc: 'Fresh workspaces `confine serve` keeps mounted ahead of demand (each holds a tmpfs and a uid lease); takes the mount(8) exec off the request path. 0 disables.' },
+  WORKSPACE_POOL: { kind: 'int', default: '2', min: 0, doc: 'Fresh workspaces `confine serve` keeps mounted ahead of demand (each holds a tmpfs and a uid lease); takes the tmpfs mount off the request path. 0 disables.' },
   LAUNCHER_POOL: { kind: 'int', default: '2', min: 0, doc: 'Jail launchers `confine serve` keeps waiting inside fresh job cgroups: entering a cgroup costs an RCU grace period on cgroup v1 (4–20 ms measured), paid ahead of demand. 0 disables.' },
   ASYNC_CLEANUP: { kind: 'bool', default: 'false', doc: 'Answer a run as soon as its jail has exited and remove its cgroup and workspace in the background (runs that had to be killed always clean up first). Faster; `false` keeps "answered means gone".' },
   AUDIT_LOG_PATH: { kind: 'string', default: '', doc: 'File the audit stream (who, what, duration, resources, exit reason) is appended to; empty: stdout, tagged `"log":"audit"`.' },

@@ -20,8 +20,8 @@ export interface JailHostConfig {
   uidBase: number;
   uidCount: number;
   /**
-   * Workspaces kept mounted ahead of demand (0 = none, the default). Mounting a tmpfs costs an exec of
-   * mount(8); a pool takes that off the request's path. Pooled workspaces were never used by a jail.
+   * Workspaces kept mounted ahead of demand (0 = none, the default): a pool takes the tmpfs mount and
+   * the uid lease off the request's path. Pooled workspaces were never used by a jail.
    */
   workspacePool?: number;
   /**
