@@ -5,10 +5,11 @@
 // bubblewrap alone with the same arguments (the machine's floor), all in one run, each with the CPU it
 // cost per request.
 //
-//   npx vite-node bench/api-throughput.ts [requests] [concurrency]
+//   npx vite-node bench/api-throughput.ts [seconds per row] [concurrency]
 // With CONFINE_URL and CONFINE_KEY set it drives that service; otherwise it starts `bin/confine serve`
 // (as root) on a free port with its own key, state dir and uid range (WORKERS=8 unless set: the
 // default of 2 is sized for Terraform plans), and stops it afterwards.
+import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -24,7 +25,8 @@ import { DEFAULT_LIMITS } from '../src/jail/limits.js';
 import { buildShellProfile, shellSpec } from '../src/jail/profiles/shell.js';
 import type { JailSpec } from '../src/jail/spec.js';
 
-const total = Number(process.argv[2] ?? 800);
+const seconds = Number(process.argv[2] ?? 6);
+const WARM_UP = 40;
 const concurrency = Number(process.argv[3] ?? 8);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -86,21 +88,61 @@ function pick(names: string[]): Record<string, string> {
   return Object.fromEntries(names.filter((n) => process.env[n] !== undefined).map((n) => [n, process.env[n]!]));
 }
 
-async function drive(count: number, request: () => Promise<Response>, check: (r: Response, body: string) => boolean): Promise<{ samples: Sample[]; seconds: number }> {
-  return driveOp(count, async () => {
-    const response = await request();
-    const body = await response.text();
-    return { status: response.status, ok: check(response, body) };
+/**
+ * HTTP load with autocannon (raw sockets and an HTTP parser: about a third of the client CPU per request
+ * that fetch costs, which matters when client and service share two cores). Keep-alive connections, one
+ * request in flight per connection, `count` requests in all; every body is checked.
+ */
+async function driveHttp(
+  count: number | 'timed',
+  request: { url: string; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string },
+  verify: (body: string) => boolean,
+): Promise<Row> {
+  const started = performance.now();
+  const result = await autocannon({
+    url: request.url,
+    method: request.method ?? 'GET',
+    ...(request.headers ? { headers: request.headers } : {}),
+    ...(request.body ? { body: request.body } : {}),
+    connections: concurrency,
+    // Timed rows run for whole seconds (autocannon ends `amount` runs on its one-second tick, which
+    // would round the elapsed time up).
+    ...(count === 'timed' ? { duration: seconds } : { amount: count }),
+    timeout: 60,
+    verifyBody: (body) => verify(typeof body === 'string' ? body : (body?.toString('utf8') ?? '')),
   });
+  return {
+    requests: result.requests.total,
+    seconds: count === 'timed' ? seconds : (performance.now() - started) / 1000,
+    failed: result.non2xx + result.errors + result.mismatches,
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    statuses: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, stat]) => [code, stat.count ?? 0])),
+  };
 }
 
-async function driveOp(count: number, op: () => Promise<{ status: number; ok: boolean }>): Promise<{ samples: Sample[]; seconds: number }> {
+interface Row {
+  requests: number;
+  seconds: number;
+  failed: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  statuses: Record<string, number>;
+}
+
+/** `concurrency` loops calling `op`: `count` calls in all, or as many as start within `seconds`. */
+async function driveOp(count: number | 'timed', op: () => Promise<{ status: number; ok: boolean }>): Promise<Row> {
   const samples: Sample[] = [];
   let next = 0;
   const started = performance.now();
+  const more = (): boolean => (count === 'timed' ? performance.now() - started < seconds * 1000 : next < count);
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < count) {
+      while (more()) {
         next++;
         const t0 = performance.now();
         const outcome = await op();
@@ -108,7 +150,19 @@ async function driveOp(count: number, op: () => Promise<{ status: number; ok: bo
       }
     }),
   );
-  return { samples, seconds: (performance.now() - started) / 1000 };
+  const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
+  const statuses: Record<string, number> = {};
+  for (const s of samples) statuses[s.status] = (statuses[s.status] ?? 0) + 1;
+  return {
+    requests: samples.length,
+    seconds: (performance.now() - started) / 1000,
+    failed: samples.filter((s) => !s.ok).length,
+    p50: percentile(ms, 50),
+    p90: percentile(ms, 90),
+    p99: percentile(ms, 99),
+    max: ms.at(-1) ?? NaN,
+    statuses,
+  };
 }
 
 /** CPU time (ms) a process has used, from /proc/<pid>/stat (utime + stime, clock ticks of 10 ms). */
@@ -124,12 +178,12 @@ function machineCpuMs(): number {
 }
 
 /** Runs `phase` and prints the CPU it cost per request: the service process's own, and the machine's. */
-async function withCpu<T extends { samples: Sample[] }>(label: string, pid: number | undefined, phase: () => Promise<T>): Promise<T> {
+async function withCpu(label: string, pid: number | undefined, phase: () => Promise<Row>): Promise<Row> {
   const service0 = pid === undefined ? 0 : processCpuMs(pid);
   const machine0 = machineCpuMs();
   const client0 = process.cpuUsage();
   const result = await phase();
-  const n = result.samples.length;
+  const n = result.requests;
   const client = process.cpuUsage(client0);
   const service = pid === undefined || pid === process.pid ? '' : `service process ${((processCpuMs(pid) - service0) / n).toFixed(2)} ms, `;
   const clientMs = ((client.user + client.system) / 1000 / n).toFixed(2);
@@ -171,21 +225,18 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-function report(name: string, run: { samples: Sample[]; seconds: number }): Record<string, unknown> {
-  const ms = run.samples.map((s) => s.ms).sort((a, b) => a - b);
-  const statuses: Record<string, number> = {};
-  for (const s of run.samples) statuses[s.status] = (statuses[s.status] ?? 0) + 1;
+function report(name: string, run: Row): { rps: number } & Record<string, unknown> {
   const row = {
     name,
-    requests: run.samples.length,
+    requests: run.requests,
     concurrency,
-    failed: run.samples.filter((s) => !s.ok).length,
-    rps: Number((run.samples.length / run.seconds).toFixed(1)),
-    p50_ms: Number(percentile(ms, 50).toFixed(1)),
-    p90_ms: Number(percentile(ms, 90).toFixed(1)),
-    p99_ms: Number(percentile(ms, 99).toFixed(1)),
-    max_ms: Number((ms.at(-1) ?? NaN).toFixed(1)),
-    statuses,
+    failed: run.failed,
+    rps: Number((run.requests / run.seconds).toFixed(1)),
+    p50_ms: Number(run.p50.toFixed(1)),
+    p90_ms: Number(run.p90.toFixed(1)),
+    p99_ms: Number(run.p99.toFixed(1)),
+    max_ms: Number(run.max.toFixed(1)),
+    statuses: run.statuses,
   };
   console.log(`${name.padEnd(28)} ${String(row.rps).padStart(8)} req/s   p50 ${String(row.p50_ms).padStart(7)} ms   p90 ${String(row.p90_ms).padStart(7)} ms   p99 ${String(row.p99_ms).padStart(7)} ms   failed ${row.failed}/${row.requests}`);
   return row;
@@ -195,15 +246,18 @@ const given = process.env.CONFINE_URL && process.env.CONFINE_KEY ? { url: proces
 const spawned = given ? undefined : await startService();
 const service: { url: string; key: string } = given ?? spawned!;
 try {
-  const headers = { 'x-api-key': service.key, 'content-type': 'application/json' };
-  const command = () => fetch(`${service.url}/api/v1/runs/commands?wait=true`, { method: 'POST', headers, body: '{"command":"echo hi"}' });
-  const commandOk = (r: Response, body: string) => r.status === 200 && body.includes('"stdout":"hi\\n"');
-  const health = () => fetch(`${service.url}/health`);
-  console.log(`api-throughput: ${total} requests at concurrency ${concurrency} against ${service.url} (${given ? 'given service' : 'spawned bin/confine serve'})`);
-  await drive(Math.min(40, total), command, commandOk); // warm-up: profiles, caches, JIT
+  const command = {
+    url: `${service.url}/api/v1/runs/commands?wait=true`,
+    method: 'POST' as const,
+    headers: { 'x-api-key': service.key, 'content-type': 'application/json' },
+    body: '{"command":"echo hi"}',
+  };
+  const commandOk = (body: string) => body.includes('"stdout":"hi\\n"');
+  console.log(`api-throughput: ${seconds} s per row at concurrency ${concurrency} against ${service.url} (${given ? 'given service' : 'spawned bin/confine serve'})`);
+  await driveHttp(WARM_UP, command, commandOk); // warm-up: profiles, caches, JIT
   const servicePid = spawned?.child.pid;
-  const rows = [report('GET /health', await drive(total, health, (r) => r.status === 200))];
-  rows.push(report('POST command (sync, jailed)', await withCpu('POST command', servicePid, () => drive(total, command, commandOk))));
+  const rows = [report('GET /health', await driveHttp('timed', { url: `${service.url}/health` }, (body) => body.includes('"status"')))];
+  rows.push(report('POST command (sync, jailed)', await withCpu('POST command', servicePid, () => driveHttp('timed', command, commandOk))));
   // The floor under the API: the same jail (echo hi, shell profile, pooled workspaces) straight through
   // JailHost.run at the same concurrency, in this process, while the service idles.
   const host = await JailHost.open({ stateDir: process.env.CONFINE_BENCH_STATE_DIR ?? '/tmp/confine-bench-state', uidBase: 1_950_600_400, uidCount: 64, workspacePool: 2 });
@@ -213,16 +267,16 @@ try {
     const result = await host.run(spec);
     return { status: result.exit_code ?? -1, ok: result.exit_reason === 'exited' && result.stdout === 'hi\n' };
   };
-  await driveOp(Math.min(40, total), jail);
-  rows.push(report('JailHost.run only (no HTTP)', await withCpu('JailHost.run', process.pid, () => driveOp(total, jail))));
+  await driveOp(WARM_UP, jail);
+  rows.push(report('JailHost.run only (no HTTP)', await withCpu('JailHost.run', process.pid, () => driveOp('timed', jail))));
   // Below that: bubblewrap alone with the same arguments (namespaces, mounts, seccomp, uid drop through
   // the agent) and no cgroup, workspace tmpfs, uid lease, HTTP or queue: what this machine can do at all.
   const bare = await bareBubblewrap(host, spec);
-  await driveOp(Math.min(40, total), bare.op);
-  rows.push(report('bare bubblewrap (floor)', await withCpu('bare bubblewrap', process.pid, () => driveOp(total, bare.op))));
+  await driveOp(WARM_UP, bare.op);
+  rows.push(report('bare bubblewrap (floor)', await withCpu('bare bubblewrap', process.pid, () => driveOp('timed', bare.op))));
   bare.close();
   await host.close();
-  const [api, engine, floor] = rows.slice(1) as { rps: number }[];
+  const [api, engine, floor] = rows.slice(1);
   console.log(`HTTP service reaches ${((api!.rps / engine!.rps) * 100).toFixed(0)}% of the engine's and ${((api!.rps / floor!.rps) * 100).toFixed(0)}% of bare bubblewrap's throughput at concurrency ${concurrency}`);
   console.log(`(closed loop: mean latency = concurrency / throughput, so p99 <= 50 ms at concurrency ${concurrency} needs well over ${(concurrency / 0.05).toFixed(0)} req/s)`);
   console.log(JSON.stringify({ bench: 'api-throughput', rows }));

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx vite-node bench/jail-spawn.ts "${JAIL_SPAWN_RUNS:-60}"
-npx vite-node bench/api-throughput.ts "${API_BENCH_REQUESTS:-800}" "${API_BENCH_CONCURRENCY:-8}"
+npx vite-node bench/api-throughput.ts "${API_BENCH_SECONDS:-6}" "${API_BENCH_CONCURRENCY:-8}"
 npx vite-node bench/terraform-pipeline.ts "${TF_BENCH_ROUNDS:-3}"
