@@ -1,15 +1,18 @@
 // confine-jail-agent: the service's only spawner of jails, one long-lived root process per JailHost.
 //
-// Why it exists (measured, see src/jail/agent/README in docs/security.md): node forks itself for every
-// child_process.spawn, ~2 ms of a blocked event loop per exec at the service's size, and a jail used to
-// cost three (launcher, mount, umount). This small process forks instead, so node spends no fork on a
-// run. It does exactly what the bash + setpriv launch chain did, in the same order, and nothing else:
+// Why it exists (measured, docs/security.md finding 6): node forks itself for every child_process.spawn,
+// ~2 ms of a blocked event loop per exec at the service's size, and a jail used to cost three (a bash +
+// setpriv launch chain, mount, umount). This small process forks instead, so node spends no fork on a
+// run. A launcher does what that chain did, in the same order, and resets what it should have:
 //   fork -> enter the job cgroup (write own pid to each cgroup.procs) -> wait for the run's details ->
-//   place the pipes at their descriptors, close every other descriptor -> rlimits -> drop supplementary
-//   groups, bounding set, ambient and inheritable capabilities -> setresgid/setresuid to the workspace's
-//   unprivileged uid -> no_new_privs -> parent-death signal -> exec bubblewrap with an empty environment.
+//   place the pipes at their descriptors, close every other descriptor -> rlimits -> working directory,
+//   umask, priority, oom_score_adj, a fresh session keyring -> drop supplementary groups, bounding set,
+//   ambient capabilities -> setresgid/setresuid to the workspace's unprivileged uid -> zero every
+//   capability set and check the ids -> no_new_privs -> parent-death signal -> exec bubblewrap with an
+//   empty environment.
 // It also mounts and unmounts workspace tmpfs with mount(2)/umount2(2) instead of exec'ing mount(8).
-// Policy (argv, limits, paths, uids) is decided by the TypeScript side; the agent refuses uid/gid 0.
+// Policy (argv, limits, paths, uids) is decided by the TypeScript side; the agent refuses uid/gid 0, checks
+// a request whole before acting on it, and ignores (with a line on stderr) requests that reuse a live id.
 //
 // Protocol on stdin (requests) / stdout (events), little-endian frames:
 //   u32 length-of-rest | u8 type | u32 id | payload
@@ -33,6 +36,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -45,6 +49,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +62,8 @@ enum { REQ_PREPARE = 1, REQ_SPAWN = 2, REQ_KILL = 3, REQ_MOUNT = 4, REQ_UMOUNT =
 enum { EV_READY = 1, EV_STARTED = 2, EV_OUTPUT = 3, EV_FAILED = 4, EV_EXIT = 5, EV_DONE = 6 };
 // SCM_RIGHTS carries at most 253 descriptors per message; a run's are sent in chunks of FDS_PER_MESSAGE.
 enum { MAX_FRAME = 64 * 1024 * 1024, MAX_PASSED_FDS = 1000, FDS_PER_MESSAGE = 250, OUTPUT_CHUNK = 64 * 1024 };
+/* In the exec blob: uid, gid and six u64 rlimits precede the count of data descriptors. */
+enum { EXEC_NDATA_OFFSET = 4 + 4 + 6 * 8 };
 
 /* ---------- frames out ---------- */
 
@@ -164,6 +171,7 @@ struct run {
   pid_t pid;
   int ctl;            /* agent end of the launcher's control socket; -1 once the launcher exec'd or died */
   int ready;          /* the launcher is inside its cgroup */
+  int taken;          /* a SPAWN was accepted for it (whatever happened next): never a second one */
   int spawned;        /* GO sent */
   uint8_t *go;        /* a cold SPAWN waits here for READY */
   size_t go_len;
@@ -301,8 +309,9 @@ static void exec_jail(int ctl, const uint8_t *go, size_t go_len, const int *fds,
   if (uid == 0 || gid == 0) { errno = EPERM; launcher_fail(ctl, "refusing to run a jail as host root"); }
 
   // Descriptors: move everything above the targets first, so no dup2 overwrites a source.
-  ctl = fcntl(ctl, F_DUPFD_CLOEXEC, highest + 1);
-  if (ctl < 0) _exit(125);
+  int moved_ctl = fcntl(ctl, F_DUPFD_CLOEXEC, highest + 1);
+  if (moved_ctl < 0) launcher_fail(ctl, "move control socket");
+  ctl = moved_ctl;
   int moved[MAX_PASSED_FDS + 3];
   for (int i = 0; i < nfds; i++) {
     moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, highest + 1);
@@ -332,6 +341,20 @@ static void exec_jail(int ctl, const uint8_t *go, size_t go_len, const int *fds,
   if (setrlimit(RLIMIT_CORE, &limit) != 0) launcher_fail(ctl, "rlimit core");
   limit = (struct rlimit){rl[5], rl[5]};
   if (setrlimit(RLIMIT_NPROC, &limit) != 0) launcher_fail(ctl, "rlimit nproc");
+
+  limit = (struct rlimit){0, 0};
+  if (setrlimit(RLIMIT_RTPRIO, &limit) != 0) launcher_fail(ctl, "rlimit rtprio");
+  // Nothing else of the service's process state reaches the jail: working directory, umask, priority,
+  // OOM preference (a negative oom_score_adj would shield the jail from the memory cgroup's OOM killer;
+  // raising it to 0 needs no privilege, lowering a positive one does and is not needed), session keyring
+  // (a fresh empty one: setresuid keeps the old one, and its possessor could read the service's keys).
+  if (chdir("/") != 0) launcher_fail(ctl, "chdir /");
+  umask(022);
+  if (setpriority(PRIO_PROCESS, 0, 0) != 0) launcher_fail(ctl, "setpriority");
+  int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (oom < 0 || (write(oom, "0", 1) != 1 && errno != EACCES)) launcher_fail(ctl, "oom_score_adj");
+  close(oom);
+  if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0) launcher_fail(ctl, "new session keyring");
 
   drop_capabilities(ctl);
   if (setgroups(0, NULL) != 0) launcher_fail(ctl, "setgroups");
@@ -385,7 +408,8 @@ static void launcher_main(int ctl, char **procs) {
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
     ssize_t n;
     do n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
-    if (n <= 0) _exit(0); // released unused (KILL of an idle launcher, or the agent ended)
+    if (n == 0) _exit(0); // released unused (KILL of an idle launcher, or the agent ended)
+    if (n < 0) launcher_fail(ctl, "receive the run");
     if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) { errno = EMSGSIZE; launcher_fail(ctl, "run too large"); }
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -396,9 +420,10 @@ static void launcher_main(int ctl, char **procs) {
     }
     if (expected < 0) {
       go_len = n;
-      struct reader r = {go + 56, go + n, 0}; // uid, gid, 6 rlimits, then the count of data descriptors
-      expected = (int)rd_u32(&r) + 3;
-      if (r.bad || expected > MAX_PASSED_FDS + 3) { errno = EINVAL; launcher_fail(ctl, "malformed run"); }
+      struct reader r = {go + EXEC_NDATA_OFFSET, go + n, 0};
+      uint32_t count = n >= EXEC_NDATA_OFFSET ? rd_u32(&r) : 0;
+      if (n < EXEC_NDATA_OFFSET || r.bad || count > MAX_PASSED_FDS) { errno = EINVAL; launcher_fail(ctl, "malformed run"); }
+      expected = (int)count + 3;
     }
   }
   exec_jail(ctl, go, (size_t)go_len, fds, nfds);
@@ -445,6 +470,12 @@ static void flush_write(struct run *run, int index) {
 
 /** Sends the run to a launcher that is in its cgroup; registers the agent's ends of its pipes. */
 static void send_go(struct run *run) {
+  // The whole run fits the socket buffer (sized here; the agent is root), so a launcher that is slow to
+  // read (frozen by a kill) can never block the agent; a send that would block fails the run instead.
+  int sndbuf = (int)run->go_len + 64 * 1024;
+  if (setsockopt(run->ctl, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) != 0) {
+    setsockopt(run->ctl, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  }
   ssize_t sent = 0;
   uint8_t more = '+';
   for (int first = 0; sent >= 0 && first < run->go_nfds; first += FDS_PER_MESSAGE) {
@@ -459,13 +490,13 @@ static void send_go(struct run *run) {
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
     memcpy(CMSG_DATA(c), run->go_fds + first, sizeof(int) * (size_t)count);
-    sent = sendmsg(run->ctl, &msg, MSG_NOSIGNAL);
+    sent = sendmsg(run->ctl, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
   }
   close_go(run);
   run->spawned = 1;
   if (sent < 0) {
     send_message(EV_FAILED, run->id, "could not hand the run to its launcher: %s", strerror(errno));
-    kill(run->pid, SIGKILL);
+    if (!run->reaped) kill(run->pid, SIGKILL);
   } else {
     struct out p = {0};
     out_u32(&p, (uint32_t)run->pid);
@@ -483,7 +514,12 @@ static void send_go(struct run *run) {
 static int make_pipe(int fds[2], int agent_end_nonblocking_index) {
   if (pipe2(fds, O_CLOEXEC) != 0) return -1;
   int fd = fds[agent_end_nonblocking_index];
-  return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0) return 0;
+  int saved = errno;
+  close(fds[0]);
+  close(fds[1]);
+  errno = saved;
+  return -1;
 }
 
 static void handle_spawn(uint32_t id, struct reader *r) {
@@ -493,22 +529,41 @@ static void handle_spawn(uint32_t id, struct reader *r) {
   uint32_t exec_len;
   const uint8_t *exec = rd_bytes(r, &exec_len);
   uint32_t ndata = rd_u32(r);
-  if (r->bad || ndata > MAX_PASSED_FDS) { free_strs(procs); fail_request(id, "malformed SPAWN"); return; }
+  // The whole request is read and checked before anything is forked or created.
+  const uint8_t *data[MAX_PASSED_FDS + 1];
+  uint32_t lens[MAX_PASSED_FDS + 1];
+  for (uint32_t i = 0; !r->bad && i < ndata && i < MAX_PASSED_FDS; i++) data[i + 1] = rd_bytes(r, &lens[i + 1]);
+  data[0] = rd_bytes(r, &lens[0]); // stdin
+  struct reader inner = {exec, exec + exec_len, 0};
+  if (exec_len >= EXEC_NDATA_OFFSET) inner.p += EXEC_NDATA_OFFSET;
+  uint32_t inner_ndata = rd_u32(&inner);
+  if (r->bad || ndata > MAX_PASSED_FDS || exec_len < EXEC_NDATA_OFFSET || inner.bad || inner_ndata != ndata) {
+    free_strs(procs);
+    if (!find_run(id)) fail_request(id, "malformed SPAWN");
+    else fprintf(stderr, "confine-jail-agent: malformed SPAWN for live run %u ignored\n", id);
+    return;
+  }
   struct run *run = prepared ? find_run(id) : NULL;
   if (prepared && !run) { free_strs(procs); fail_request(id, "no prepared launcher with this id"); return; }
-  if (prepared && (run->spawned || run->go || run->ctl < 0 || !run->ready)) {
+  if (prepared && (run->taken || run->ctl < 0 || !run->ready || run->reaped)) {
     // Taken twice, or dying: the run fails, and the launcher's own EXIT ends it.
     free_strs(procs);
     send_message(EV_FAILED, id, "the prepared launcher is no longer waiting");
     if (!run->reaped) kill(run->pid, SIGKILL);
     return;
   }
-  if (!prepared && find_run(id)) { free_strs(procs); send_message(EV_FAILED, id, "duplicate run id"); return; }
+  if (!prepared && find_run(id)) {
+    // A protocol violation by the service: answering would land on the live run with this id.
+    free_strs(procs);
+    fprintf(stderr, "confine-jail-agent: SPAWN with the id of live run %u ignored\n", id);
+    return;
+  }
   if (!prepared) {
     run = start_launcher(id, procs);
     if (!run) { free_strs(procs); fail_request(id, "could not start a launcher"); return; }
   }
   free_strs(procs);
+  run->taken = 1;
   run->go_nfds = (int)ndata + 3;
   for (int i = 0; i < run->go_nfds; i++) run->go_fds[i] = -1;
 
@@ -516,13 +571,9 @@ static void handle_spawn(uint32_t id, struct reader *r) {
   // ends through SCM_RIGHTS in the same message as the run.
   run->writes = calloc(ndata + 1, sizeof *run->writes);
   if (!run->writes) _exit(4);
+  run->nwrites = 0;
   int p[2];
   int failed = 0;
-  const uint8_t *data[MAX_PASSED_FDS + 1];
-  uint32_t lens[MAX_PASSED_FDS + 1];
-  for (uint32_t i = 0; i < ndata; i++) data[i + 1] = rd_bytes(r, &lens[i + 1]);
-  data[0] = rd_bytes(r, &lens[0]); // stdin
-  if (r->bad) failed = 1;
   // Order passed: stdin, stdout, stderr, data...
   for (uint32_t i = 0; !failed && i <= ndata; i++) {
     if (make_pipe(p, 1) != 0) { failed = 1; break; }
@@ -544,7 +595,7 @@ static void handle_spawn(uint32_t id, struct reader *r) {
     send_message(EV_FAILED, id, "could not create the run's pipes: %s", strerror(errno));
     for (int s = 0; s < 2; s++) if (run->output[s] >= 0) { close(run->output[s]); run->output[s] = -1; }
     close_go(run);
-    kill(run->pid, SIGKILL);
+    if (!run->reaped) kill(run->pid, SIGKILL);
     return; // the launcher's death finishes the run
   }
   run->go = malloc(exec_len);
@@ -560,7 +611,7 @@ static void handle_request(uint8_t type, uint32_t id, struct reader *r) {
       uint32_t n;
       char **procs = rd_strs(r, &n);
       if (r->bad) fail_request(id, "malformed PREPARE");
-      else if (find_run(id)) send_message(EV_FAILED, id, "duplicate run id");
+      else if (find_run(id)) fprintf(stderr, "confine-jail-agent: PREPARE with the id of live run %u ignored\n", id);
       else if (!start_launcher(id, procs)) fail_request(id, "could not start a launcher");
       free_strs(procs);
       return;
@@ -700,6 +751,9 @@ static void on_requests(void) {
 
 int main(void) {
   agent_pid = getpid();
+  // Its own process group: a terminal's Ctrl-C goes to the service, which shuts down gracefully, and not
+  // straight to the agent (which would kill every jail first). Its life stays bound to the service's.
+  if (setpgid(0, 0) != 0) return 2;
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return 2;
   if (getppid() == 1) return 2; // the service died before we started
   // Nothing the service inherited stays open here (or could reach a launcher).

@@ -80,6 +80,8 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
     let supervisor: SupervisorAction;
     const failures: unknown[] = [];
     const started = performance.now();
+    // The agent runs a launcher with no cgroup files outside any job cgroup: never for a jail.
+    if (cgroup.procsFiles.length === 0) throw new JailSetupError('the job cgroup has no cgroup.procs files');
     const child = warm ? warm.launcher.spawn(launch) : deps.agent.spawn(cgroup.procsFiles, launch);
     const stop = (action: NonNullable<SupervisorAction>): void => {
       supervisor ??= action;

@@ -132,6 +132,15 @@ describe('launcher', () => {
     }
   });
 
+  it('no_process_state_of_the_service_reaches_the_jail', async () => {
+    // The service's working directory, umask and priority are its own; the jail starts from neutral ones.
+    const result = await run(launch('pwd; umask; cat /proc/self/oom_score_adj; nice; grep -c "_ses" /proc/keys'));
+    expect(result.code).toBe(0);
+    const [cwd, mask, oom, nice] = result.stdout.split('\n');
+    expect([cwd, mask, oom, nice]).toEqual(['/', '0022', '0', '0']);
+    expect(process.cwd()).not.toBe('/');
+  });
+
   it('refuses_host_root', async () => {
     for (const identity of [{ uid: 0, gid: UID }, { uid: UID, gid: 0 }]) {
       const result = await run(launch('echo ran', identity));
@@ -191,6 +200,23 @@ describe('prepared launchers', () => {
       expect((await child.exited).code).toBe(0);
       expect(stdout).toBe(`${UID}\n`);
       expect(() => prepared.spawn(launch('id -u'))).toThrow(/no longer waiting/);
+    } finally {
+      await sleep(50);
+      rmdirSync(group);
+    }
+  });
+
+  it('a_launcher_killed_while_idle_fails_the_run_it_is_handed_as_a_setup_failure', async () => {
+    const group = join(PIDS_ROOT, `confine-agent-dead-${process.pid}`);
+    mkdirSync(group);
+    try {
+      const prepared = await agent.prepare([join(group, 'cgroup.procs')]);
+      const [pid] = readFileSync(join(group, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number);
+      // Killed and handed a run in the same tick: node has not heard of the death, the agent may or may not
+      // have. Either order must end as a setup failure, never as the program's result.
+      process.kill(pid!, 'SIGKILL');
+      const exit = await prepared.spawn(launch('echo ran')).exited;
+      expect(exit.failure).toMatch(/died before it was handed the run|no longer waiting|could not hand the run/);
     } finally {
       await sleep(50);
       rmdirSync(group);

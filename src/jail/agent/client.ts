@@ -195,10 +195,13 @@ export class JailAgent {
     });
   }
 
+  /** A fresh id; after wrapping around, ids still in use are skipped (the agent ignores a live id). */
   private id(): number {
-    const id = this.nextId;
-    this.nextId = this.nextId >= 0xfffffff0 ? 1 : this.nextId + 1;
-    return id;
+    for (;;) {
+      const id = this.nextId;
+      this.nextId = this.nextId >= 0xfffffff0 ? 1 : this.nextId + 1;
+      if (!this.listeners.has(id)) return id;
+    }
   }
 
   private begin(): void {
@@ -250,6 +253,8 @@ export class JailAgent {
 class RunListener implements Listener, AgentRun {
   private handler: (stream: 1 | 2, chunk: Buffer) => void = () => {};
   private failure = '';
+  /** The agent answers every spawn with `started` or `failed` before the run's `exit`. */
+  private answered = false;
   private resolveExit: (exit: AgentExit) => void = () => {};
   readonly exited = new Promise<AgentExit>((resolve) => (this.resolveExit = resolve));
 
@@ -268,8 +273,14 @@ class RunListener implements Listener, AgentRun {
 
   onEvent(event: AgentEvent): void {
     if (event.type === 'output') this.handler(event.stream, event.chunk);
-    else if (event.type === 'failed') this.failure ||= event.message;
-    else if (event.type === 'exit') {
+    else if (event.type === 'started') this.answered = true;
+    else if (event.type === 'failed') {
+      this.answered = true;
+      this.failure ||= event.message;
+    } else if (event.type === 'exit') {
+      // An exit before any answer is a prepared launcher's own death (killed while idle) overtaking the
+      // spawn: the run never started, which is a setup failure, not a signal of the tenant's program.
+      if (!this.answered) this.failure ||= `the prepared launcher died before it was handed the run (${describeExit(event)})`;
       this.done();
       this.resolveExit({ code: event.code, signal: signalName(event.signal), ...(this.failure ? { failure: this.failure } : {}) });
     }
