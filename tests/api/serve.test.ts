@@ -22,8 +22,8 @@ const BASE_ENV = {
 // Every started service, so a failing assertion cannot leave one running (afterEach stops it).
 const started = new Set<ChildProcess>();
 
-function run(env: Record<string, string>): { pid: number; done: Promise<number | null>; output: () => string; kill: (signal: NodeJS.Signals) => void } {
-  const child = spawn(BIN, ['serve'], { env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(env: Record<string, string>, options: { ownProcessGroup?: boolean } = {}): { pid: number; done: Promise<number | null>; output: () => string; kill: (signal: NodeJS.Signals) => void } {
+  const child = spawn(BIN, ['serve'], { env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup ?? false });
   started.add(child);
   child.once('exit', () => started.delete(child));
   let output = '';
@@ -86,6 +86,25 @@ describe('confine serve', () => {
     // The audit stream (stdout without AUDIT_LOG_PATH) recorded the run; the key never appears in output.
     expect(proc.output()).toContain('"event":"run_finished"');
     expect(proc.output().split(key).length - 1).toBe(1); // printed once, in the hint; never logged
+  }, 120_000);
+
+  it('ctrl_c_at_a_terminal_drains_the_running_jail_instead_of_killing_it', async () => {
+    // A terminal sends SIGINT to the whole foreground process group. The jail agent keeps its own group,
+    // so the service drains (the run finishes normally) and then everything is gone.
+    const port = await freePort();
+    const proc = run({ PORT: String(port), API_KEYS: 'tty:tty-key-0123456789abcdef', SHUTDOWN_GRACE_SECONDS: '30' }, { ownProcessGroup: true });
+    const base = `http://127.0.0.1:${port}`;
+    await until(async () => ((await fetch(`${base}/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 60_000);
+    const headers = { 'x-api-key': 'tty-key-0123456789abcdef' };
+    const inFlight = call(base, 'POST', '/api/v1/runs/scripts?wait=true', { headers, json: { script: 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo done\n' } });
+    await until(async () => (((await call(base, 'GET', '/status', { headers })).body['queue']?.['running'] as unknown) === 1 ? true : undefined), 30_000);
+    process.kill(-proc.pid, 'SIGINT');
+    const answered = await inFlight;
+    expect(answered.body['state'], JSON.stringify(answered.body)).toBe('succeeded');
+    expect(answered.body['result']['run']['stdout']).toBe('done\n');
+    expect(await proc.done).toBe(0);
+    const ownMounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(`/confine-test-state/workspaces/${proc.pid}-`));
+    expect(ownMounts).toEqual([]);
   }, 120_000);
 
   it('sigterm_with_a_run_in_flight_answers_it_cancelled_then_exits', async () => {
