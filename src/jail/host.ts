@@ -7,6 +7,7 @@ import { JailAgent } from './agent/client.js';
 import { resolveHostTools, type AllHostTools } from './host-tools.js';
 import { IdentityPool } from './identity.js';
 import type { ProgramSource } from './profiles/host-programs.js';
+import { sweepPartialTrees } from './profiles/program-tree.js';
 import { isStale } from './liveness.js';
 import { runJail, type RunOptions } from './run.js';
 import { compileSeccomp, hostSeccompArch, type CompiledSeccomp } from './seccomp/compile.js';
@@ -41,6 +42,8 @@ export interface SweepReport {
   cgroups: string[];
   workspaces: string[];
   identities: number;
+  /** Half-built program trees of a builder that died. */
+  programTrees: string[];
 }
 
 export const DEFAULT_WORKSPACE_INODES = 20_000;
@@ -108,7 +111,8 @@ export class JailHost {
     }
     const workspaces = await this.workspaces.sweep();
     const identities = await this.identities.sweep();
-    return { cgroups, workspaces, identities };
+    const programTrees = await sweepPartialTrees(this.programSource.treesDir);
+    return { cgroups, workspaces, identities, programTrees };
   }
 
   private replenish(): void {

@@ -6,9 +6,11 @@
 // jail still holds exactly the set; a host package upgrade is picked up when the profile is next built
 // (at the service's next start, like the ldd resolution it comes from).
 import { createHash, randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
-import { copyFile, chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { realpathSync, statSync } from 'node:fs';
+import { copyFile, chmod, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { readdirIfExists } from '../cgroup/fsutil.js';
+import { isStale } from '../liveness.js';
 import type { Mount } from '../spec.js';
 import type { ResolvedProgram } from './host-programs.js';
 
@@ -44,6 +46,11 @@ export async function programMounts(programs: readonly ResolvedProgram[], treesD
     for (const library of program.libraries) place(library.jailPath, library.hostPath);
   }
   const tree = await materialize([...files.values()], treesDir);
+  // A bind mount keeps its source's noexec: a tree on such a filesystem would hold programs that cannot run.
+  const options = mountOptionsOf(realpathSync(tree), await readFile('/proc/self/mountinfo', 'utf8'));
+  if (options.includes('noexec')) {
+    throw new Error(`program trees live in ${treesDir}, on a filesystem mounted noexec: jails could not run their programs; put CONFINE_STATE_DIR on a filesystem that allows exec`);
+  }
   const mounts: Mount[] = [{ kind: 'ro-bind', source: tree, target: '/usr' }, { kind: 'symlink', target: '/bin', linkTo: 'usr/bin' }];
   for (const top of LINKED_TOP_DIRS) {
     if ([...files.keys()].some((relative) => relative.startsWith(`${top}/`))) mounts.push({ kind: 'symlink', target: `/${top}`, linkTo: `usr/${top}` });
@@ -58,6 +65,19 @@ function treeRelative(jailPath: string): string | undefined {
   return undefined;
 }
 
+const BUILDING = '.building-';
+
+/** Removes half-built trees whose builder died (complete trees stay: any service may share them). */
+export async function sweepPartialTrees(treesDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdirIfExists(treesDir)) {
+    if (!name.startsWith(BUILDING) || !isStale(name.slice(BUILDING.length))) continue;
+    await rm(join(treesDir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
 /** The tree's directory (its jail /usr), built atomically unless an identical one exists already. */
 async function materialize(files: readonly TreeFile[], treesDir: string): Promise<string> {
   const sorted = [...files].sort((a, b) => a.relative.localeCompare(b.relative));
@@ -69,7 +89,7 @@ async function materialize(files: readonly TreeFile[], treesDir: string): Promis
   const final = join(treesDir, hash.digest('hex').slice(0, 32));
   if (await isDirectory(final)) return final;
   await mkdir(treesDir, { recursive: true, mode: 0o755 });
-  const building = join(treesDir, `.building-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const building = join(treesDir, `${BUILDING}${process.pid}-${randomBytes(6).toString('hex')}`);
   try {
     for (const file of sorted) {
       const target = join(building, file.relative);
@@ -96,4 +116,18 @@ async function isDirectory(path: string): Promise<boolean> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
   }
+}
+
+/** Pure: the per-mount options (`rw,nosuid,noexec,...`) of the mount holding `path`, from mountinfo text. */
+export function mountOptionsOf(path: string, mountinfo: string): string[] {
+  let best: { point: string; options: string[] } | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const fields = line.split(' ');
+    if (fields.length < 6) continue;
+    const point = fields[4]!.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+    const inside = point === '/' || path === point || path.startsWith(`${point}/`);
+    // Later lines are mounted on top of earlier ones at the same point: the last longest match wins.
+    if (inside && (!best || point.length >= best.point.length)) best = { point, options: fields[5]!.split(',') };
+  }
+  return best?.options ?? [];
 }
