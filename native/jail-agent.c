@@ -173,6 +173,7 @@ struct run {
   int ready;          /* the launcher is inside its cgroup */
   int taken;          /* a SPAWN was accepted for it (whatever happened next): never a second one */
   int spawned;        /* GO sent */
+  int took;           /* the launcher acknowledged the run (so a later death is the run's, not a setup failure) */
   uint8_t *go;        /* a cold SPAWN waits here for READY */
   size_t go_len;
   int go_fds[MAX_PASSED_FDS + 3];
@@ -426,6 +427,8 @@ static void launcher_main(int ctl, char **procs) {
       expected = (int)count + 3;
     }
   }
+  // Acknowledged before anything else: a launcher killed after this point died running the run.
+  if (send(ctl, "G", 1, MSG_NOSIGNAL) != 1) _exit(125);
   exec_jail(ctl, go, (size_t)go_len, fds, nfds);
 }
 
@@ -670,12 +673,18 @@ static void on_ctl(struct run *run) {
       // It died before taking the run: the pipes it would have used are the agent's to close.
       for (int s = 0; s < 2; s++) if (run->output[s] >= 0) { close(run->output[s]); run->output[s] = -1; }
       close_go(run);
+    } else if (!run->took) {
+      // Handed the run but gone before acknowledging it (killed while idle, a moment before): a setup
+      // failure, not the tenant program's signal.
+      send_message(EV_FAILED, run->id, "the launcher died before it took the run");
     }
     maybe_finish(run);
     return;
   }
   buf[n] = 0;
-  if (buf[0] == 'R') {
+  if (buf[0] == 'G') {
+    run->took = 1;
+  } else if (buf[0] == 'R') {
     run->ready = 1;
     if (run->go) send_go(run);
     else send_event(EV_READY, run->id, NULL);

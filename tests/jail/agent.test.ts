@@ -216,7 +216,7 @@ describe('prepared launchers', () => {
       // have. Either order must end as a setup failure, never as the program's result.
       process.kill(pid!, 'SIGKILL');
       const exit = await prepared.spawn(launch('echo ran')).exited;
-      expect(exit.failure).toMatch(/died before it was handed the run|no longer waiting|could not hand the run/);
+      expect(exit.failure).toMatch(/died before it was handed the run|died before it took the run|no longer waiting|could not hand the run/);
     } finally {
       await sleep(50);
       rmdirSync(group);
