@@ -761,8 +761,9 @@ static void on_requests(void) {
 int main(void) {
   agent_pid = getpid();
   // Its own process group: a terminal's Ctrl-C goes to the service, which shuts down gracefully, and not
-  // straight to the agent (which would kill every jail first). Its life stays bound to the service's.
-  if (setpgid(0, 0) != 0) return 2;
+  // straight to the agent (which would kill every jail first). The service starts it in a new session
+  // already (no window before this line); this covers other callers. Its life stays bound to the service's.
+  if (getpgrp() != getpid() && setpgid(0, 0) != 0) return 2;
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return 2;
   if (getppid() == 1) return 2; // the service died before we started
   // Nothing the service inherited stays open here (or could reach a launcher).

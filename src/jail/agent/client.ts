@@ -228,7 +228,10 @@ export class JailAgent {
   /** The running agent, started on first use and again after it died. */
   private ensure(): ChildProcess {
     if (this.process) return this.process;
-    const child = spawn(this.binary, [], { stdio: ['pipe', 'pipe', 'inherit'], env: {} });
+    // detached: its own session and process group from before its first instruction, so a terminal's
+    // Ctrl-C reaches the service (which drains) and never the agent (which would kill every jail first).
+    // Its life stays bound to the service's: PR_SET_PDEATHSIG and end of stdin.
+    const child = spawn(this.binary, [], { stdio: ['pipe', 'pipe', 'inherit'], env: {}, detached: true });
     this.process = child;
     const decoder = new EventDecoder();
     child.stdout!.on('data', (chunk: Buffer) => {
