@@ -608,6 +608,16 @@ static void handle_spawn(uint32_t id, struct reader *r) {
   if (run->ready) send_go(run);
 }
 
+/** DONE for a mount or unmount: the errno (0 on success) and its text. */
+static void send_done(uint32_t id, int rc) {
+  struct out p = {0};
+  out_u32(&p, (uint32_t)rc);
+  const char *text = rc ? strerror(rc) : "";
+  out_bytes(&p, text, strlen(text));
+  send_event(EV_DONE, id, &p);
+  free(p.data);
+}
+
 static void handle_request(uint8_t type, uint32_t id, struct reader *r) {
   switch (type) {
     case REQ_PREPARE: {
@@ -631,26 +641,14 @@ static void handle_request(uint8_t type, uint32_t id, struct reader *r) {
       char *source = rd_str(r), *target = rd_str(r), *fstype = rd_str(r);
       uint64_t flags = rd_u64(r);
       char *data = rd_str(r);
-      int rc = r->bad ? EINVAL : (mount(source, target, fstype, flags, data) == 0 ? 0 : errno);
-      struct out p = {0};
-      out_u32(&p, (uint32_t)rc);
-      const char *text = rc ? strerror(rc) : "";
-      out_bytes(&p, text, strlen(text));
-      send_event(EV_DONE, id, &p);
-      free(p.data);
+      send_done(id, r->bad ? EINVAL : (mount(source, target, fstype, flags, data) == 0 ? 0 : errno));
       free(source); free(target); free(fstype); free(data);
       return;
     }
     case REQ_UMOUNT: {
       char *target = rd_str(r);
       uint32_t flags = rd_u32(r);
-      int rc = r->bad ? EINVAL : (umount2(target, (int)flags) == 0 ? 0 : errno);
-      struct out p = {0};
-      out_u32(&p, (uint32_t)rc);
-      const char *text = rc ? strerror(rc) : "";
-      out_bytes(&p, text, strlen(text));
-      send_event(EV_DONE, id, &p);
-      free(p.data);
+      send_done(id, r->bad ? EINVAL : (umount2(target, (int)flags) == 0 ? 0 : errno));
       free(target);
       return;
     }

@@ -18,6 +18,18 @@ const PIDS_ROOT = '/sys/fs/cgroup/pids';
 let agent: JailAgent;
 let scratch: string;
 
+/** Runs `body` with a fresh pids cgroup of its own (removed afterwards, once its last member has gone). */
+async function withPidsGroup(name: string, body: (group: string) => Promise<void>): Promise<void> {
+  const group = join(PIDS_ROOT, `confine-agent-${name}-${process.pid}`);
+  mkdirSync(group);
+  try {
+    await body(group);
+  } finally {
+    for (let i = 0; i < 100 && readFileSync(join(group, 'cgroup.procs'), 'utf8') !== ''; i++) await sleep(10);
+    rmdirSync(group);
+  }
+}
+
 function launch(script: string, overrides: Partial<LaunchRequest> = {}): LaunchRequest {
   return {
     uid: UID,
@@ -183,17 +195,12 @@ def describe():
   });
 
   it('enters_the_cgroup_before_the_program_runs', async () => {
-    const group = join(PIDS_ROOT, `confine-agent-test-${process.pid}`);
-    mkdirSync(group);
-    try {
+    await withPidsGroup('test', async (group) => {
       writeFileSync(join(group, 'pids.max'), '5');
       const result = await run(launch(`cat /proc/self/cgroup | grep -c "pids:/confine-agent-test-${process.pid}"; for i in 1 2 3 4 5 6; do sleep 1 & done; wait`), [join(group, 'cgroup.procs')]);
       expect(result.stdout.split('\n')[0]).toBe('1');
       expect(result.stderr).toMatch(/fork|Resource temporarily unavailable/); // pids.max held inside the group
-    } finally {
-      await sleep(50);
-      rmdirSync(group);
-    }
+    });
   });
 
   it('a_cgroup_that_cannot_be_entered_fails_the_run_without_running_it', async () => {
@@ -213,9 +220,7 @@ def describe():
 
 describe('prepared launchers', () => {
   it('prepared_launcher_waits_in_its_cgroup_then_runs', async () => {
-    const group = join(PIDS_ROOT, `confine-agent-prep-${process.pid}`);
-    mkdirSync(group);
-    try {
+    await withPidsGroup('prep', async (group) => {
       const prepared = await agent.prepare([join(group, 'cgroup.procs')]);
       expect(readFileSync(join(group, 'cgroup.procs'), 'utf8').trim().split('\n')).toHaveLength(1);
       expect(prepared.waiting).toBe(true);
@@ -225,16 +230,11 @@ describe('prepared launchers', () => {
       expect((await child.exited).code).toBe(0);
       expect(stdout).toBe(`${UID}\n`);
       expect(() => prepared.spawn(launch('id -u'))).toThrow(/no longer waiting/);
-    } finally {
-      await sleep(50);
-      rmdirSync(group);
-    }
+    });
   });
 
   it('a_launcher_killed_while_idle_fails_the_run_it_is_handed_as_a_setup_failure', async () => {
-    const group = join(PIDS_ROOT, `confine-agent-dead-${process.pid}`);
-    mkdirSync(group);
-    try {
+    await withPidsGroup('dead', async (group) => {
       const prepared = await agent.prepare([join(group, 'cgroup.procs')]);
       const [pid] = readFileSync(join(group, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number);
       // Killed and handed a run in the same tick: node has not heard of the death, the agent may or may not
@@ -242,23 +242,16 @@ describe('prepared launchers', () => {
       process.kill(pid!, 'SIGKILL');
       const exit = await prepared.spawn(launch('echo ran')).exited;
       expect(exit.failure).toMatch(/died before it was handed the run|died before it took the run|no longer waiting|could not hand the run/);
-    } finally {
-      await sleep(50);
-      rmdirSync(group);
-    }
+    });
   });
 
   it('release_kills_an_unused_launcher_and_a_bad_cgroup_rejects', async () => {
-    const group = join(PIDS_ROOT, `confine-agent-rel-${process.pid}`);
-    mkdirSync(group);
-    try {
+    await withPidsGroup('rel', async (group) => {
       const prepared = await agent.prepare([join(group, 'cgroup.procs')]);
       await prepared.release();
       expect(prepared.waiting).toBe(false);
       expect(readFileSync(join(group, 'cgroup.procs'), 'utf8')).toBe('');
-    } finally {
-      rmdirSync(group);
-    }
+    });
     await expect(agent.prepare(['/sys/fs/cgroup/pids/does-not-exist/cgroup.procs'])).rejects.toThrow(/could not start a launcher/);
   });
 });
