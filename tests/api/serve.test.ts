@@ -2,7 +2,7 @@
 // variable; with no credentials configured it prints a dev key and a curl line that work; SIGTERM
 // drains and exits 0.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -97,7 +97,15 @@ describe('confine serve', () => {
     await until(async () => ((await fetch(`${base}/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 60_000);
     const headers = { 'x-api-key': 'tty-key-0123456789abcdef' };
     const inFlight = call(base, 'POST', '/api/v1/runs/scripts?wait=true', { headers, json: { script: 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo done\n' } });
-    await until(async () => (((await call(base, 'GET', '/status', { headers })).body['queue']?.['running'] as unknown) === 1 ? true : undefined), 30_000);
+    // The jail itself exists: a bubblewrap whose argv binds one of this service's workspaces.
+    const jailRunning = async (): Promise<true | undefined> => {
+      for (const pid of await readdir('/proc').catch(() => [])) {
+        const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (argv.includes('bwrap') && argv.includes(`/workspaces/${proc.pid}-`)) return true;
+      }
+      return undefined;
+    };
+    await until(jailRunning, 30_000);
     process.kill(-proc.pid, 'SIGINT');
     const answered = await inFlight;
     expect(answered.body['state'], JSON.stringify(answered.body)).toBe('succeeded');
