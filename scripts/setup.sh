@@ -8,6 +8,8 @@ command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
 command -v ldd >/dev/null || need+=(libc-bin)
+# python3 with ctypes: the jail agent's keyring test calls keyctl(2) from a probe script.
+/usr/bin/python3 -c 'import ctypes' 2>/dev/null || need+=(python3)
 # strace lets the CLI tests prove from outside that a rejected command executes no bwrap at all.
 command -v strace >/dev/null || need+=(strace)
 if [ ${#need[@]} -gt 0 ]; then

@@ -171,7 +171,7 @@ def describe():
       chmodSync(scratch, 0o711); // the jail's uid reads the probe
       const probe = join(scratch, 'keyring-probe.py');
       writeFileSync(probe, `${keyctl}print(describe())\n`, { mode: 0o644 });
-      const result = await runWith(own, launch(`python3 ${probe}`));
+      const result = await runWith(own, launch(`/usr/bin/python3 ${probe}`));
       expect(result.stdout).toBe('_ses\n');
     } finally {
       await own.close();

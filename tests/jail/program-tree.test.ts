@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveProgram } from '../../src/jail/profiles/host-programs.js';
-import { mountOptionsOf, programMounts, sweepPartialTrees } from '../../src/jail/profiles/program-tree.js';
+import { mountOf, parseMountinfo } from '../../src/jail/mountinfo.js';
+import { programMounts, sweepPartialTrees } from '../../src/jail/profiles/program-tree.js';
 import { testHost } from '../support/jail.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'confine-trees-'));
@@ -60,8 +61,9 @@ describe('program tree', () => {
       '30 22 0:40 / /var/lib rw,nosuid,noexec shared:2 - tmpfs tmpfs rw',
       '31 30 0:41 / /var/lib/confine\\040state rw,nosuid shared:3 - tmpfs tmpfs rw',
     ].join('\n');
-    expect(mountOptionsOf('/var/lib/confine state/programs/x', mountinfo)).toEqual(['rw', 'nosuid']);
-    expect(mountOptionsOf('/var/lib/other', mountinfo)).toContain('noexec');
-    expect(mountOptionsOf('/var/library', mountinfo)).toEqual(['rw', 'relatime']);
+    const entries = parseMountinfo(mountinfo);
+    expect(mountOf('/var/lib/confine state/programs/x', entries)?.options).toEqual(['rw', 'nosuid']);
+    expect(mountOf('/var/lib/other', entries)?.options).toContain('noexec');
+    expect(mountOf('/var/library', entries)?.options).toEqual(['rw', 'relatime']);
   });
 });

@@ -3,6 +3,7 @@
 // own limits on the service keep holding for everything it starts.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseMountinfo, readMountinfo } from '../mountinfo.js';
 
 export interface CgroupMount {
   version: 1 | 2;
@@ -19,23 +20,16 @@ export interface CgroupLayout {
 }
 
 export async function readCgroupLayout(): Promise<CgroupLayout> {
-  return parseCgroupLayout(await readFile('/proc/self/mountinfo', 'utf8'), await readFile('/proc/self/cgroup', 'utf8'));
+  return parseCgroupLayout(await readMountinfo(), await readFile('/proc/self/cgroup', 'utf8'));
 }
 
 /** Pure: the layout from the texts of /proc/self/mountinfo and /proc/self/cgroup (fixture-tested). */
 export function parseCgroupLayout(mountinfo: string, cgroupFile: string): CgroupLayout {
   const mounts: CgroupMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const fields = left.split(' ');
-    const [fsType, , superOptions] = right.split(' ');
-    const root = fields[3];
-    const mountPoint = fields[4];
-    if (!root || !mountPoint) continue;
+  for (const { fsType, mountPoint, root, superOptions } of parseMountinfo(mountinfo)) {
     if (fsType === 'cgroup2') mounts.push({ version: 2, mountPoint, root, controllers: [] });
     if (fsType === 'cgroup') {
-      const controllers = (superOptions ?? '').split(',').filter((o) => KNOWN_V1.has(o));
+      const controllers = superOptions.filter((o) => KNOWN_V1.has(o));
       if (controllers.length > 0) mounts.push({ version: 1, mountPoint, root, controllers });
     }
   }

@@ -7,10 +7,11 @@
 // (at the service's next start, like the ldd resolution it comes from).
 import { createHash, randomBytes } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
-import { copyFile, chmod, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readdirIfExists } from '../cgroup/fsutil.js';
 import { isStale } from '../liveness.js';
+import { mountOf, parseMountinfo, readMountinfo } from '../mountinfo.js';
 import type { Mount } from '../spec.js';
 import type { ResolvedProgram } from './host-programs.js';
 
@@ -47,7 +48,7 @@ export async function programMounts(programs: readonly ResolvedProgram[], treesD
   }
   const tree = await materialize([...files.values()], treesDir);
   // A bind mount keeps its source's noexec: a tree on such a filesystem would hold programs that cannot run.
-  const options = mountOptionsOf(realpathSync(tree), await readFile('/proc/self/mountinfo', 'utf8'));
+  const options = mountOf(realpathSync(tree), parseMountinfo(await readMountinfo()))?.options ?? [];
   if (options.includes('noexec')) {
     throw new Error(`program trees live in ${treesDir}, on a filesystem mounted noexec: jails could not run their programs; put CONFINE_STATE_DIR on a filesystem that allows exec`);
   }
@@ -116,18 +117,4 @@ async function isDirectory(path: string): Promise<boolean> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
   }
-}
-
-/** Pure: the per-mount options (`rw,nosuid,noexec,...`) of the mount holding `path`, from mountinfo text. */
-export function mountOptionsOf(path: string, mountinfo: string): string[] {
-  let best: { point: string; options: string[] } | undefined;
-  for (const line of mountinfo.split('\n')) {
-    const fields = line.split(' ');
-    if (fields.length < 6) continue;
-    const point = fields[4]!.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-    const inside = point === '/' || path === point || path.startsWith(`${point}/`);
-    // Later lines are mounted on top of earlier ones at the same point: the last longest match wins.
-    if (inside && (!best || point.length >= best.point.length)) best = { point, options: fields[5]!.split(',') };
-  }
-  return best?.options ?? [];
 }
