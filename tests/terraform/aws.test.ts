@@ -47,10 +47,12 @@ provider "aws" {
 
   it('redirecting_and_credential_sourcing_arguments_are_blocked_with_lines', async () => {
     const result = await runTerraform({ input: files({ 'main.tf': risky }) });
-    expectBlocked(result, 'provider_argument', 'main.tf', 20);
+    // Lines counted from the end of the shared provider setup: a blank line, then the evil provider block.
+    const at = (offset: number): number => AWS_PROVIDER.split('\n').length + offset;
+    expectBlocked(result, 'provider_argument', 'main.tf', at(4));
     const lines = Object.fromEntries(result.findings.filter((f) => f.rule === 'provider_argument').map((f) => [f.message.split('"')[3], f.line]));
     expect(lines).toEqual({
-      endpoints: 20, https_proxy: 23, custom_ca_bundle: 24, shared_credentials_files: 25, shared_config_files: 26, profile: 27, assume_role: 28,
+      endpoints: at(4), https_proxy: at(7), custom_ca_bundle: at(8), shared_credentials_files: at(9), shared_config_files: at(10), profile: at(11), assume_role: at(12),
     });
   });
 

@@ -4,7 +4,8 @@ import { expect } from 'vitest';
 import { loadConfig, type Config } from '../../../src/config/settings.js';
 import { createTerraformRunner } from '../../../src/domains/terraform/index.js';
 import type { TerraformRequest, TerraformResult } from '../../../src/domains/terraform/types.js';
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { findExecutable } from '../../../src/jail/host-tools.js';
 import type { TerraformProfile } from '../../../src/domains/terraform/profile.js';
 import { testHost } from '../../support/jail.js';
@@ -55,22 +56,8 @@ export function files(map: Record<string, string>): TerraformRequest['input'] {
   return { kind: 'files', files: map };
 }
 
-export const AWS_PROVIDER = `
-terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws" }
-  }
-}
-provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "mock_access_key"
-  secret_key                  = "mock_secret_key"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-}
-`;
+/** The aws-basic fixture's provider setup (mock keys, skip_* flags: plans need no account, make no request). */
+export const AWS_PROVIDER = readFileSync(fileURLToPath(new URL('../../fixtures/terraform/aws-basic/providers.tf', import.meta.url)), 'utf8');
 
 /**
  * The jailed pipeline alone (no intake or policy) in a fresh workspace seeded with `seed`; `inspect` runs
