@@ -195,8 +195,9 @@ static struct run *find_run(uint32_t id) {
   for (struct run *r = runs; r; r = r->next) if (r->id == id) return r;
   return NULL;
 }
+/** The live (not yet reaped) run whose launcher has this pid: a reaped run's pid may already be reused. */
 static struct run *find_pid(pid_t pid) {
-  for (struct run *r = runs; r; r = r->next) if (r->pid == pid) return r;
+  for (struct run *r = runs; r; r = r->next) if (r->pid == pid && !r->reaped) return r;
   return NULL;
 }
 
@@ -716,7 +717,7 @@ static void on_sigchld(void) {
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     struct run *run = find_pid(pid);
-    if (!run) continue;
+    if (!run) continue; // an orphan adopted as subreaper (a jail's exiting init): reaping it was the point
     run->reaped = 1;
     run->status = status;
     maybe_finish(run);
@@ -764,6 +765,13 @@ int main(void) {
   if (getpgrp() != getpid() && setpgid(0, 0) != 0) return 2;
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return 2;
   if (getppid() == 1) return 2; // the service died before we started
+  // Orphans are ours to reap. bubblewrap's monitor exits as soon as its pid-1 init reports the program's
+  // status, so that init is orphaned while it exits. Without this it was reparented to host init, which
+  // may reap late (~2 s on the development machine) or never (a bare process as pid 1 in a container),
+  // and each such zombie counts against RLIMIT_NPROC of the jail's uid: a session (one uid for its whole
+  // life) running requests back to back failed "bwrap: Can't fork for pid 1" (issue 9 item 7). As a
+  // subreaper the agent receives them, and on_sigchld's waitpid(-1) reaps them as they exit.
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return 2;
   // Nothing the service inherited stays open here (or could reach a launcher).
   if (syscall(SYS_close_range, 3, ~0U, 0) != 0) return 2;
   for (int fd = 0; fd <= 1; fd++) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);

@@ -12,7 +12,13 @@ export interface Identity {
 
 /** Processes bubblewrap itself needs (monitor + pid-1 init) on top of the jail's own. */
 export const BWRAP_PROCESSES = 2;
-/** RLIMIT_NPROC sits above pids.max so the cgroup (which reports the event) is what stops a fork bomb. */
+/**
+ * RLIMIT_NPROC sits above pids.max so the cgroup (which reports the event) is what stops a fork bomb.
+ * It counts every process of the host uid, zombies included. A session keeps one uid across requests, so
+ * the exiting inits of its earlier jails would count here until reaped: the jail agent is their subreaper
+ * and reaps each as it exits (native/jail-agent.c), which leaves at most the previous jail's init in the
+ * moment between its leaving the cgroup and its reaping. The margin covers that moment with room to spare.
+ */
 const NPROC_MARGIN = 8;
 
 /**

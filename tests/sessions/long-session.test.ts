@@ -1,0 +1,97 @@
+// A long session: many sequential requests with input files in one session, which keeps one host uid for
+// its whole life. Each request is two jails (the injection jail, then the script's), and each jail's
+// bubblewrap init outlives its monitor for a moment; before the jail agent reaped those orphans, they
+// waited for host init (~2 s here) as zombies of the session's uid, counted against the injection jail's
+// RLIMIT_NPROC, and 2-15 of 30 requests failed "bwrap: Can't fork for pid 1" as unknown_error.
+import { readFileSync, readdirSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/settings.js';
+import { createCommandRunner, type CommandRunner } from '../../src/domains/commands/index.js';
+import { DEFAULT_WORKSPACE_INODES, type JailHost } from '../../src/jail/host.js';
+import { MiB } from '../../src/jail/limits.js';
+import type { Workspace } from '../../src/jail/workspace.js';
+import { createExecutor } from '../../src/jobs/executor.js';
+import { MemoryJobQueue } from '../../src/jobs/queue.js';
+import { createJobService } from '../../src/jobs/service.js';
+import type { RunRecord } from '../../src/jobs/types.js';
+import { SessionManager } from '../../src/sessions/index.js';
+import { TEST_STATE_DIR, TEST_UID_BASE, testHost } from '../support/jail.js';
+
+const RUNS = 100;
+
+let host: JailHost;
+let commands: CommandRunner;
+
+beforeAll(async () => {
+  host = await testHost();
+  const config = loadConfig({ CONFINE_STATE_DIR: TEST_STATE_DIR, CONFINE_UID_BASE: String(TEST_UID_BASE), ALLOWED_COMMANDS: 'cat,sh' });
+  commands = createCommandRunner(host, config);
+});
+
+/** Zombies whose real uid is the given one (not yet reaped by anyone). */
+function zombiesOfUid(uid: number): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${name}/status`, 'utf8');
+    } catch {
+      continue; // reaped while we looked
+    }
+    const uidLine = /^Uid:\s+(\d+)/m.exec(status);
+    if (uidLine && Number(uidLine[1]) === uid && /^State:\s+Z/m.test(status)) pids.push(Number(name));
+  }
+  return pids;
+}
+
+function describeFailure(record: RunRecord | undefined): string {
+  if (!record?.outcome || record.outcome.kind === 'terraform') return JSON.stringify(record);
+  const { status, error, run } = record.outcome.result;
+  return `${status} ${error?.type ?? ''} ${error?.message ?? ''} stdout=${JSON.stringify(run?.stdout)} stderr=${JSON.stringify(run?.stderr)}`;
+}
+
+describe('long session', () => {
+  it('hundredSequentialRunsWithInputFiles_inOneSession_allSucceed', async () => {
+    const workspaces: Workspace[] = [];
+    const sessions = new SessionManager({
+      createWorkspace: async (options) => {
+        const workspace = await host.createWorkspace(options);
+        workspaces.push(workspace);
+        return workspace;
+      },
+      ttlMs: 600_000,
+      quotaBytes: 4 * MiB,
+      maxInodes: DEFAULT_WORKSPACE_INODES,
+      maxSessions: 4,
+      maxPerTenant: 4,
+      cleanupIntervalMs: 600_000,
+    });
+    const executor = createExecutor({
+      terraform: { run: async () => { throw new Error('no terraform in this test'); } },
+      commands,
+      artifacts: { storePlanText: async () => { throw new Error('no plans in this test'); } },
+      sessions,
+    });
+    const jobs = createJobService({ queue: new MemoryJobQueue({ capacity: 8, perTenant: 8 }), workers: 1, executor, runTimeoutMs: () => 60_000 });
+    const session = await sessions.open('alice', 'long');
+    const uid = workspaces[0]!.identity.uid;
+
+    const failures: string[] = [];
+    let mostZombies = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const files = { [`in/${i}.txt`]: `line ${i}\n`, 'latest.txt': `${i}\n` };
+      const submitted = await jobs.submit('alice', { kind: 'script', request: { kind: 'script', script: `cat latest.txt in/${i}.txt`, files } }, { sessionId: session.id });
+      const record = await jobs.wait('alice', submitted.id, 60_000);
+      const result = record?.outcome && record.outcome.kind !== 'terraform' ? record.outcome.result : undefined;
+      if (result?.status !== 'succeeded' || result.run?.stdout !== `${i}\nline ${i}\n`) failures.push(`run ${i}: ${describeFailure(record)}`);
+      mostZombies = Math.max(mostZombies, zombiesOfUid(uid).length);
+    }
+
+    expect(failures).toEqual([]);
+    // The session's uid never accumulates zombies: each jail's orphaned init is reaped as it exits.
+    expect(mostZombies).toBeLessThanOrEqual(2);
+    await jobs.shutdown(0);
+    await sessions.closeAll();
+  }, 300_000);
+});
