@@ -1,11 +1,12 @@
 // Unprivileged host identities for jails. Every live workspace holds its own uid, so rlimits counted per
 // uid (RLIMIT_NPROC) and file ownership of one job never touch another's. Leases are lock files naming the
-// owner pid, so several confine processes on one host (service, CLI, tests) never hand out the same uid.
+// owner (pid and start time, see liveness.ts), so several confine processes on one host (service, CLI,
+// tests) never hand out the same uid, and a predecessor that had the same pid does not hold uids forever.
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno, readdirIfExists } from './cgroup/fsutil.js';
-import { processAlive } from './liveness.js';
+import { isOwnerAlive, SELF_OWNER } from './liveness.js';
 import type { Identity } from './launcher.js';
 
 export interface IdentityLease extends Identity {
@@ -57,7 +58,7 @@ export class IdentityPool {
   private async tryLock(lockPath: string): Promise<boolean> {
     try {
       // Synchronous: a lease is taken per run, and one small local write beats two thread-pool round trips.
-      writeFileSync(lockPath, String(process.pid), { flag: 'wx', mode: 0o600 });
+      writeFileSync(lockPath, SELF_OWNER, { flag: 'wx', mode: 0o600 });
       return true;
     } catch (error) {
       if (isErrno(error, 'ENOENT') && this.dirMade) {
@@ -83,7 +84,7 @@ async function ownerAlive(lockPath: string): Promise<boolean> {
     throw error;
   }
   // An empty file is a lease being written right now.
-  return text === '' || processAlive(Number(text.trim()));
+  return text === '' || isOwnerAlive(text.trim());
 }
 
 async function unlinkIfPresent(path: string): Promise<void> {

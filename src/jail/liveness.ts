@@ -1,4 +1,75 @@
-/** Whether a host process exists (used to tell a live owner from a crashed predecessor). */
+// Who owns a leftover (a job cgroup, a workspace, a uid lease, an artifact temp file, a half-built program
+// tree), in a form that survives pid reuse. A pid alone does not: a restarted container's service is pid 1
+// again, as its killed predecessor was, and `kill(1, 0)` then finds the new service itself, so every
+// leftover of the predecessor looked live and stayed forever (issue 9 item 8). An owner is therefore the
+// pid, the process's start time (/proc/<pid>/stat field 22, clock ticks since boot) and the first 8 hex
+// digits of the boot id: a later process with the same pid has another start time, and a leftover kept
+// on disk across a reboot has another boot id. Every sweep decides through isStale/isOwnerAlive here.
+import { readFileSync } from 'node:fs';
+
+export interface ProcessIdentity {
+  pid: number;
+  /** /proc/<pid>/stat field 22, as written there. */
+  startTicks: string;
+  /** First 8 hex digits of /proc/sys/kernel/random/boot_id. */
+  boot: string;
+}
+
+/** `<pid>.<start ticks>.<boot>`: no '-', so names `<owner>-<anything>` split unambiguously. */
+const OWNER = /^(\d+)\.(\d+)\.([0-9a-f]{8})$/;
+/** Names written before owners carried a start time: `<pid>-<anything>`. */
+const LEGACY = /^(\d+)-/;
+
+export function ownerOf(identity: ProcessIdentity): string {
+  return `${identity.pid}.${identity.startTicks}.${identity.boot}`;
+}
+
+function readBoot(): string {
+  return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().replaceAll('-', '').slice(0, 8);
+}
+
+const BOOT = readBoot();
+
+interface ProcStat {
+  state: string;
+  startTicks: string;
+}
+
+/** State and start time of a process, or undefined when it does not exist. */
+function procStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return undefined;
+    throw error;
+  }
+  // Field 2 (the command name) is in parentheses and may itself hold spaces and ')': fields 3.. follow
+  // the last ')'. Field 3 is the state, field 22 the start time.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
+  const startTicks = fields[19];
+  if (state === undefined || startTicks === undefined) throw new Error(`unexpected /proc/${pid}/stat: ${text.slice(0, 200)}`);
+  return { state, startTicks };
+}
+
+/** This process's identity, read once at start (it never changes). */
+export const SELF: Readonly<ProcessIdentity> = Object.freeze({
+  pid: process.pid,
+  startTicks: procStat(process.pid)!.startTicks,
+  boot: BOOT,
+});
+
+/** The owner string of everything this process creates. */
+export const SELF_OWNER = ownerOf(SELF);
+
+/** A name for something this process leaves on the host: `<owner>-<suffix>`. */
+export function ownedName(suffix: string): string {
+  return `${SELF_OWNER}-${suffix}`;
+}
+
+/** Whether a host process exists (a zombie does: its pid is not free yet). */
 export function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
@@ -9,13 +80,38 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** Names of leftovers are `<owner pid>-<id>`; an entry is stale when its owner is gone. */
-export function ownerPidOf(name: string): number | undefined {
-  const match = /^(\d+)-/.exec(name);
-  return match ? Number(match[1]) : undefined;
+/**
+ * Whether the process an owner string names is still running. A zombie owner is dead (it can use
+ * nothing it left), a pid now held by a process started at another time is a different process, and an
+ * owner from another boot is gone whatever runs under its pid now.
+ */
+export function isOwnerAlive(owner: string): boolean {
+  const match = OWNER.exec(owner);
+  if (match) {
+    const [, pid, startTicks, boot] = match;
+    if (boot !== BOOT) return false;
+    const stat = procStat(Number(pid));
+    return stat !== undefined && stat.startTicks === startTicks && stat.state !== 'Z' && stat.state !== 'X';
+  }
+  // A bare pid (uid leases written before owners carried a start time).
+  if (/^\d+$/.test(owner)) return legacyOwnerAlive(Number(owner));
+  return false;
 }
 
+/**
+ * Names written by an older confine carry only a pid. This process never writes one, so such a name
+ * under this process's own pid is certainly a predecessor's (the restarted-container case); under
+ * another pid, all that can be known is whether that pid is in use.
+ */
+function legacyOwnerAlive(pid: number): boolean {
+  return pid !== process.pid && processAlive(pid);
+}
+
+/** Whether a leftover named `<owner>-...` (or the legacy `<pid>-...`) belongs to a process that is gone. */
 export function isStale(name: string): boolean {
-  const pid = ownerPidOf(name);
-  return pid !== undefined && !processAlive(pid);
+  const dash = name.indexOf('-');
+  if (dash > 0 && OWNER.test(name.slice(0, dash))) return !isOwnerAlive(name.slice(0, dash));
+  const legacy = LEGACY.exec(name);
+  if (legacy) return !legacyOwnerAlive(Number(legacy[1]));
+  return false; // not a name this service makes: never ours to remove
 }

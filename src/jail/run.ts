@@ -8,6 +8,7 @@ import type { CgroupDriver } from './cgroup/index.js';
 import { classify, type SupervisorAction } from './classify.js';
 import { JailSetupError } from './errors.js';
 import { BWRAP_PROCESSES, launchRlimits } from './launcher.js';
+import { ownedName } from './liveness.js';
 import { CappedOutput } from './output.js';
 import type { JailSpec, RunResult } from './spec.js';
 import type { WarmLauncherPool } from './warm.js';
@@ -49,7 +50,7 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
   workspace.markUsed();
   const cgroupLimits = { memoryBytes: spec.limits.memoryBytes, maxPids: spec.limits.maxPids + BWRAP_PROCESSES, cpuCores: spec.limits.cpuCores };
   const warm = deps.warm ? await deps.warm.take() : undefined;
-  const cgroup = warm ? warm.cgroup : await deps.cgroups.create(`${process.pid}-${randomBytes(6).toString('hex')}`, cgroupLimits);
+  const cgroup = warm ? warm.cgroup : await deps.cgroups.create(ownedName(randomBytes(6).toString('hex')), cgroupLimits);
   let supervised = false;
   let emptied = false;
   try {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JailAgent, PreparedLauncher } from './agent/client.js';
 import type { CgroupDriver, CgroupLimits, JobCgroup } from './cgroup/index.js';
+import { ownedName } from './liveness.js';
 
 /** Until the run, the group holds only the waiting launcher. Limits only ever go down (see setLimits). */
 const IDLE_LIMITS: CgroupLimits = { memoryBytes: 2 ** 52, maxPids: 4, cpuCores: 1 };
@@ -63,7 +64,7 @@ export class WarmLauncherPool {
   }
 
   private async start(): Promise<WarmLauncher> {
-    const cgroup = await this.cgroups.create(`${process.pid}-${randomBytes(6).toString('hex')}`, IDLE_LIMITS);
+    const cgroup = await this.cgroups.create(ownedName(randomBytes(6).toString('hex')), IDLE_LIMITS);
     try {
       return { launcher: await this.agent.prepare(cgroup.procsFiles), cgroup };
     } catch (error) {

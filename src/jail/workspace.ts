@@ -9,7 +9,7 @@ import { dirname, join, normalize, sep } from 'node:path';
 import { readdirIfExists } from './cgroup/fsutil.js';
 import { MOUNT_FLAGS } from './agent/client.js';
 import type { IdentityLease, IdentityPool } from './identity.js';
-import { isStale } from './liveness.js';
+import { isStale, ownedName } from './liveness.js';
 
 export interface WorkspaceOptions {
   sizeBytes: number;
@@ -111,7 +111,7 @@ export class WorkspaceManager {
   private async mount(options: WorkspaceOptions): Promise<Workspace> {
     mkdirSync(this.root, { recursive: true, mode: 0o711 });
     const identity = await this.identities.lease();
-    const id = `${process.pid}-${randomBytes(8).toString('hex')}`;
+    const id = ownedName(randomBytes(8).toString('hex'));
     const mountPath = join(this.root, id);
     const hostPath = join(mountPath, 'workspace');
     const tmpPath = join(mountPath, 'tmp');

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalArtifactStore, tenantNamespace } from '../../src/artifacts/index.js';
+import { ownedName } from '../../src/jail/liveness.js';
 import { storeConformance } from './store-conformance.js';
 
 let root: string;
@@ -33,10 +34,10 @@ describe('local artifact store', () => {
     const dead = spawnSync('true').pid;
     mkdirSync(join(root, '.tmp'), { recursive: true });
     writeFileSync(join(root, '.tmp', `${dead}-deadbeef`), 'half-written');
-    writeFileSync(join(root, '.tmp', `${process.pid}-alive`), 'in progress');
+    writeFileSync(join(root, '.tmp', ownedName('alive')), 'in progress');
     expect(await store.sweep()).toBe(1);
-    expect(readdirSync(join(root, '.tmp'))).toEqual([`${process.pid}-alive`]);
-    await rm(join(root, '.tmp', `${process.pid}-alive`));
+    expect(readdirSync(join(root, '.tmp'))).toEqual([ownedName('alive')]);
+    await rm(join(root, '.tmp', ownedName('alive')));
   });
 
   it('get_symlinkPlantedAtKey_isNotFollowed', async () => {

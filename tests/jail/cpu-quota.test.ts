@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { cpuQuotaUs } from '../../src/jail/cgroup/cpu-quota.js';
+import { ownedName } from '../../src/jail/liveness.js';
 import { testHost } from '../support/jail.js';
 
 describe('cpu quota', () => {
@@ -20,7 +21,7 @@ describe('cpu quota', () => {
 
   it('job_cgroup_gets_the_quota_only_when_it_can_bind', async () => {
     const host = await testHost();
-    const name = `${process.pid}-quota-${Date.now()}`;
+    const name = ownedName(`quota-${Date.now()}`);
     const file = host.cgroups.version === 1 ? 'cpu.cfs_quota_us' : 'cpu.max';
     const read = async (group: { procsFiles: readonly string[] }): Promise<string> => {
       // The cpu hierarchy's directory is the one holding the quota file (mounts may combine cpu,cpuacct).

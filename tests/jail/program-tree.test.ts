@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveProgram } from '../../src/jail/profiles/host-programs.js';
+import { ownedName } from '../../src/jail/liveness.js';
 import { mountOf, parseMountinfo } from '../../src/jail/mountinfo.js';
 import { programMounts, sweepPartialTrees } from '../../src/jail/profiles/program-tree.js';
 import { testHost } from '../support/jail.js';
@@ -49,10 +50,10 @@ describe('program tree', () => {
   it('a_half_built_tree_of_a_dead_builder_is_swept_a_live_ones_is_kept', async () => {
     const treesDir = join(scratch, 'sweep');
     const dead = join(treesDir, '.building-999999999-aaaa');
-    const live = join(treesDir, `.building-${process.pid}-bbbb`);
+    const live = join(treesDir, `.building-${ownedName('bbbb')}`);
     for (const dir of [dead, live]) mkdirSync(join(dir, 'bin'), { recursive: true });
     expect(await sweepPartialTrees(treesDir)).toEqual(['.building-999999999-aaaa']);
-    expect(readdirSync(treesDir)).toEqual([`.building-${process.pid}-bbbb`]);
+    expect(readdirSync(treesDir)).toEqual([`.building-${ownedName('bbbb')}`]);
   });
 
   it('mount_options_come_from_the_innermost_mount', () => {

@@ -8,6 +8,7 @@ import type { TerraformProgress } from '../../src/domains/terraform/types.js';
 import { summarizePlan } from '../../src/domains/terraform/summary.js';
 import { LOCK_FILE_NAME, lockFileFor, mirrorVersions } from '../../src/domains/terraform/lockfile.js';
 import { MiB } from '../../src/jail/limits.js';
+import { SELF_OWNER } from '../../src/jail/liveness.js';
 import { TEST_STATE_DIR, testHost } from '../support/jail.js';
 import { stepNames } from './support/expect.js';
 import { files, pipelineInSeededWorkspace, runTerraform, testConfig } from './support/runner.js';
@@ -23,7 +24,7 @@ const DATA_CONFIG = {
 
 async function ownWorkspaces(): Promise<string[]> {
   const names = await readdir(join(TEST_STATE_DIR, 'workspaces')).catch(() => [] as string[]);
-  return names.filter((name) => name.startsWith(`${process.pid}-`));
+  return names.filter((name) => name.startsWith(`${SELF_OWNER}-`));
 }
 
 describe('terraform pipeline', () => {

@@ -10,7 +10,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { copyFile, chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readdirIfExists } from '../cgroup/fsutil.js';
-import { isStale } from '../liveness.js';
+import { isStale, ownedName } from '../liveness.js';
 import { mountOf, parseMountinfo, readMountinfo } from '../mountinfo.js';
 import type { Mount } from '../spec.js';
 import type { ResolvedProgram } from './host-programs.js';
@@ -90,7 +90,7 @@ async function materialize(files: readonly TreeFile[], treesDir: string): Promis
   const final = join(treesDir, hash.digest('hex').slice(0, 32));
   if (await isDirectory(final)) return final;
   await mkdir(treesDir, { recursive: true, mode: 0o755 });
-  const building = join(treesDir, `${BUILDING}${process.pid}-${randomBytes(6).toString('hex')}`);
+  const building = join(treesDir, `${BUILDING}${ownedName(randomBytes(6).toString('hex'))}`);
   try {
     for (const file of sorted) {
       const target = join(building, file.relative);

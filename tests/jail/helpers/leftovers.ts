@@ -14,8 +14,9 @@ export interface Leftovers {
 /**
  * Host pids whose real, effective or saved uid is one of `uids`. Zombies are listed apart: bubblewrap's
  * monitor exits as soon as its pid-1 init reports the exit status, so that init is briefly a zombie
- * reparented to host init (it holds no memory, files or cgroup). Host init reaps it; this machine's init
- * does so every ~2 s, systemd at once. `waitForNoZombies` checks that it really goes.
+ * (it holds no memory, files or cgroup) until the jail agent, its subreaper, reaps it. A jail whose
+ * agent is gone is reaped by host init instead (this machine's does so every ~2 s).
+ * `waitForNoZombies` checks that it really goes.
  */
 export async function processesOf(uids: ReadonlySet<number>): Promise<{ live: string[]; zombies: string[] }> {
   const live: string[] = [];
@@ -31,7 +32,7 @@ export async function processesOf(uids: ReadonlySet<number>): Promise<{ live: st
   return { live, zombies };
 }
 
-/** Waits for host init to reap the jails' zombies; uids another owner leased meanwhile are not ours to judge. */
+/** Waits for the jails' zombies to be reaped; uids another owner leased meanwhile are not ours to judge. */
 export async function waitForNoZombies(uids: ReadonlySet<number>, stateDir?: string, timeoutMs = 10_000): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -50,7 +51,7 @@ async function leasedByOthers(stateDir: string, ownerPid: number, uids: Readonly
   const others = new Set<number>();
   for (const uid of uids) {
     const owner = await readFile(join(stateDir, 'identities', String(uid)), 'utf8').catch(() => undefined);
-    if (owner !== undefined && owner.trim() !== String(ownerPid)) others.add(uid);
+    if (owner !== undefined && !ownedBy(owner.trim(), ownerPid)) others.add(uid);
   }
   return others;
 }
@@ -61,19 +62,29 @@ export interface LeftoverScope {
   config: { stateDir: string };
 }
 
+/**
+ * Whether a leftover's name or a lease's content names the given pid as owner: `<pid>.<start>.<boot>`
+ * (src/jail/liveness.ts) or the older bare `<pid>`.
+ */
+function ownedBy(nameOrOwner: string, ownerPid: number): boolean {
+  return nameOrOwner === String(ownerPid) || nameOrOwner.startsWith(`${ownerPid}.`) || nameOrOwner.startsWith(`${ownerPid}-`);
+}
+
 export async function leftovers(host: LeftoverScope, ownerPid: number, uids: ReadonlySet<number>): Promise<Leftovers> {
-  const prefix = `${ownerPid}-`;
   const cgroups: string[] = [];
   for (const root of host.cgroups.roots) {
     for (const name of await readdir(root).catch(() => [] as string[])) {
-      if (name.startsWith(prefix)) cgroups.push(join(root, name));
+      if (ownedBy(name, ownerPid)) cgroups.push(join(root, name));
     }
   }
   const workspaceRoot = join(host.config.stateDir, 'workspaces');
-  const workspaceDirs = (await readdir(workspaceRoot).catch(() => [] as string[])).filter((n) => n.startsWith(prefix));
+  const workspaceDirs = (await readdir(workspaceRoot).catch(() => [] as string[])).filter((n) => ownedBy(n, ownerPid));
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
     .split('\n')
-    .filter((line) => line.includes(`${workspaceRoot}/${prefix}`));
+    .filter((line) => {
+      const mountPoint = line.split(' ')[4] ?? '';
+      return mountPoint.startsWith(`${workspaceRoot}/`) && ownedBy(mountPoint.slice(workspaceRoot.length + 1), ownerPid);
+    });
   const before = await leasedByOthers(host.config.stateDir, ownerPid, uids);
   const live = (await processesOf(uids)).live;
   const after = await leasedByOthers(host.config.stateDir, ownerPid, uids);
