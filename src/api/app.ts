@@ -4,9 +4,11 @@ import multipart from '@fastify/multipart';
 import pino, { type DestinationStream } from 'pino';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Principal } from './auth/index.js';
+import { ConnectionGuard } from './connections.js';
 import { registerDocs } from './docs.js';
+import { clientErrorHandler, frameworkErrorHandler } from './edge-errors.js';
 import { ApiError, ERROR_CATALOGUE, errorBody, type ErrorCode } from './errors.js';
-import { loggerOptions } from './logging.js';
+import { configuredSecrets, loggerOptions } from './logging.js';
 import type { ApiDeps } from './ports.js';
 import { RateLimiter } from './rate-limit.js';
 import { registerPublicRoutes } from './routes/public.js';
@@ -40,7 +42,8 @@ export interface BuildAppOptions {
 export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const { config } = deps;
   const loggerInstance: FastifyBaseLogger | undefined =
-    options.logger === false ? undefined : pino(loggerOptions(config.logLevel), options.logStream ?? pino.destination({ dest: 1, sync: false }));
+    options.logger === false ? undefined : pino(loggerOptions(config.logLevel, configuredSecrets(config)), options.logStream ?? pino.destination({ dest: 1, sync: false }));
+  const limits = config.http;
   const app: FastifyInstance = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
     bodyLimit: Math.floor(config.bodyLimitMiB * MiB),
@@ -51,7 +54,19 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     return503OnClosing: true,
+    // Strangers cannot hold sockets open: headers (slowloris), the whole request and idle keep-alive
+    // are timed (Fastify's defaults leave the first two unlimited). node checks these timeouts on an
+    // interval, so the interval follows the headers timeout.
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))) },
+    // Errors before routing answer in the catalogue's shape too (src/api/edge-errors.ts).
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: clientErrorHandler(() => app.log),
   });
+  const guard = new ConnectionGuard(limits, app.log);
+  guard.attach(app.server);
+  app.addHook('onClose', async () => guard.detach());
   app.decorateRequest('principal', null);
   // JSON and multipart only: anything else (text/plain included) is 415, not a string the schema rejects.
   app.removeContentTypeParser('text/plain');
@@ -68,6 +83,8 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     // While draining, answered connections close instead of idling through the keep-alive timeout
     // (72 s in Fastify), which would hold shutdown open.
     if (!deps.ready()) reply.header('connection', 'close');
+    // A failed login keeps no socket: the connection closes after the 401 (node ends it once sent).
+    if (reply.statusCode === 401) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
@@ -101,6 +118,8 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
         deps.metrics.countRateLimited();
         throw new ApiError('rate_limited', undefined, decision.resetSeconds);
       }
+      // Only now does the connection stop counting against the strangers' cap.
+      guard.markAuthenticated(request.raw.socket);
     });
     registerRunRoutes(scope, deps);
     registerSessionRoutes(scope, deps);

@@ -4,6 +4,7 @@ import type { ErrorClass } from '../domains/errors.js';
 
 export const ERROR_CATALOGUE = {
   bad_request: { status: 400, message: 'The request is malformed.' },
+  invalid_url: { status: 400, message: 'The request URL is malformed (e.g. bad percent-encoding).' },
   invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
   invalid_multipart: { status: 400, message: 'The multipart body is malformed or misses the archive part.' },
   validation_failed: { status: 400, message: 'The request does not match the schema.' },
@@ -14,7 +15,9 @@ export const ERROR_CATALOGUE = {
   artifact_not_found: { status: 404, message: 'No such artifact.' },
   plan_not_available: { status: 404, message: 'This run has no plan JSON (not a plan run, or it did not finish).' },
   run_not_finished: { status: 409, message: 'The run has not finished yet; poll it or submit with ?wait=true.' },
+  request_timeout: { status: 408, message: 'The request was not received in time (headers, body, or a stalled body); the connection is closed.' },
   payload_too_large: { status: 413, message: 'The request body exceeds the configured limit.' },
+  headers_too_large: { status: 431, message: 'The request headers exceed the size limit.' },
   unsupported_media_type: { status: 415, message: 'Use application/json or multipart/form-data.' },
   rate_limited: { status: 429, message: 'Too many requests for this tenant; retry after the indicated delay.' },
   too_many_sessions: { status: 429, message: 'The tenant or the service holds its maximum number of sessions; delete one first.' },
@@ -22,6 +25,7 @@ export const ERROR_CATALOGUE = {
   service_queue_full: { status: 503, message: 'The service queue is full; retry after the indicated delay.' },
   shutting_down: { status: 503, message: 'The service is shutting down.' },
   storage_unavailable: { status: 503, message: 'Artifact storage is not configured or unreachable.' },
+  too_many_connections: { status: 503, message: 'The service holds its maximum number of connections; retry later.' },
   internal_error: { status: 500, message: 'Internal error; the incident is logged with the request id.' },
   // The domain error classes: a run that ended with one of these is a completed request (its result
   // carries `error.type`); these codes answer a request for something that run could not produce

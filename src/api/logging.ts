@@ -1,8 +1,12 @@
-// Structured logs (pino) and the separate audit stream. Secrets never reach either: headers that
-// carry credentials, request credentials and keys are redacted by path, and the request serializer
-// logs only method, route and ids (no headers, no bodies). pino writes JSON, so a newline a client
-// puts in a field is escaped and cannot forge a log line (log injection).
+// Structured logs (pino) and the separate audit stream. Secrets never reach either: every argument of
+// every log call, at every level and from every child logger (Fastify's, plugins'), passes the
+// redactor (credential-like keys at any depth, bearer/JWT-shaped strings, configured secret values);
+// the known paths are also redacted by pino, and the request serializer logs only method, route and
+// ids (no headers, no bodies). pino writes JSON, so a newline a client puts in a field is escaped and
+// cannot forge a log line (log injection).
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import type { Config } from '../config/settings.js';
+import { createRedactor, type Redactor } from './redact.js';
 
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -24,12 +28,33 @@ export const REDACT_PATHS = [
   'jwt',
 ];
 
-export function loggerOptions(level: string): LoggerOptions {
+/** Secret values from the configuration, censored wherever they would appear in a log string. */
+export function configuredSecrets(config: Readonly<Config>): string[] {
+  const keys = config.apiKeys.split(',').map((item) => item.trim()).map((item) => (item.indexOf(':') > 0 ? item.slice(item.indexOf(':') + 1) : item));
+  return [...keys, config.jwtSecret, config.s3.secretAccessKey].filter((value) => value.length > 0);
+}
+
+/** pino options shared by the service log and the audit log: every call goes through the redactor. */
+function redacting(redactor: Redactor): Pick<LoggerOptions, 'hooks' | 'formatters' | 'redact'> {
+  return {
+    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    hooks: {
+      logMethod(args, method) {
+        const clean = args.map((arg) => redactor.value(arg)) as Parameters<typeof method>;
+        method.apply(this, clean);
+      },
+    },
+    // Child-logger bindings (`request.log.child({...})`) are written without passing logMethod.
+    formatters: { bindings: (bindings) => redactor.value(bindings) as Record<string, unknown> },
+  };
+}
+
+export function loggerOptions(level: string, secrets: readonly string[] = []): LoggerOptions {
   return {
     level,
     base: { service: 'confine' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    ...redacting(createRedactor(secrets)),
     serializers: {
       req(request: { method?: string; url?: string; id?: string; routeOptions?: { url?: string } }) {
         // The path only: a query string could carry a token someone pasted into a URL.
@@ -64,10 +89,10 @@ export interface AuditLog {
 }
 
 /** Audit goes to its own file (append, synchronous writes) or, with no path, to stdout tagged `log: audit`. */
-export function createAuditLog(path: string): AuditLog {
+export function createAuditLog(path: string, secrets: readonly string[] = []): AuditLog {
   const destination = path ? pino.destination({ dest: path, append: true, mkdir: true, sync: true }) : pino.destination({ dest: 1, sync: false });
   const logger: Logger = pino(
-    { base: { service: 'confine', log: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } },
+    { base: { service: 'confine', log: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime, ...redacting(createRedactor(secrets)) },
     destination,
   );
   return {

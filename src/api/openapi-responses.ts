@@ -4,7 +4,8 @@ import type { TSchema } from '@sinclair/typebox';
 import { ERROR_CATALOGUE, type ErrorCode } from './errors.js';
 import { ErrorSchema } from './schemas.js';
 
-const ALWAYS: ErrorCode[] = ['internal_error'];
+// Connection-level answers (src/api/edge-errors.ts, connections.ts): any route may get them, before routing.
+const ALWAYS: ErrorCode[] = ['invalid_url', 'request_timeout', 'headers_too_large', 'too_many_connections', 'internal_error'];
 const AUTHENTICATED: ErrorCode[] = ['unauthorized', 'rate_limited'];
 
 export function errorResponses(codes: readonly ErrorCode[], authenticated = true): Record<string, TSchema> {

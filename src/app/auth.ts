@@ -25,10 +25,17 @@ export async function buildAuth(config: Readonly<Config>): Promise<AuthSetup> {
     jwksUrl: config.jwtJwksUrl,
     issuer: config.jwtIssuer,
     audience: config.jwtAudience,
+    maxAgeSeconds: config.jwtMaxAgeSeconds,
+    tenantPrefix: config.jwtTenantPrefix,
   }).catch((error: unknown) => {
     throw new ConfigError(config.jwtPublicKey ? 'JWT_PUBLIC_KEY' : 'JWT_JWKS_URL', (error as Error).message);
   });
   if (config.jwtSecret && config.jwtSecret.length < 32) throw new ConfigError('JWT_SECRET', 'must be at least 32 characters (HS256 key strength)');
+  // The prefix keeps JWT tenants apart from API-key tenants (whose names cannot hold ':'); a prefix
+  // without ':' could collide with one, so it must be empty (shared on purpose) or contain ':'.
+  if (config.jwtTenantPrefix !== '' && !/^[A-Za-z0-9._@-]*:$/.test(config.jwtTenantPrefix)) {
+    throw new ConfigError('JWT_TENANT_PREFIX', 'must be empty (JWT tenants share API-key tenant names) or end with ":" (e.g. "jwt:")');
+  }
   let devKey: string | undefined;
   if (entries.length === 0 && !jwt.enabled) {
     devKey = `dev_${randomBytes(24).toString('base64url')}`;

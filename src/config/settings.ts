@@ -50,12 +50,20 @@ export const SETTINGS = {
   JWT_JWKS_URL: { kind: 'string', default: '', doc: 'JWKS URL for RS256 bearer JWTs (keys fetched and cached by jose).' },
   JWT_ISSUER: { kind: 'string', default: '', doc: 'Required `iss` of bearer JWTs (empty: not checked).' },
   JWT_AUDIENCE: { kind: 'string', default: '', doc: 'Required `aud` of bearer JWTs (empty: not checked).' },
+  JWT_MAX_AGE_SECONDS: { kind: 'int', default: '86400', min: 1, doc: 'Longest lifetime a bearer JWT may claim: a token without `exp`, with `exp` further ahead than this, or with an `iat` older than this is refused.' },
+  JWT_TENANT_PREFIX: { kind: 'string', default: 'jwt:', doc: 'Prefix of every JWT tenant name, so a token can never name an API-key tenant (those cannot contain `:`). Empty maps JWT tenants onto API-key tenants of the same name, on purpose.' },
   RATE_LIMIT_REQUESTS: { kind: 'int', default: '100', min: 1, doc: 'Requests one tenant may make per window.' },
   RATE_LIMIT_WINDOW_SECONDS: { kind: 'int', default: '60', min: 1, doc: 'Rate-limit window in seconds.' },
   BODY_LIMIT_MB: { kind: 'number', default: '10', min: 0.01, doc: 'Largest JSON request body (MiB).' },
   UPLOAD_LIMIT_MB: { kind: 'number', default: '50', min: 0.01, doc: 'Largest multipart archive upload (MiB).' },
   SYNC_WAIT_SECONDS: { kind: 'number', default: '330', min: 1, doc: 'Longest a synchronous request waits for its run before answering 202 with a Location.' },
   LOG_LEVEL: { kind: 'string', default: 'info', doc: 'pino log level (fatal, error, warn, info, debug, trace, silent).' },
+  HTTP_HEADERS_TIMEOUT_SECONDS: { kind: 'number', default: '10', min: 0.1, doc: 'Time a client has to send its request headers (slowloris); then 408 and the connection closes.' },
+  HTTP_REQUEST_TIMEOUT_SECONDS: { kind: 'number', default: '300', min: 0.1, doc: 'Time a client has to send its whole request, body included (50 MiB at ~1.4 Mbit/s); then 408 and the connection closes.' },
+  HTTP_BODY_IDLE_TIMEOUT_SECONDS: { kind: 'number', default: '15', min: 0.1, doc: 'A request body that sends no byte for this long is stalled: 408 and the connection closes.' },
+  HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: { kind: 'number', default: '10', min: 0.1, doc: 'Idle keep-alive connections close after this (set above a load balancer\'s idle timeout if one sits in front).' },
+  HTTP_MAX_CONNECTIONS: { kind: 'int', default: '4096', min: 2, doc: 'Open client connections, all together; beyond it a new connection gets 503 too_many_connections and is closed. Keep it below the process\'s descriptor limit.' },
+  HTTP_MAX_UNAUTHENTICATED_CONNECTIONS: { kind: 'int', default: '512', min: 1, doc: 'Connections that have not (yet) made an authenticated request; beyond it the oldest of them is closed, so strangers cannot hold every slot.' },
   // jobs, sessions and artifacts (src/jobs, src/sessions, src/artifacts)
   WORKERS: { kind: 'int', default: '2', min: 1, doc: 'Fixed number of worker slots; at most this many runs execute at once.' },
   QUEUE_SIZE: { kind: 'int', default: '64', min: 1, doc: 'Runs that may wait in the queue; beyond it submissions get 503 with Retry-After.' },
@@ -133,12 +141,15 @@ export interface Config {
   logLevel: string;
   auditLogPath: string;
   workspacePool: number;
+  jwtMaxAgeSeconds: number;
+  jwtTenantPrefix: string;
   launcherPool: number;
   asyncCleanup: boolean;
   // jobs, sessions and artifacts
   workers: number;
   queueSize: number;
   queueTenantShare: number;
+  http: Readonly<HttpLimits>;
   runRecordsMax: number;
   runRecordsTtlSeconds: number;
   shutdownGraceSeconds: number;
@@ -180,6 +191,16 @@ function int(env: NodeJS.ProcessEnv, name: SettingName): number {
   if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
   return atLeast(name, Number(raw));
 }
+/** Timeouts and connection caps of the HTTP server (the edge facing strangers). */
+export interface HttpLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  bodyIdleTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+  maxUnauthenticatedConnections: number;
+}
+
 
 function num(env: NodeJS.ProcessEnv, name: SettingName): number {
   const raw = read(env, name).trim();
@@ -249,6 +270,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     commandRulesFile: read(env, 'COMMAND_RULES_FILE'),
     execMaxInputFiles: int(env, 'EXEC_MAX_INPUT_FILES'),
     execMaxInputBytes: int(env, 'EXEC_MAX_INPUT_BYTES'),
+function httpLimits(env: NodeJS.ProcessEnv): Readonly<HttpLimits> {
+  const seconds = (name: SettingName): number => Math.round(num(env, name) * 1000);
+  const limits = {
+    headersTimeoutMs: seconds('HTTP_HEADERS_TIMEOUT_SECONDS'),
+    requestTimeoutMs: seconds('HTTP_REQUEST_TIMEOUT_SECONDS'),
+    bodyIdleTimeoutMs: seconds('HTTP_BODY_IDLE_TIMEOUT_SECONDS'),
+    keepAliveTimeoutMs: seconds('HTTP_KEEP_ALIVE_TIMEOUT_SECONDS'),
+    maxConnections: int(env, 'HTTP_MAX_CONNECTIONS'),
+    maxUnauthenticatedConnections: int(env, 'HTTP_MAX_UNAUTHENTICATED_CONNECTIONS'),
+  };
+  // node refuses a headers timeout above the request timeout; a stranger-only cap above the total is meaningless.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) throw new ConfigError('HTTP_HEADERS_TIMEOUT_SECONDS', 'must not exceed HTTP_REQUEST_TIMEOUT_SECONDS');
+  if (limits.maxUnauthenticatedConnections >= limits.maxConnections) throw new ConfigError('HTTP_MAX_UNAUTHENTICATED_CONNECTIONS', 'must be below HTTP_MAX_CONNECTIONS');
+  return Object.freeze(limits);
+}
+
     maxExecutionTimeSeconds: num(env, 'MAX_EXECUTION_TIME'),
     terraformMemoryMiB: int(env, 'MEMORY_LIMIT'),
     cpuCores: num(env, 'CPU_LIMIT'),
@@ -288,12 +325,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     runRecordsMax: int(env, 'RUN_RECORDS_MAX'),
     runRecordsTtlSeconds: int(env, 'RUN_RECORDS_TTL_SECONDS'),
     shutdownGraceSeconds: num(env, 'SHUTDOWN_GRACE_SECONDS'),
+    jwtMaxAgeSeconds: int(env, 'JWT_MAX_AGE_SECONDS'),
+    jwtTenantPrefix: read(env, 'JWT_TENANT_PREFIX'),
     sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS'),
     cleanupIntervalSeconds: int(env, 'CLEANUP_INTERVAL_SECONDS'),
     sessionMaxAgeSeconds: int(env, 'CLEANUP_MAX_CONTAINER_AGE_SECONDS'),
     sessionDiskQuotaMiB: int(env, 'SESSION_DISK_QUOTA_MB'),
     sessionMaxCount: int(env, 'SESSION_MAX_COUNT'),
     sessionMaxPerTenant: int(env, 'SESSION_MAX_PER_TENANT'),
+    http: httpLimits(env),
     artifactsDir: read(env, 'ARTIFACTS_DIR'),
     s3: Object.freeze({
       bucket: read(env, 'S3_BUCKET'),

@@ -1,6 +1,8 @@
 // Bearer JWTs: HS256 with a shared secret, RS256 with a PEM public key or a JWKS URL (jose). The
 // algorithm list is fixed per key type so a token cannot pick `none` or swap RS256 for HS256
-// (algorithm-confusion attacks).
+// (algorithm-confusion attacks). A token must expire (`exp`) within `maxAgeSeconds` (a leaked token
+// without `exp` would be valid forever), and its tenant lives in its own namespace (`jwt:<claim>` by
+// default), so a token whose `sub` is an API-key tenant's name cannot read that tenant's runs.
 import { createRemoteJWKSet, errors, importSPKI, jwtVerify, type CryptoKey, type JWTPayload } from 'jose';
 
 export interface JwtSettings {
@@ -9,6 +11,10 @@ export interface JwtSettings {
   jwksUrl: string;
   issuer: string;
   audience: string;
+  /** Longest lifetime accepted: `exp` at most this far ahead, `iat` (when present) at most this old. */
+  maxAgeSeconds: number;
+  /** Prepended to the claim to form the tenant; '' (an operator's choice) shares API-key tenant names. */
+  tenantPrefix: string;
 }
 
 interface Verifier {
@@ -36,21 +42,31 @@ export class JwtVerifier {
     return this.verifiers.length > 0;
   }
 
-  /** The tenant named by a valid token (`tenant` claim, else `sub`), or undefined. */
+  /** The tenant named by a valid token (prefix + `tenant` claim, else `sub`), or undefined. */
   async verify(token: string): Promise<string | undefined> {
     for (const verifier of this.verifiers) {
       const payload = await this.tryVerify(verifier, token);
       if (payload) {
+        if (!this.withinMaxAge(payload)) return undefined;
         const tenant = typeof payload['tenant'] === 'string' ? payload['tenant'] : payload.sub;
-        return typeof tenant === 'string' && TENANT.test(tenant) ? tenant : undefined;
+        return typeof tenant === 'string' && TENANT.test(tenant) ? `${this.settings.tenantPrefix}${tenant}` : undefined;
       }
     }
     return undefined;
   }
 
+  /** `exp` is required (jose checked it is in the future); neither it nor `iat` may stretch past the maximum age. */
+  private withinMaxAge(payload: JWTPayload): boolean {
+    const now = Math.floor(Date.now() / 1000);
+    const maxAge = this.settings.maxAgeSeconds;
+    if (typeof payload.exp !== 'number' || payload.exp - now > maxAge) return false;
+    return typeof payload.iat !== 'number' || now - payload.iat <= maxAge;
+  }
+
   private async tryVerify(verifier: Verifier, token: string): Promise<JWTPayload | undefined> {
     const options = {
       algorithms: verifier.algorithms,
+      requiredClaims: ['exp'],
       ...(this.settings.issuer ? { issuer: this.settings.issuer } : {}),
       ...(this.settings.audience ? { audience: this.settings.audience } : {}),
     };
