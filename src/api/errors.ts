@@ -17,6 +17,7 @@ export const ERROR_CATALOGUE = {
   run_not_finished: { status: 409, message: 'The run has not finished yet; poll it or submit with ?wait=true.' },
   request_timeout: { status: 408, message: 'The request was not received in time (headers, body, or a stalled body); the connection is closed.' },
   payload_too_large: { status: 413, message: 'The request body exceeds the configured limit.' },
+  artifact_quota_exceeded: { status: 413, message: 'The tenant\'s artifact storage quota is used up; delete uploads (DELETE /api/v1/uploads/{id}) or wait for them to expire.' },
   headers_too_large: { status: 431, message: 'The request headers exceed the size limit.' },
   unsupported_media_type: { status: 415, message: 'Use application/json or multipart/form-data.' },
   rate_limited: { status: 429, message: 'Too many requests for this tenant; retry after the indicated delay.' },

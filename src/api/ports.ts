@@ -2,7 +2,7 @@
 // (src/app) adapts the jobs, sessions and artifacts implementations to these; tests and the CLI can
 // wire the same app with the same pieces.
 import type { Config } from '../config/settings.js';
-import type { TerraformInput } from '../domains/terraform/types.js';
+import type { Readable } from 'node:stream';
 import type { JobService } from '../jobs/types.js';
 import type { SessionInfo } from '../sessions/index.js';
 import type { AuditLog } from './logging.js';
@@ -21,15 +21,29 @@ export interface SessionPort {
   close(tenant: string, idOrName: string): Promise<boolean>;
 }
 
+export interface StoredArchiveView {
+  reference: string;
+  bytes: number;
+  kind: 'zip' | 'tar.gz';
+}
+
 export interface ArtifactPort {
-  /** Stores an uploaded archive for a tenant and returns its reference. */
-  storeUpload(tenant: string, data: Buffer, kind: 'zip' | 'tar.gz'): Promise<string>;
-  /** Resolves a `workspace_reference` / `upload_id` the tenant owns; undefined when unknown or foreign. */
-  fetchWorkspace(tenant: string, reference: string): Promise<TerraformInput | undefined>;
+  /**
+   * Streams an archive (kind told by its magic bytes) into the tenant's store without buffering it:
+   * 'upload' for a reusable upload, 'scratch' for a per-run copy deleted when its run ends. Refuses with
+   * invalid_multipart (not an archive), payload_too_large or artifact_quota_exceeded.
+   */
+  storeArchive(tenant: string, source: AsyncIterable<Buffer>, purpose: 'upload' | 'scratch'): Promise<StoredArchiveView>;
+  /** A `workspace_reference` / `upload_id` the tenant owns, within the size limit; false when unknown or foreign. Never reads it. */
+  checkWorkspace(tenant: string, reference: string): Promise<boolean>;
+  /** Deletes one of the tenant's uploads; false when unknown or foreign. */
+  deleteUpload(tenant: string, reference: string): Promise<boolean>;
+  /** Deletes a scratch archive (a run that was never queued). */
+  discardScratch(tenant: string, reference: string): Promise<void>;
   /** Stores a run's plan JSON and returns its `plan_reference`. */
   storePlan(tenant: string, runId: string, plan: unknown): Promise<string>;
-  /** A stored plan the tenant owns, parsed; undefined when unknown or foreign. */
-  fetchPlan(tenant: string, reference: string): Promise<unknown | undefined>;
+  /** A stored plan the tenant owns, as a byte stream; undefined when unknown or foreign. */
+  openPlan(tenant: string, reference: string): Promise<Readable | undefined>;
 }
 
 export interface ServiceInfo {

@@ -12,6 +12,8 @@ export interface RunViewData {
   error: { type: string; message: string; detail?: string } | null;
   result: unknown;
   plan_reference?: string;
+  /** The record's outputs were cut to RUN_RECORD_MAX_BYTES (bytes kept and dropped). */
+  output_trimmed?: { kept_bytes: number; dropped_bytes: number };
   links: { self: string; cancel: string; plan?: string };
 }
 
@@ -35,6 +37,7 @@ export function presentRun(record: RunRecord): RunViewData {
     error,
     result: record.outcome?.result ?? null,
     ...(record.plan_reference === undefined ? {} : { plan_reference: record.plan_reference }),
+    ...(record.output_trimmed === undefined ? {} : { output_trimmed: record.output_trimmed }),
     links: { self, cancel: `${self}/cancel`, ...(record.kind === 'terraform' ? { plan: `${self}/plan` } : {}) },
   };
 }

@@ -5,7 +5,14 @@ import { ERROR_CODES } from './errors.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' });
 const RelPath = Type.String({ minLength: 1, maxLength: 1024 });
+/**
+ * A hard ceiling on a files map's keys, checked by the schema before any per-key work (a 350k-key map
+ * used to pass and cost 35-40 MiB and a 1-2 s event-loop stall in the worker); the configured, lower
+ * limits (TF_MAX_FILES, EXEC_MAX_INPUT_FILES) are checked by the handlers right after.
+ */
+export const FILES_MAX_PROPERTIES = 10_000;
 const Files = Type.Record(Type.String({ minLength: 1, maxLength: 1024 }), Type.String(), {
+  maxProperties: FILES_MAX_PROPERTIES,
   description: 'Files written into the workspace before the run: `{ "path/in/workspace": "content" }`.',
 });
 
@@ -91,6 +98,10 @@ export const RunView = Type.Object(
     error: Type.Union([ClassifiedErrorSchema, Type.Null()]),
     result: Type.Unknown({ description: 'The domain result, the same fields as the CLI `--json` (null until the run finishes).' }),
     plan_reference: Type.Optional(Type.String({ description: 'Where the plan JSON is stored (Terraform plan runs).' })),
+    output_trimmed: Type.Optional(Type.Object(
+      { kept_bytes: Type.Integer(), dropped_bytes: Type.Integer() },
+      { description: 'Present when the record\'s stdout/stderr/diagnostics were cut to RUN_RECORD_MAX_BYTES; each cut stream is also flagged `*_truncated`.' },
+    )),
     links: Type.Object({ self: Type.String(), cancel: Type.String(), plan: Type.Optional(Type.String()) }),
   },
   {},

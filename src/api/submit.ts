@@ -69,7 +69,8 @@ function describe(run: RunRequest): Record<string, unknown> {
         mode: run.request.mode,
         input: input.kind,
         ...(input.kind === 'files' ? { files: Object.keys(input.files).length } : {}),
-        ...(input.kind === 'zip' || input.kind === 'tar.gz' ? { archive_sha256: digest(input.data), archive_bytes: input.data.length } : {}),
+        // Archives travel by reference (the upload's audit record holds its size).
+        ...(input.kind === 'reference' ? { reference: input.reference } : {}),
         credentials: run.request.credentials ? 'supplied' : 'none',
       };
     }

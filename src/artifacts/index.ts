@@ -1,17 +1,23 @@
 // The artifact facade the API and the executor use: uploads, plans, and workspace_reference resolution,
 // on top of whichever store the configuration selects (S3 when S3_BUCKET is set, else a local directory).
+// Everything a tenant stores is bounded: uploads are streamed in under a byte cap and the tenant's quota,
+// every object expires after a TTL (swept periodically and at start), and uploads can be deleted.
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Config } from '../config/settings.js';
 import { DomainError } from '../domains/errors.js';
 import type { TerraformInput } from '../domains/terraform/types.js';
 import { LocalArtifactStore } from './local.js';
+import { QuotaLedger } from './quota.js';
 import { S3ArtifactStore } from './s3.js';
-import type { ArtifactStore } from './store.js';
+import { ArtifactTooLargeError, keyOfArtifactReference, type ArtifactStore, type StoredObject } from './store.js';
 
 export { LocalArtifactStore } from './local.js';
+export { ArtifactQuotaError } from './quota.js';
 export { S3ArtifactStore } from './s3.js';
-export { ARTIFACT_SCHEME, ArtifactTooLargeError, tenantNamespace, validateKey, type ArtifactStore, type GetOptions } from './store.js';
+export { ARTIFACT_SCHEME, ArtifactTooLargeError, tenantNamespace, validateKey, type ArtifactStore, type GetOptions, type ObjectInfo, type StoredObject } from './store.js';
 
 export type ArchiveKind = 'zip' | 'tar.gz';
 
@@ -24,26 +30,126 @@ export function detectArchive(bytes: Buffer): ArchiveKind | undefined {
   return undefined;
 }
 
+/** The stream is neither a zip nor a gzip (told by its first bytes). */
+export class NotAnArchiveError extends DomainError {
+  constructor() {
+    super('validation_error', 'the archive is neither a zip nor a gzip-compressed tar');
+  }
+}
+
+/** Bytes detectArchive needs to decide. */
+const MAGIC_BYTES = 4;
+
 export function createArtifactStore(config: Readonly<Pick<Config, 'stateDir' | 'artifactsDir' | 's3'>>): ArtifactStore {
   if (config.s3.bucket) return S3ArtifactStore.fromConfig(config.s3);
   return new LocalArtifactStore(config.artifactsDir || join(config.stateDir, 'artifacts'));
 }
 
 export interface ArtifactsOptions {
-  /** Largest archive a workspace_reference may name (read into memory for intake). */
+  /** Largest archive a workspace_reference may name (read into memory for intake), and largest upload. */
   maxWorkspaceBytes: number;
+  /** Bytes one tenant may keep stored (uploads, run archives, plans); default: unbounded. */
+  quotaBytes?: number;
+  /** Objects older than this are deleted by sweepExpired(); default: never. */
+  ttlMs?: number;
+  now?: () => number;
+}
+
+/** Where a streamed archive goes: a reusable upload, or a per-run copy deleted when its run ends. */
+export type ArchivePurpose = 'upload' | 'scratch';
+
+export interface StoredArchive extends StoredObject {
+  kind: ArchiveKind;
 }
 
 export class Artifacts {
+  private readonly quota: QuotaLedger | undefined;
+  private readonly now: () => number;
+
   constructor(
     readonly store: ArtifactStore,
     private readonly options: Readonly<ArtifactsOptions>,
-  ) {}
+  ) {
+    this.quota = options.quotaBytes === undefined ? undefined : new QuotaLedger(options.quotaBytes);
+    this.now = options.now ?? Date.now;
+  }
 
   /** Stores an uploaded archive; the reference can be passed later as `workspace_reference`. */
   async storeUpload(tenant: string, data: Buffer, kind: ArchiveKind): Promise<string> {
     if (detectArchive(data) !== kind) throw new DomainError('validation_error', `upload is not a ${kind} archive`);
-    return this.store.put(tenant, `uploads/${randomBytes(16).toString('hex')}.${kind === 'zip' ? 'zip' : 'tar.gz'}`, data);
+    const stored = await this.storeArchiveStream(tenant, (async function* () {
+      yield data;
+    })(), 'upload');
+    return stored.reference;
+  }
+
+  /**
+   * Streams an archive into the store: its kind from the first bytes (NotAnArchiveError otherwise), at
+   * most the upload limit (ArtifactTooLargeError) and what is left of the tenant's quota
+   * (ArtifactQuotaError). Nothing is kept when any of these fails or the source errors.
+   */
+  async storeArchiveStream(tenant: string, source: AsyncIterable<Buffer>, purpose: ArchivePurpose): Promise<StoredArchive> {
+    const limit = this.options.maxWorkspaceBytes;
+    const { head, rest } = await readHead(source, MAGIC_BYTES);
+    const kind = detectArchive(head);
+    if (!kind) throw new NotAnArchiveError();
+    const key = `${purpose === 'upload' ? 'uploads' : 'runs'}/${randomBytes(16).toString('hex')}.${kind === 'zip' ? 'zip' : 'tar.gz'}`;
+    const reservation = this.quota?.reserve(tenant, await this.store.usage(tenant), limit);
+    const cap = reservation?.granted ?? limit;
+    try {
+      const stored = await this.store.putStream(tenant, key, prepend(head, rest), { maxBytes: cap });
+      return { ...stored, kind };
+    } catch (error) {
+      if (error instanceof ArtifactTooLargeError && this.quota && cap < limit) throw this.quota.exceeded(tenant, await this.store.usage(tenant));
+      throw error;
+    } finally {
+      reservation?.release();
+    }
+  }
+
+  /**
+   * Checks that a `workspace_reference` names an object the tenant owns and that it is within the size
+   * limit, without reading it (the executor reads it when the run starts). false when unknown or foreign.
+   */
+  async checkWorkspace(tenant: string, reference: string): Promise<boolean> {
+    const info = await this.store.stat(tenant, reference);
+    if (!info) return false;
+    if (info.bytes > this.options.maxWorkspaceBytes) throw new ArtifactTooLargeError(this.options.maxWorkspaceBytes);
+    return true;
+  }
+
+  /** Deletes one of the tenant's uploads; false when unknown, foreign, or not an upload (plans expire). */
+  async deleteUpload(tenant: string, reference: string): Promise<boolean> {
+    if (!isUploadReference(reference)) return false;
+    return this.store.delete(tenant, reference);
+  }
+
+  /** Deletes a per-run archive copy once its run is final. */
+  async discardScratch(tenant: string, reference: string): Promise<void> {
+    await this.store.delete(tenant, reference);
+  }
+
+  /** The stored plan as a stream (served as is, never parsed); undefined when unknown or foreign. */
+  async openPlan(tenant: string, reference: string): Promise<Readable | undefined> {
+    return this.store.open(tenant, reference);
+  }
+
+  /** Deletes every object older than the TTL (all tenants); returns how many. 0 when no TTL is set. */
+  async sweepExpired(): Promise<number> {
+    if (this.options.ttlMs === undefined) return 0;
+    return this.store.expire(this.now() - this.options.ttlMs);
+  }
+
+  /** Runs sweepExpired every intervalMs until the returned function is called; failures go to onError. */
+  startSweeper(intervalMs: number, onError: (error: unknown) => void): () => void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return; // a slow sweep (large bucket) never overlaps the next
+      running = true;
+      this.sweepExpired().catch(onError).finally(() => (running = false));
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /**
@@ -56,6 +162,15 @@ export class Artifacts {
     const kind = detectArchive(bytes);
     if (!kind) throw new DomainError('validation_error', 'workspace_reference is neither a zip nor a tar.gz archive');
     return { kind, data: bytes };
+  }
+
+  /**
+   * Streams a run's plan JSON from a file (the Terraform domain's plan spool) into the store without
+   * reading it into memory; the reference is the run's `plan_reference`.
+   */
+  async storePlanFile(tenant: string, runId: string, path: string, bytes: number): Promise<string> {
+    const stored = await this.store.putStream(tenant, `plans/${runId}.json`, createReadStream(path), { maxBytes: bytes });
+    return stored.reference;
   }
 
   /** Stores a run's plan JSON; the reference is the run's `plan_reference`. */
@@ -72,5 +187,35 @@ export class Artifacts {
   async fetchPlan(tenant: string, reference: string): Promise<unknown | undefined> {
     const bytes = await this.store.get(tenant, reference);
     return bytes ? (JSON.parse(bytes.toString('utf8')) as unknown) : undefined;
+  }
+}
+
+/** Uploads are `uploads/<hex>.<ext>` in the tenant's namespace (artifact:// or the store's s3:// form). */
+export function isUploadReference(reference: string): boolean {
+  const key = keyOfArtifactReference(reference);
+  if (key !== undefined) return key.startsWith('uploads/');
+  return /^s3:\/\/[^/]+\/(?:.*\/)?tenants\/[0-9a-f]{32}\/uploads\/[^/]+$/.test(reference);
+}
+
+/** Reads at least `bytes` bytes (or all there is) from the front of a stream, and the rest of it. */
+async function readHead(source: AsyncIterable<Buffer>, bytes: number): Promise<{ head: Buffer; rest: AsyncIterator<Buffer> }> {
+  const rest = source[Symbol.asyncIterator]();
+  const chunks: Buffer[] = [];
+  let length = 0;
+  while (length < bytes) {
+    const next = await rest.next();
+    if (next.done) break;
+    chunks.push(next.value);
+    length += next.value.length;
+  }
+  return { head: Buffer.concat(chunks), rest };
+}
+
+async function* prepend(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  if (head.length > 0) yield head;
+  for (;;) {
+    const next = await rest.next();
+    if (next.done) return;
+    yield next.value;
   }
 }

@@ -2,22 +2,34 @@
 // atomic in S3 (readers see the old object or the new one), so there are no temp objects to sweep. A
 // reference is honoured only inside the caller's namespace: an s3:// URL naming another tenant's key, or
 // any other bucket, is "unknown" (the API answers 404), never fetched — no confused-deputy reads.
+// Streamed uploads go through a private temp file first (capped while it is written), then one PutObject
+// with a known length: never a whole upload in memory, and no half-written object if the client stops.
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
+  type _Object,
 } from '@aws-sdk/client-s3';
 import type { S3Config } from '../config/settings.js';
 import {
   ArtifactTooLargeError,
+  capped,
   keyOfArtifactReference,
   tenantNamespace,
   validateKey,
   type ArtifactStore,
   type GetOptions,
+  type ObjectInfo,
+  type StoredObject,
 } from './store.js';
 
 export class S3ArtifactStore implements ArtifactStore {
@@ -36,7 +48,14 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   static fromConfig(config: Readonly<S3Config>): S3ArtifactStore {
-    const clientConfig: S3ClientConfig = { region: config.region, forcePathStyle: config.forcePathStyle };
+    const clientConfig: S3ClientConfig = {
+      region: config.region,
+      forcePathStyle: config.forcePathStyle,
+      // A streamed PutObject would otherwise be sent aws-chunked with a trailing checksum, which several
+      // S3-compatible servers (s3rver among them) store verbatim, chunk headers included. The body has a
+      // known length, so plain signed streaming works everywhere.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    };
     if (config.endpoint) clientConfig.endpoint = config.endpoint;
     if (config.accessKeyId) {
       clientConfig.credentials = { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey };
@@ -48,6 +67,73 @@ export class S3ArtifactStore implements ArtifactStore {
     const objectKey = this.objectKey(tenant, validateKey(key));
     await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: bytes }));
     return `s3://${this.bucket}/${objectKey}`;
+  }
+
+  async putStream(tenant: string, key: string, source: AsyncIterable<Buffer>, options: { maxBytes: number }): Promise<StoredObject> {
+    const objectKey = this.objectKey(tenant, validateKey(key));
+    const dir = await mkdtemp(join(tmpdir(), 'confine-s3-upload-'));
+    try {
+      const file = join(dir, 'body');
+      let bytes = 0;
+      const handle = await open(file, 'wx', 0o600);
+      try {
+        for await (const chunk of capped(source, options.maxBytes)) {
+          await handle.write(chunk);
+          bytes += chunk.length;
+        }
+      } finally {
+        await handle.close();
+      }
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: createReadStream(file), ContentLength: bytes }));
+      return { reference: `s3://${this.bucket}/${objectKey}`, bytes };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async stat(tenant: string, reference: string): Promise<ObjectInfo | undefined> {
+    const objectKey = this.resolve(tenant, reference) ?? this.granted(tenant, reference);
+    if (objectKey === undefined) return undefined;
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      return { bytes: head.ContentLength ?? 0, modifiedMs: head.LastModified?.getTime() ?? 0 };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async open(tenant: string, reference: string): Promise<Readable | undefined> {
+    const objectKey = this.resolve(tenant, reference);
+    if (objectKey === undefined) return undefined;
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      // In Node the SDK's body is an http.IncomingMessage, a Readable.
+      return response.Body instanceof Readable ? response.Body : undefined;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async usage(tenant: string): Promise<number> {
+    let total = 0;
+    await this.list(this.namespace(tenant), (object) => {
+      total += object.Size ?? 0;
+      return Promise.resolve();
+    });
+    return total;
+  }
+
+  async expire(cutoffMs: number): Promise<number> {
+    let removed = 0;
+    // Only below <prefix>tenants/: operator-written keys (S3_READ_GRANTS) are not ours to expire.
+    await this.list(`${this.prefix}tenants/`, async (object) => {
+      if (object.Key === undefined || (object.LastModified?.getTime() ?? Infinity) >= cutoffMs) return;
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: object.Key }));
+      removed++;
+    });
+    return removed;
   }
 
   async get(tenant: string, reference: string, options: GetOptions = {}): Promise<Buffer | undefined> {
@@ -107,6 +193,16 @@ export class S3ArtifactStore implements ArtifactStore {
     const key = reference.slice(bucketUrl.length);
     if (keyOfArtifactReference(`artifact://${key}`) === undefined) return undefined; // '..', empty segments...
     return (this.readGrants[tenant] ?? []).some((prefix) => key.startsWith(prefix)) ? key : undefined;
+  }
+
+  /** Visits every object below a prefix, a page (at most 1,000 keys) at a time. */
+  private async list(prefix: string, visit: (object: _Object) => Promise<void>): Promise<void> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token === undefined ? {} : { ContinuationToken: token }) }));
+      for (const object of page.Contents ?? []) await visit(object);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
   }
 
   private namespace(tenant: string): string {

@@ -3,11 +3,23 @@
 // another tenant resolves inside THAT tenant's namespace (or is refused), so no tenant can read another's
 // plans or uploads, even by guessing keys. Keys are validated here, at the edge, against path traversal.
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { DomainError } from '../domains/errors.js';
 
 export interface GetOptions {
   /** Refuse objects larger than this (they would be read into memory). */
   maxBytes?: number;
+}
+
+export interface ObjectInfo {
+  bytes: number;
+  /** Last write, epoch milliseconds (what the TTL sweep compares). */
+  modifiedMs: number;
+}
+
+export interface StoredObject {
+  reference: string;
+  bytes: number;
 }
 
 export interface ArtifactStore {
@@ -16,8 +28,21 @@ export interface ArtifactStore {
   put(tenant: string, key: string, bytes: Buffer | string): Promise<string>;
   /** undefined for unknown references and for other tenants' alike. */
   get(tenant: string, reference: string, options?: GetOptions): Promise<Buffer | undefined>;
+  /**
+   * Streams bytes into the tenant's key without holding them in memory, refusing more than maxBytes
+   * (ArtifactTooLargeError; nothing is left behind). Atomic like put. A source error leaves nothing either.
+   */
+  putStream(tenant: string, key: string, source: AsyncIterable<Buffer>, options: { maxBytes: number }): Promise<StoredObject>;
+  /** Size and age of an object the tenant owns, without reading it; undefined like get. */
+  stat(tenant: string, reference: string): Promise<ObjectInfo | undefined>;
+  /** The object as a stream (served to the client as it is read); undefined like get. */
+  open(tenant: string, reference: string): Promise<Readable | undefined>;
   /** false for unknown references and for other tenants' alike. */
   delete(tenant: string, reference: string): Promise<boolean>;
+  /** Bytes the tenant's namespace holds (what the per-tenant quota is checked against). */
+  usage(tenant: string): Promise<number>;
+  /** Deletes every object, all tenants, last written before `cutoffMs` (epoch ms); returns how many. */
+  expire(cutoffMs: number): Promise<number>;
   /** Removes what a crashed predecessor left half-written; returns how many entries it removed. */
   sweep(): Promise<number>;
 }
@@ -55,7 +80,17 @@ export function keyOfArtifactReference(reference: string): string | undefined {
 }
 
 export class ArtifactTooLargeError extends DomainError {
-  constructor(limit: number) {
+  constructor(readonly limit: number) {
     super('validation_error', `artifact is larger than ${limit} bytes`);
+  }
+}
+
+/** Counts bytes as they pass and throws ArtifactTooLargeError once more than maxBytes went by. */
+export async function* capped(source: AsyncIterable<Buffer>, maxBytes: number): AsyncGenerator<Buffer> {
+  let seen = 0;
+  for await (const chunk of source) {
+    seen += chunk.length;
+    if (seen > maxBytes) throw new ArtifactTooLargeError(maxBytes);
+    yield chunk;
   }
 }

@@ -70,6 +70,14 @@ export const SETTINGS = {
   QUEUE_TENANT_SHARE: { kind: 'int', default: '16', min: 1, doc: 'Queued runs one tenant may have at once; beyond it that tenant gets 429 with Retry-After.' },
   RUN_RECORDS_MAX: { kind: 'int', default: '1000', min: 1, doc: 'Finished runs kept in memory for polling (oldest evicted first).' },
   RUN_RECORDS_TTL_SECONDS: { kind: 'int', default: '3600', min: 1, doc: 'How long a finished run stays readable.' },
+  RUN_RECORD_MAX_BYTES: { kind: 'int', default: '1048576', min: 1024, doc: 'Bytes of text (stdout/stderr of every step, diagnostics, inline plan) one finished run record keeps; the rest is dropped and the record says so (`output_trimmed`, `*_truncated`).' },
+  RUN_RECORDS_MAX_BYTES: { kind: 'int', default: '67108864', min: 1024, doc: 'Bytes of text all finished run records keep together; the oldest finished records are evicted beyond it.' },
+  QUEUE_MAX_BYTES: { kind: 'int', default: '268435456', min: 1024, doc: 'Bytes of queued payloads (files maps, scripts; archives travel by reference), all tenants together; beyond it submissions get 503 with Retry-After.' },
+  QUEUE_TENANT_MAX_BYTES: { kind: 'int', default: '67108864', min: 1024, doc: 'Bytes of queued payloads one tenant may have; beyond it that tenant gets 429 with Retry-After.' },
+  TF_PLAN_INLINE_MAX_BYTES: { kind: 'int', default: '262144', min: 0, doc: 'Plan JSON up to this size is also returned inline (`result.plan_json`); larger plans only through `plan_reference` and GET /api/v1/runs/{id}/plan.' },
+  ARTIFACT_TENANT_QUOTA_MB: { kind: 'number', default: '1024', min: 0.01, doc: 'Bytes (MiB) one tenant may keep in the artifact store (uploads, run archives, plans); an upload beyond it is refused with 413 artifact_quota_exceeded.' },
+  ARTIFACT_TTL_SECONDS: { kind: 'int', default: '604800', min: 1, doc: 'Artifacts (uploads, plans) older than this are deleted by a sweep that runs at start and every ARTIFACT_SWEEP_INTERVAL_SECONDS.' },
+  ARTIFACT_SWEEP_INTERVAL_SECONDS: { kind: 'int', default: '600', min: 1, doc: 'How often expired artifacts are swept.' },
   SHUTDOWN_GRACE_SECONDS: { kind: 'number', default: '30', min: 0, doc: 'On shutdown, time given to queued and running runs to finish before they are cancelled.' },
   SESSION_TTL_SECONDS: { kind: 'int', default: '600', min: 1, doc: 'Session TTL; refreshed on each request that uses the session.' },
   CLEANUP_INTERVAL_SECONDS: { kind: 'int', default: '60', min: 1, doc: 'How often expired sessions are removed (their workspaces unmounted).' },
@@ -152,6 +160,14 @@ export interface Config {
   http: Readonly<HttpLimits>;
   runRecordsMax: number;
   runRecordsTtlSeconds: number;
+  runRecordMaxBytes: number;
+  runRecordsMaxBytes: number;
+  queueMaxBytes: number;
+  queueTenantMaxBytes: number;
+  tfPlanInlineMaxBytes: number;
+  artifactTenantQuotaMiB: number;
+  artifactTtlSeconds: number;
+  artifactSweepIntervalSeconds: number;
   shutdownGraceSeconds: number;
   sessionTtlSeconds: number;
   cleanupIntervalSeconds: number;
@@ -324,6 +340,14 @@ function httpLimits(env: NodeJS.ProcessEnv): Readonly<HttpLimits> {
     queueTenantShare: int(env, 'QUEUE_TENANT_SHARE'),
     runRecordsMax: int(env, 'RUN_RECORDS_MAX'),
     runRecordsTtlSeconds: int(env, 'RUN_RECORDS_TTL_SECONDS'),
+    runRecordMaxBytes: int(env, 'RUN_RECORD_MAX_BYTES'),
+    runRecordsMaxBytes: int(env, 'RUN_RECORDS_MAX_BYTES'),
+    queueMaxBytes: int(env, 'QUEUE_MAX_BYTES'),
+    queueTenantMaxBytes: int(env, 'QUEUE_TENANT_MAX_BYTES'),
+    tfPlanInlineMaxBytes: int(env, 'TF_PLAN_INLINE_MAX_BYTES'),
+    artifactTenantQuotaMiB: num(env, 'ARTIFACT_TENANT_QUOTA_MB'),
+    artifactTtlSeconds: int(env, 'ARTIFACT_TTL_SECONDS'),
+    artifactSweepIntervalSeconds: int(env, 'ARTIFACT_SWEEP_INTERVAL_SECONDS'),
     shutdownGraceSeconds: num(env, 'SHUTDOWN_GRACE_SECONDS'),
     jwtMaxAgeSeconds: int(env, 'JWT_MAX_AGE_SECONDS'),
     jwtTenantPrefix: read(env, 'JWT_TENANT_PREFIX'),

@@ -10,12 +10,14 @@ import type { TerraformRunner } from '../domains/terraform/index.js';
 import type { TerraformProgress, TerraformResult } from '../domains/terraform/types.js';
 import type { SessionManager } from '../sessions/manager.js';
 import type { Execution, Executor, RunContext } from './executor-types.js';
+import { resolveTerraformInput } from './resolve-input.js';
 import type { RunRequest } from './types.js';
 
 export interface ExecutorDeps {
   terraform: Pick<TerraformRunner, 'run'>;
   commands: Pick<CommandRunner, 'run'>;
-  artifacts: Pick<Artifacts, 'storePlanText'>;
+  /** fetchWorkspace reads stored archives named by reference (absent: such runs are refused). */
+  artifacts: Pick<Artifacts, 'storePlanText'> & Partial<Pick<Artifacts, 'fetchWorkspace'>>;
   sessions?: Pick<SessionManager, 'withWorkspace'>;
   /** Plan JSON up to this size stays inline in the record too; larger plans only via plan_reference. */
   inlinePlanMaxBytes?: number;
@@ -32,8 +34,11 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     if (context.sessionId !== undefined) {
       return { outcome: { kind: 'terraform', result: rejectedTerraform({ type: 'validation_error', message: 'sessions apply to commands and scripts, not Terraform runs' }) } };
     }
+    // A stored archive is read now, at execution time (the queue holds only its reference).
+    const resolved = await resolveTerraformInput(deps.artifacts, context.tenant, request);
+    if (!resolved.ok) return { outcome: { kind: 'terraform', result: rejectedTerraform(resolved.error) } };
     const onProgress = deps.onTerraformProgress;
-    const result = await deps.terraform.run(request, {
+    const result = await deps.terraform.run(resolved.request, {
       signal: context.signal,
       ...(onProgress ? { onProgress: (progress: TerraformProgress) => onProgress(context, progress) } : {}),
     });

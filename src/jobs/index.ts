@@ -19,6 +19,7 @@ export { createExecutor, DEFAULT_INLINE_PLAN_MAX_BYTES, type ExecutorDeps } from
 export type { Execution, Executor, QueuedRun, RunContext } from './executor-types.js';
 export { MemoryJobQueue, type EnqueueResult, type JobQueue, type QueueEntry, type QueueLimits } from './queue.js';
 export { createJobService, newRunId, type JobServiceHandle, type JobServiceOptions } from './service.js';
+export type { ArchiveReference, QueuedTerraformInput, TerraformRunRequest } from './types.js';
 
 /** Slack on top of a domain's own timeout before the service aborts the run itself (a backstop). */
 const BACKSTOP_MS = 15_000;
@@ -49,6 +50,8 @@ export interface JobLayerOptions {
 export interface StartupCleanup {
   /** Half-written artifact temp files of dead owners removed. */
   artifactTempFiles: number;
+  /** Artifacts older than ARTIFACT_TTL_SECONDS removed (uploads and plans survive restarts until then). */
+  expiredArtifacts: number;
 }
 
 export interface JobLayer {
@@ -65,22 +68,49 @@ export async function createJobLayer(options: JobLayerOptions): Promise<JobLayer
   const store = createArtifactStore(config);
   // JailHost.open already swept dead owners' jails, cgroups and workspaces (session workspaces are
   // ordinary host workspaces, so that includes them); this removes the artifact store's own leftovers.
-  const cleaned: StartupCleanup = { artifactTempFiles: await store.sweep() };
-  const artifacts = new Artifacts(store, { maxWorkspaceBytes: Math.ceil(config.uploadLimitMiB * MiB) });
+  const artifacts = new Artifacts(store, {
+    maxWorkspaceBytes: Math.ceil(config.uploadLimitMiB * MiB),
+    quotaBytes: Math.ceil(config.artifactTenantQuotaMiB * MiB),
+    ttlMs: config.artifactTtlSeconds * 1000,
+  });
+  const reportError = (error: unknown): void => {
+    if (options.onInternalError) options.onInternalError(error);
+    else process.stderr.write(`confine jobs: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  };
+  // An unreachable store must not keep the service from starting (it answers storage_unavailable per
+  // request instead); the failure is reported and the periodic sweep tries again.
+  const expiredArtifacts = await artifacts.sweepExpired().catch((error: unknown) => {
+    reportError(error);
+    return 0;
+  });
+  const cleaned: StartupCleanup = { artifactTempFiles: await store.sweep(), expiredArtifacts };
+  const stopSweeper = artifacts.startSweeper(config.artifactSweepIntervalSeconds * 1000, reportError);
   const sessions = createSessionManager(host, config, options.onInternalError ? (error) => options.onInternalError?.(error) : undefined);
   const executor = createExecutor({
     terraform: options.terraform ?? createTerraformRunner(host, config),
     commands: options.commands ?? createCommandRunner(host, config),
     artifacts,
     sessions,
+    inlinePlanMaxBytes: config.tfPlanInlineMaxBytes,
     ...(options.onTerraformProgress ? { onTerraformProgress: options.onTerraformProgress } : {}),
   });
   const jobs = createJobService({
-    queue: options.queue ?? new MemoryJobQueue<QueuedRun>({ capacity: config.queueSize, perTenant: config.queueTenantShare }),
+    queue: options.queue ?? new MemoryJobQueue<QueuedRun>({
+      capacity: config.queueSize,
+      perTenant: config.queueTenantShare,
+      maxBytes: config.queueMaxBytes,
+      perTenantBytes: config.queueTenantMaxBytes,
+    }),
     workers: config.workers,
     executor,
     runTimeoutMs: runTimeoutMs(config),
-    records: { maxFinished: config.runRecordsMax, finishedTtlMs: config.runRecordsTtlSeconds * 1000 },
+    records: {
+      maxFinished: config.runRecordsMax,
+      finishedTtlMs: config.runRecordsTtlSeconds * 1000,
+      maxRecordBytes: config.runRecordMaxBytes,
+      maxTotalBytes: config.runRecordsMaxBytes,
+    },
+    releaseScratch: (tenant, reference) => artifacts.discardScratch(tenant, reference),
     ...(options.onInternalError ? { onInternalError: options.onInternalError } : {}),
   });
   sessions.start();
@@ -90,6 +120,7 @@ export async function createJobLayer(options: JobLayerOptions): Promise<JobLayer
     artifacts,
     cleaned,
     async close(graceMs = config.shutdownGraceSeconds * 1000) {
+      stopSweeper();
       await jobs.shutdown(graceMs);
       await sessions.closeAll();
     },

@@ -1,7 +1,8 @@
 // The queue behind the job service, as a backend interface: the in-memory adapter below is the default
 // (one process); a Redis/BullMQ adapter for many hosts implements the same contract and must pass the
-// same conformance suite (tests/jobs/queue-conformance.ts). Both bounds are checked atomically inside
-// enqueue, so a burst can never push the queue past them (unbounded memory growth is a DoS).
+// same conformance suite (tests/jobs/queue-conformance.ts). Every bound (entries and bytes, service-wide
+// and per tenant) is checked atomically inside enqueue, so a burst can never push the queue past them
+// (unbounded memory growth is a DoS: a count bound alone let a few large payloads pin gigabytes).
 
 export interface QueueEntry<T> {
   /** The run id (unguessable, unique). */
@@ -9,6 +10,8 @@ export interface QueueEntry<T> {
   tenant: string;
   /** Plain, serializable data (a Redis adapter stores it as JSON). */
   payload: T;
+  /** The payload's size as the submitter measured it (counted against the byte budgets); default 0. */
+  bytes?: number;
 }
 
 export interface QueueLimits {
@@ -16,6 +19,10 @@ export interface QueueLimits {
   capacity: number;
   /** Entries one tenant may have waiting, so one tenant cannot take the whole queue. */
   perTenant: number;
+  /** Bytes of payloads waiting, all tenants together (default: unbounded). */
+  maxBytes?: number;
+  /** Bytes of payloads one tenant may have waiting (default: unbounded). */
+  perTenantBytes?: number;
 }
 
 export type EnqueueResult = { accepted: true } | { accepted: false; reason: 'service' | 'tenant' | 'closed' };
@@ -39,6 +46,10 @@ export interface JobQueue<T> {
   remove(id: string): Promise<boolean>;
   size(): Promise<number>;
   sizeFor(tenant: string): Promise<number>;
+  /** Bytes of waiting payloads, all tenants together. */
+  bytes(): Promise<number>;
+  /** Bytes of one tenant's waiting payloads. */
+  bytesFor(tenant: string): Promise<number>;
   /** Stops accepting; entries already waiting can still be claimed (drain). Idempotent. */
   close(): Promise<void>;
   /** Removes and returns every waiting entry (shutdown after the grace period). */
@@ -53,11 +64,14 @@ export class MemoryJobQueue<T> implements JobQueue<T> {
   // A Map keeps insertion (FIFO) order and removes by id in O(1).
   private readonly waiting = new Map<string, QueueEntry<T>>();
   private readonly perTenant = new Map<string, number>();
+  private readonly perTenantBytes = new Map<string, number>();
+  private totalBytes = 0;
   private readonly claimers: Claimer<T>[] = [];
   private closed = false;
 
   constructor(readonly limits: Readonly<QueueLimits>) {
     if (!(limits.capacity >= 1 && limits.perTenant >= 1)) throw new RangeError('queue limits must be at least 1');
+    if (!((limits.maxBytes ?? 1) >= 1 && (limits.perTenantBytes ?? 1) >= 1)) throw new RangeError('queue byte limits must be at least 1');
   }
 
   async enqueue(entry: QueueEntry<T>): Promise<EnqueueResult> {
@@ -69,11 +83,17 @@ export class MemoryJobQueue<T> implements JobQueue<T> {
       claimer.resolve(entry);
       return { accepted: true };
     }
+    const bytes = entryBytes(entry);
     if (this.waiting.size >= this.limits.capacity) return { accepted: false, reason: 'service' };
+    if (this.totalBytes + bytes > (this.limits.maxBytes ?? Infinity)) return { accepted: false, reason: 'service' };
     const mine = this.perTenant.get(entry.tenant) ?? 0;
     if (mine >= this.limits.perTenant) return { accepted: false, reason: 'tenant' };
+    const myBytes = this.perTenantBytes.get(entry.tenant) ?? 0;
+    if (myBytes + bytes > (this.limits.perTenantBytes ?? Infinity)) return { accepted: false, reason: 'tenant' };
     this.waiting.set(entry.id, entry);
     this.perTenant.set(entry.tenant, mine + 1);
+    this.perTenantBytes.set(entry.tenant, myBytes + bytes);
+    this.totalBytes += bytes;
     return { accepted: true };
   }
 
@@ -116,6 +136,14 @@ export class MemoryJobQueue<T> implements JobQueue<T> {
     return this.perTenant.get(tenant) ?? 0;
   }
 
+  async bytes(): Promise<number> {
+    return this.totalBytes;
+  }
+
+  async bytesFor(tenant: string): Promise<number> {
+    return this.perTenantBytes.get(tenant) ?? 0;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     // Waiting claimers are only waiting because the queue is empty: closed and empty means done.
@@ -126,6 +154,8 @@ export class MemoryJobQueue<T> implements JobQueue<T> {
     const entries = [...this.waiting.values()];
     this.waiting.clear();
     this.perTenant.clear();
+    this.perTenantBytes.clear();
+    this.totalBytes = 0;
     return entries;
   }
 
@@ -141,5 +171,16 @@ export class MemoryJobQueue<T> implements JobQueue<T> {
     const left = (this.perTenant.get(entry.tenant) ?? 1) - 1;
     if (left > 0) this.perTenant.set(entry.tenant, left);
     else this.perTenant.delete(entry.tenant);
+    const bytes = entryBytes(entry);
+    this.totalBytes -= bytes;
+    const leftBytes = (this.perTenantBytes.get(entry.tenant) ?? bytes) - bytes;
+    if (left > 0) this.perTenantBytes.set(entry.tenant, leftBytes);
+    else this.perTenantBytes.delete(entry.tenant);
   }
+}
+
+function entryBytes(entry: QueueEntry<unknown>): number {
+  const bytes = entry.bytes ?? 0;
+  if (!(Number.isFinite(bytes) && bytes >= 0)) throw new RangeError(`queue: invalid entry size ${bytes}`);
+  return bytes;
 }

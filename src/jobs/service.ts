@@ -1,10 +1,13 @@
 // The job service: a bounded queue in front of a fixed pool of workers. Back-pressure instead of growth
 // (QueueFullError with Retry-After), explicit states (queued -> running -> succeeded | failed |
 // cancelled), an AbortSignal from cancel/timeout/shutdown down to the jail, and tenant-scoped reads:
-// another tenant's id behaves exactly like an unknown one (no existence oracle).
+// another tenant's id behaves exactly like an unknown one (no existence oracle). Memory is bounded in
+// bytes as well as counts: queued payloads against the queue's byte budgets, finished records against
+// records.ts's, and a worker slot whose executor never returns is given up after a grace, not lost.
 import { randomBytes } from 'node:crypto';
 import type { Executor, QueuedRun } from './executor-types.js';
 import { abortedError, FINAL, sleep, snapshot, spread, type AbortReason, type FinalState } from './outcomes.js';
+import { payloadBytes } from './payload-size.js';
 import type { JobQueue } from './queue.js';
 import { RunRecordStore, type RecordLimits } from './records.js';
 import {
@@ -26,6 +29,16 @@ export interface JobServiceOptions {
   runTimeoutMs(request: RunRequest): number;
   /** After an abort, how long the executor gets before the record is finished without it (forced). */
   killGraceMs?: number;
+  /**
+   * After a forced finish, how much longer the worker waits for the executor before it gives the slot up
+   * (reported as an internal error, counted in stats().abandonedSlots). Default: killGraceMs.
+   */
+  abandonGraceMs?: number;
+  /**
+   * Called once when a run that named a scratch archive (a per-run copy, `scratch: true`) reaches a final
+   * state by any path (ran, cancelled while queued, refused by the queue, drained at shutdown).
+   */
+  releaseScratch?(tenant: string, reference: string): Promise<void>;
   records?: RecordLimits;
   /** Internal failures (an executor that threw, a listener that threw): the API logs them. */
   onInternalError?: (error: unknown, record?: RunRecord) => void;
@@ -49,6 +62,7 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
   if (!(Number.isInteger(options.workers) && options.workers >= 1)) throw new RangeError('workers must be a positive integer');
   const now = options.now ?? Date.now;
   const killGraceMs = options.killGraceMs ?? 5_000;
+  const abandonGraceMs = options.abandonGraceMs ?? killGraceMs;
   const queue = options.queue;
   const records = new RunRecordStore(options.records ?? DEFAULT_RECORDS, now);
   const aborters = new Map<string, (reason: AbortReason) => void>();
@@ -56,6 +70,11 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
   const started = new Set<RunListener>();
   const finished = new Set<RunListener>();
   const totals = { succeeded: 0, failed: 0, cancelled: 0 };
+  // Bytes of each waiting run's payload (stats only: the queue itself enforces the budgets).
+  const queuedBytes = new Map<string, number>();
+  // Scratch archive references of runs not yet final, released in finish().
+  const scratch = new Map<string, { tenant: string; reference: string }>();
+  let abandonedSlots = 0;
   let queued = 0;
   let busy = 0;
   let closing = false;
@@ -82,6 +101,8 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
   const finish = (record: RunRecord, state: FinalState, fields: Partial<RunRecord> = {}): void => {
     if (FINAL.has(record.state)) return; // a forced finish and a late executor return: first one wins
     if (record.state === 'queued') queued--;
+    queuedBytes.delete(record.id);
+    releaseScratchOf(record.id);
     Object.assign(record, fields, { state, finished_at: new Date(now()).toISOString() });
     totals[state]++;
     records.markFinished(record.id);
@@ -90,10 +111,19 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
     emit(finished, record);
   };
 
+  const releaseScratchOf = (id: string): void => {
+    const held = scratch.get(id);
+    if (!held) return;
+    scratch.delete(id);
+    if (!options.releaseScratch) return;
+    options.releaseScratch(held.tenant, held.reference).catch((error: unknown) => reportInternal(error));
+  };
+
   async function runOne(id: string, payload: QueuedRun): Promise<void> {
     const record = records.get(id);
     if (!record || record.state !== 'queued') return; // cancelled while it was being claimed
     queued--;
+    queuedBytes.delete(id);
     record.state = 'running';
     record.started_at = new Date(now()).toISOString();
     emit(started, record);
@@ -101,24 +131,40 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
     const timeoutMs = options.runTimeoutMs(payload.request);
     let reason: AbortReason | undefined;
     let forced: NodeJS.Timeout | undefined;
+    let giveUp: NodeJS.Timeout | undefined;
+    let abandon: () => void = () => undefined;
+    const abandoned = new Promise<'abandoned'>((resolve) => (abandon = () => resolve('abandoned')));
     const abort = (why: AbortReason): void => {
       if (reason) return;
       reason = why;
       controller.abort(why);
       // Forced finish: the jail is SIGKILLed through the signal; if the executor still has not returned
-      // after the grace, the record is finished anyway (the worker slot stays busy until it does).
-      forced = setTimeout(() => finish(record, ...spread(abortedError(why, timeoutMs))), killGraceMs);
+      // after the grace, the record is finished anyway. If it has still not returned after a second grace
+      // (a hung domain call that ignores its signal), the slot is given up: a slot held forever by nothing
+      // (`running=1` with nothing running) would shrink the pool for good.
+      forced = setTimeout(() => {
+        finish(record, ...spread(abortedError(why, timeoutMs)));
+        giveUp = setTimeout(abandon, abandonGraceMs);
+      }, killGraceMs);
     };
     aborters.set(id, abort);
     const timer = setTimeout(() => abort('timeout'), timeoutMs);
     const begun = now();
     try {
-      const execution = await options.executor.execute(payload.request, {
+      const pending = options.executor.execute(payload.request, {
         runId: id,
         tenant: record.tenant,
         ...(payload.sessionId === undefined ? {} : { sessionId: payload.sessionId }),
         signal: controller.signal,
       });
+      const execution = await Promise.race([pending, abandoned]);
+      if (execution === 'abandoned') {
+        abandonedSlots++;
+        reportInternal(new Error(`run ${id}: the executor did not return ${killGraceMs + abandonGraceMs} ms after its abort; its worker slot is released`), record);
+        // A late settle is still reported, never left as an unhandled rejection.
+        pending.catch((error: unknown) => reportInternal(error, record));
+        return;
+      }
       const extra = execution.plan_reference === undefined ? {} : { plan_reference: execution.plan_reference };
       if (reason) {
         const aborted = abortedError(reason, timeoutMs);
@@ -142,6 +188,7 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
     } finally {
       clearTimeout(timer);
       clearTimeout(forced);
+      clearTimeout(giveUp);
       aborters.delete(id);
       meanRunSeconds = 0.8 * meanRunSeconds + 0.2 * ((now() - begun) / 1000);
     }
@@ -213,15 +260,23 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
       // Registered before enqueue: a worker may claim the entry before enqueue's promise settles.
       records.add(record);
       queued++;
+      const input = request.kind === 'terraform' ? request.request.input : undefined;
+      if (input?.kind === 'reference' && input.scratch === true) scratch.set(id, { tenant, reference: input.reference });
       const payload: QueuedRun = { request, ...(submitOptions.sessionId === undefined ? {} : { sessionId: submitOptions.sessionId }) };
-      const result = await queue.enqueue({ id, tenant, payload }).catch((error: unknown) => {
+      const bytes = payloadBytes(request);
+      queuedBytes.set(id, bytes);
+      const refused = (): void => {
         queued--;
+        queuedBytes.delete(id);
+        releaseScratchOf(id);
         records.delete(id);
+      };
+      const result = await queue.enqueue({ id, tenant, payload, bytes }).catch((error: unknown) => {
+        refused();
         throw error;
       });
       if (!result.accepted) {
-        queued--;
-        records.delete(id);
+        refused();
         if (result.reason === 'closed') throw new ShuttingDownError();
         const ahead = result.reason === 'tenant' ? await queue.sizeFor(tenant) : await queue.size();
         throw new QueueFullError(result.reason, retryAfter(ahead));
@@ -280,6 +335,9 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
         queueTenantShare: queue.limits.perTenant,
         finished: { ...totals },
         records: records.size,
+        recordBytes: records.bytes,
+        queuedBytes: [...queuedBytes.values()].reduce((sum, bytes) => sum + bytes, 0),
+        abandonedSlots,
       };
     },
 

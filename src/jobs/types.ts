@@ -2,10 +2,27 @@
 // The CLI and the HTTP API build the same RunRequest and call the same submit().
 import type { ClassifiedError } from '../domains/errors.js';
 import type { CommandRequest, CommandResult, ScriptRequest } from '../domains/commands/types.js';
-import type { TerraformRequest, TerraformResult } from '../domains/terraform/types.js';
+import type { TerraformInput, TerraformRequest, TerraformResult } from '../domains/terraform/types.js';
+
+/**
+ * A stored archive named by reference (`artifact://...` or `s3://...`), read by the executor when the run
+ * starts. Queued payloads hold this instead of the archive's bytes: 16 queued runs naming one 49 MiB upload
+ * used to pin 1.5 GB; now queued memory is a few hundred bytes per run and archive memory is bounded by
+ * WORKERS x the upload limit. `scratch`: a per-run copy (multipart archive runs), deleted when the run ends.
+ */
+export interface ArchiveReference {
+  kind: 'reference';
+  reference: string;
+  scratch?: boolean;
+}
+
+/** What a Terraform run may name in the queue: plain JSON only (no Buffers), so it fits any queue backend. */
+export type QueuedTerraformInput = Exclude<TerraformInput, { kind: 'zip' | 'tar.gz' }> | ArchiveReference;
+
+export type TerraformRunRequest = Omit<TerraformRequest, 'input'> & { input: QueuedTerraformInput };
 
 export type RunRequest =
-  | { kind: 'terraform'; request: TerraformRequest }
+  | { kind: 'terraform'; request: TerraformRunRequest }
   | { kind: 'command'; request: CommandRequest }
   | { kind: 'script'; request: ScriptRequest };
 
@@ -36,6 +53,11 @@ export interface RunRecord {
    * `artifact://...` or `s3://bucket/key`), readable only by this run's tenant.
    */
   plan_reference?: string;
+  /**
+   * Set when the record's stdout/stderr/diagnostics were cut to the per-record byte budget
+   * (RUN_RECORD_MAX_BYTES): how many bytes of text were kept and how many were dropped.
+   */
+  output_trimmed?: { kept_bytes: number; dropped_bytes: number };
 }
 
 export interface SubmitOptions {
@@ -69,6 +91,15 @@ export interface JobStats {
   finished: { succeeded: number; failed: number; cancelled: number };
   /** Added: run records held in memory (bounded: queue + workers + finished-record limit). */
   records: number;
+  /** Bytes of text (outputs, diagnostics) the finished records hold; bounded by RUN_RECORDS_MAX_BYTES. */
+  recordBytes: number;
+  /** Bytes of queued payloads (files maps, scripts); bounded by QUEUE_MAX_BYTES. */
+  queuedBytes: number;
+  /**
+   * Worker slots given up on: the executor had not returned long after a forced finish (a hung domain
+   * call), so the slot was released and the event reported as an internal error. Monotonic.
+   */
+  abandonedSlots: number;
 }
 
 export type RunListener = (record: RunRecord) => void;

@@ -1,5 +1,22 @@
 // The behaviour every ArtifactStore must show (local directory, S3-compatible): round trips, tenant
-// isolation (a reference is useless to another tenant), key validation, size limits.
+// isolation (a reference is useless to another tenant), key validation, size limits, streamed writes
+// capped in bytes, reads as streams, per-tenant usage and TTL expiry.
+
+async function* chunks(...parts: (string | Buffer)[]): AsyncGenerator<Buffer> {
+  for (const part of parts) yield Buffer.from(part);
+}
+
+async function* failingAfter(first: string): AsyncGenerator<Buffer> {
+  yield Buffer.from(first);
+  throw new Error('client went away');
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(parts);
+}
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ArtifactTooLargeError, type ArtifactStore } from '../../src/artifacts/index.js';
 import { DomainError } from '../../src/domains/errors.js';
@@ -46,6 +63,68 @@ export function storeConformance(name: string, store: () => ArtifactStore): void
       const ref = await store().put('alice', 'uploads/big.bin', Buffer.alloc(4096, 7));
       await expect(store().get('alice', ref, { maxBytes: 1024 })).rejects.toBeInstanceOf(ArtifactTooLargeError);
       expect((await store().get('alice', ref, { maxBytes: 4096 }))?.length).toBe(4096);
+    });
+
+    it('putStream_roundTripsChunksAndReportsBytes', async () => {
+      const stored = await store().putStream('alice', 'uploads/streamed.bin', chunks('PK', Buffer.from([3, 4]), 'x'.repeat(5000)), { maxBytes: 10_000 });
+      expect(stored.bytes).toBe(5004);
+      const back = await store().get('alice', stored.reference);
+      expect(back?.subarray(0, 4)).toEqual(Buffer.from([0x50, 0x4b, 3, 4]));
+      expect(back?.length).toBe(5004);
+    });
+
+    it('putStream_overMaxBytes_throwsTooLargeAndKeepsNothing', async () => {
+      const write = store().putStream('alice', 'uploads/too-big.bin', chunks('a'.repeat(600), 'b'.repeat(600)), { maxBytes: 1000 });
+      await expect(write).rejects.toBeInstanceOf(ArtifactTooLargeError);
+      expect(await store().stat('alice', 'artifact://uploads/too-big.bin')).toBeUndefined();
+    });
+
+    it('putStream_sourceFails_keepsNothing', async () => {
+      await expect(store().putStream('alice', 'uploads/broken.bin', failingAfter('partial'), { maxBytes: 1000 })).rejects.toThrow('client went away');
+      expect(await store().stat('alice', 'artifact://uploads/broken.bin')).toBeUndefined();
+    });
+
+    it('stat_ownObjectOnly_sizeAndAgeWithoutReading', async () => {
+      const before = Date.now() - 5_000;
+      const ref = await store().put('alice', 'uploads/stat.zip', Buffer.alloc(321, 1));
+      const info = await store().stat('alice', ref);
+      expect(info?.bytes).toBe(321);
+      expect(info!.modifiedMs).toBeGreaterThan(before);
+      expect(await store().stat('mallory', ref)).toBeUndefined();
+      expect(await store().stat('alice', 'artifact://uploads/none.zip')).toBeUndefined();
+    });
+
+    it('open_streamsTheObject_foreignIsUnknown', async () => {
+      const body = JSON.stringify({ planned: 'x'.repeat(70_000) });
+      const ref = await store().put('alice', 'plans/streamed.json', body);
+      const stream = await store().open('alice', ref);
+      expect(stream).toBeDefined();
+      expect((await readAll(stream!)).toString()).toBe(body);
+      expect(await store().open('mallory', ref)).toBeUndefined();
+      expect(await store().open('alice', 'artifact://plans/none.json')).toBeUndefined();
+    });
+
+    it('usage_countsOnlyTheTenantsOwnBytes', async () => {
+      const tenant = `usage-${Date.now()}`;
+      expect(await store().usage(tenant)).toBe(0);
+      await store().put(tenant, 'uploads/a.zip', Buffer.alloc(1000));
+      await store().putStream(tenant, 'plans/b.json', chunks('y'.repeat(234)), { maxBytes: 1000 });
+      await store().put(`${tenant}-other`, 'uploads/c.zip', Buffer.alloc(5000));
+      expect(await store().usage(tenant)).toBe(1234);
+    });
+
+    it('expire_removesObjectsOlderThanTheCutoffOnly', async () => {
+      const old = await store().put('ttl-a', 'uploads/old.zip', 'old');
+      const oldOther = await store().put('ttl-b', 'plans/old.json', '{}');
+      // Object stores keep modification times to the second: leave a clear gap around the cutoff.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const cutoff = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const fresh = await store().put('ttl-a', 'uploads/fresh.zip', 'fresh');
+      expect(await store().expire(cutoff)).toBeGreaterThanOrEqual(2);
+      expect(await store().stat('ttl-a', old)).toBeUndefined();
+      expect(await store().stat('ttl-b', oldOther)).toBeUndefined();
+      expect((await store().get('ttl-a', fresh))?.toString()).toBe('fresh');
     });
 
     it('delete_removesOnlyThatObject', async () => {

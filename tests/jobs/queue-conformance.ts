@@ -13,6 +13,10 @@ function entry(id: string, tenant: string, n = 0): QueueEntry<{ n: number }> {
   return { id, tenant, payload: { n } };
 }
 
+function sized(id: string, tenant: string, bytes: number): QueueEntry<{ n: number }> {
+  return { id, tenant, payload: { n: 0 }, bytes };
+}
+
 export function queueConformance(name: string, factory: QueueFactory): void {
   describe(`JobQueue conformance: ${name}`, () => {
     const made: JobQueue<{ n: number }>[] = [];
@@ -150,6 +154,46 @@ export function queueConformance(name: string, factory: QueueFactory): void {
       expect(await Promise.all(pending)).toEqual([undefined, undefined]);
     });
 
+    it('enqueue_beyondServiceBytes_isRejectedAsServiceAndAcceptsAgainOnceClaimed', async () => {
+      const queue = await create({ capacity: 100, perTenant: 100, maxBytes: 1000, perTenantBytes: 1000 });
+      expect((await queue.enqueue(sized('a', 'ta', 600))).accepted).toBe(true);
+      expect(await queue.enqueue(sized('b', 'tb', 500))).toEqual({ accepted: false, reason: 'service' });
+      expect((await queue.enqueue(sized('c', 'tc', 400))).accepted).toBe(true);
+      expect(await queue.bytes()).toBe(1000);
+      expect(await queue.enqueue(sized('d', 'td', 1))).toEqual({ accepted: false, reason: 'service' });
+      expect((await queue.claim())?.id).toBe('a');
+      expect(await queue.bytes()).toBe(400);
+      expect((await queue.enqueue(sized('b', 'tb', 500))).accepted).toBe(true);
+    });
+
+    it('enqueue_beyondTenantBytes_isRejectedAsTenantWhileOthersStillFit', async () => {
+      const queue = await create({ capacity: 100, perTenant: 100, maxBytes: 10_000, perTenantBytes: 1000 });
+      expect((await queue.enqueue(sized('a1', 'a', 700))).accepted).toBe(true);
+      expect(await queue.enqueue(sized('a2', 'a', 400))).toEqual({ accepted: false, reason: 'tenant' });
+      expect((await queue.enqueue(sized('b1', 'b', 900))).accepted).toBe(true);
+      expect(await queue.bytesFor('a')).toBe(700);
+      expect(await queue.bytesFor('b')).toBe(900);
+      expect(await queue.bytesFor('nobody')).toBe(0);
+      // Removing (cancel) frees the tenant's bytes as claiming does.
+      expect(await queue.remove('a1')).toBe(true);
+      expect(await queue.bytesFor('a')).toBe(0);
+      expect((await queue.enqueue(sized('a2', 'a', 400))).accepted).toBe(true);
+    });
+
+    it('enqueue_concurrentBurst_neverExceedsByteBudgets', async () => {
+      const queue = await create({ capacity: 1000, perTenant: 1000, maxBytes: 5000, perTenantBytes: 2000 });
+      const results = await Promise.all(Array.from({ length: 300 }, (_, i) => queue.enqueue(sized(`id${i}`, `t${i % 4}`, 100 + (i % 7) * 50))));
+      expect(results.some((r) => r.accepted)).toBe(true);
+      expect(results.every((r) => r.accepted || r.reason === 'service' || r.reason === 'tenant')).toBe(true);
+      expect(await queue.bytes()).toBeLessThanOrEqual(5000);
+      for (let t = 0; t < 4; t++) expect(await queue.bytesFor(`t${t}`)).toBeLessThanOrEqual(2000);
+      const drained = [];
+      await queue.close();
+      for (let e = await queue.claim(); e; e = await queue.claim()) drained.push(e);
+      expect(drained.reduce((sum, e) => sum + (e.bytes ?? 0), 0)).toBeLessThanOrEqual(5000);
+      expect(await queue.bytes()).toBe(0);
+    });
+
     it('drain_returnsAndRemovesEveryWaitingEntry', async () => {
       const queue = await create({ capacity: 5, perTenant: 5 });
       await queue.enqueue(entry('a', 't1'));
@@ -158,6 +202,7 @@ export function queueConformance(name: string, factory: QueueFactory): void {
       expect((await queue.drain()).map((e) => e.id).sort()).toEqual(['a', 'b']);
       expect(await queue.size()).toBe(0);
       expect(await queue.sizeFor('t1')).toBe(0);
+      expect(await queue.bytes()).toBe(0);
       expect(await queue.claim()).toBeUndefined();
     });
   });

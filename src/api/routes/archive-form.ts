@@ -1,45 +1,46 @@
 // Reads a multipart Terraform submission: one archive part (.zip or .tar.gz, told apart by magic
-// bytes, not by the client's filename or content-type) plus a few small text fields. Sizes are capped
-// by @fastify/multipart's limits; anything else is invalid_multipart.
+// bytes, not by the client's filename or content-type) plus a few small text fields. The archive is
+// streamed into the artifact store as the request arrives (a per-run scratch object), never held whole
+// in memory; sizes are capped by @fastify/multipart's limits and the tenant's quota; anything else is
+// invalid_multipart. If the form turns out bad after the archive was stored, the object is deleted.
 import type { FastifyRequest } from 'fastify';
 import type { AwsCredentials, TerraformMode } from '../../domains/terraform/types.js';
 import { ApiError } from '../errors.js';
+import type { ArtifactPort, StoredArchiveView } from '../ports.js';
 
 export interface ArchiveForm {
-  archive: Buffer;
-  archiveKind: 'zip' | 'tar.gz';
+  /** The stored scratch copy of the archive; the caller owns it (discard it if the run is not queued). */
+  archive: StoredArchiveView;
   mode?: TerraformMode;
   workingDir?: string;
   credentials?: AwsCredentials;
 }
 
-export async function readArchiveForm(request: FastifyRequest): Promise<ArchiveForm> {
+export async function readArchiveForm(request: FastifyRequest, artifacts: ArtifactPort, tenant: string): Promise<ArchiveForm> {
   if (!request.isMultipart()) throw new ApiError('invalid_multipart', 'expected multipart/form-data');
-  let archive: Buffer | undefined;
-  const fields: Record<string, string> = {};
-  for await (const part of request.parts()) {
-    if (part.type === 'file') {
-      if (part.fieldname !== 'archive' || archive) throw new ApiError('invalid_multipart', 'exactly one file part named "archive" is expected');
-      archive = await part.toBuffer();
-    } else {
-      if (!['mode', 'working_dir', 'credentials'].includes(part.fieldname)) throw new ApiError('invalid_multipart', `unknown field "${part.fieldname}"`);
-      fields[part.fieldname] = String(part.value);
+  let archive: StoredArchiveView | undefined;
+  try {
+    const fields: Record<string, string> = {};
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'archive' || archive) throw new ApiError('invalid_multipart', 'exactly one file part named "archive" is expected');
+        archive = await artifacts.storeArchive(tenant, part.file, 'scratch');
+      } else {
+        if (!['mode', 'working_dir', 'credentials'].includes(part.fieldname)) throw new ApiError('invalid_multipart', `unknown field "${part.fieldname}"`);
+        fields[part.fieldname] = String(part.value);
+      }
     }
+    if (!archive) throw new ApiError('invalid_multipart', 'missing the "archive" file part');
+    return {
+      archive,
+      ...(fields['mode'] === undefined ? {} : { mode: parseMode(fields['mode']) }),
+      ...(fields['working_dir'] === undefined ? {} : { workingDir: fields['working_dir'] }),
+      ...(fields['credentials'] === undefined ? {} : { credentials: parseCredentials(fields['credentials']) }),
+    };
+  } catch (error) {
+    if (archive) await artifacts.discardScratch(tenant, archive.reference);
+    throw error;
   }
-  if (!archive) throw new ApiError('invalid_multipart', 'missing the "archive" file part');
-  return {
-    archive,
-    archiveKind: archiveKind(archive),
-    ...(fields['mode'] === undefined ? {} : { mode: parseMode(fields['mode']) }),
-    ...(fields['working_dir'] === undefined ? {} : { workingDir: fields['working_dir'] }),
-    ...(fields['credentials'] === undefined ? {} : { credentials: parseCredentials(fields['credentials']) }),
-  };
-}
-
-export function archiveKind(data: Buffer): 'zip' | 'tar.gz' {
-  if (data.length >= 4 && data.readUInt32LE(0) === 0x04034b50) return 'zip';
-  if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) return 'tar.gz';
-  throw new ApiError('invalid_multipart', 'the archive is neither a zip nor a gzip-compressed tar');
 }
 
 function parseMode(value: string): TerraformMode {

@@ -1,9 +1,9 @@
 // API v1 runs: submit a command, a script or a Terraform run (JSON files map, stored archive, or
 // multipart upload); sync (?wait=true -> 200) or async (202 + Location); get; plan JSON; cancel.
-import { Type } from '@sinclair/typebox';
+// Inline inputs are bounded here, before enqueue; archives are queued by reference, never by value.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AwsCredentials, TerraformInput, TerraformMode } from '../../domains/terraform/types.js';
-import type { RunRequest } from '../../jobs/types.js';
+import type { AwsCredentials, TerraformMode } from '../../domains/terraform/types.js';
+import type { QueuedTerraformInput, RunRequest } from '../../jobs/types.js';
 import { principalOf } from '../app.js';
 import { ApiError, DOMAIN_ERROR_CODES } from '../errors.js';
 import { errorResponses, SECURED } from '../openapi-responses.js';
@@ -12,6 +12,7 @@ import { isFinal, presentRun, runPath } from '../present.js';
 import { AnyObject, ArchiveForm, CommandBody, IdParams, RunView, ScriptBody, TerraformBody, WaitQuery } from '../schemas.js';
 import { submitRun } from '../submit.js';
 import { readArchiveForm } from './archive-form.js';
+import { checkCommandInputs, checkTerraformFiles } from './input-bounds.js';
 
 const submitResponses = {
   200: { ...RunView, description: 'The run finished (?wait=true).' },
@@ -36,6 +37,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
     schema: { tags: ['runs'], summary: 'Run one allowlisted command line', security: SECURED, body: CommandBody, querystring: WaitQuery, response: submitResponses },
   }, async (request, res) => {
     const { session_id, ...rest } = request.body;
+    checkCommandInputs(deps.config, rest.files, rest.stdin);
     return reply(request, res, { kind: 'command', request: { kind: 'command', ...rest } }, request.query.wait === true, session_id);
   });
 
@@ -43,6 +45,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
     schema: { tags: ['runs'], summary: 'Run a script under sh (only allowlisted programs exist in the jail)', security: SECURED, body: ScriptBody, querystring: WaitQuery, response: submitResponses },
   }, async (request, res) => {
     const { session_id, ...rest } = request.body;
+    checkCommandInputs(deps.config, rest.files, rest.stdin);
     return reply(request, res, { kind: 'script', request: { kind: 'script', ...rest } }, request.query.wait === true, session_id);
   });
 
@@ -63,15 +66,24 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
     schema: {
       tags: ['runs'], summary: 'Run terraform on an uploaded .zip or .tar.gz (multipart/form-data)', security: SECURED, consumes: ['multipart/form-data'],
       body: ArchiveForm, querystring: WaitQuery,
-      response: { ...submitResponses, ...errorResponses(['invalid_multipart', 'payload_too_large', 'tenant_queue_full', 'service_queue_full', 'shutting_down']) },
+      response: { ...submitResponses, ...errorResponses(['invalid_multipart', 'payload_too_large', 'artifact_quota_exceeded', 'tenant_queue_full', 'service_queue_full', 'shutting_down']) },
     },
   }, async (request, res) => {
-    const form = await readArchiveForm(request);
-    const input: TerraformInput = { kind: form.archiveKind, data: form.archive };
     // This route's validator is off (multipart body), so the query arrives as text.
     const wait = String((request.query as Record<string, unknown>)['wait'] ?? 'false');
     if (!['true', 'false'].includes(wait)) throw new ApiError('validation_failed', 'querystring/wait must be true or false');
-    return reply(request, res, terraformRun(input, form.mode, form.workingDir, form.credentials), wait === 'true');
+    const tenant = principalOf(request).tenant;
+    // Streamed into the store as a per-run scratch object; the queue holds only its reference, and the
+    // job service deletes it when the run ends (whichever way it ends).
+    const form = await readArchiveForm(request, deps.artifacts, tenant);
+    const input: QueuedTerraformInput = { kind: 'reference', reference: form.archive.reference, scratch: true };
+    try {
+      return await reply(request, res, terraformRun(input, form.mode, form.workingDir, form.credentials), wait === 'true');
+    } catch (error) {
+      // Not queued (queue full, shutting down): nothing else will delete it. Deleting twice is harmless.
+      await deps.artifacts.discardScratch(tenant, form.archive.reference);
+      throw error;
+    }
   });
 
   app.get<{ Params: IdParams }>('/api/v1/runs/:id', {
@@ -84,20 +96,22 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get<{ Params: IdParams }>('/api/v1/runs/:id/plan', {
     schema: {
-      tags: ['runs'], summary: 'The plan JSON (`terraform show -json`) of a finished plan run', security: SECURED, params: IdParams,
-      response: { 200: AnyObject, ...errorResponses(['run_not_found', 'plan_not_available', 'run_not_finished', 'validation_error', 'security_violation', 'provider_error', 'resource_limit', 'execution_timeout', 'unknown_error']) },
+      tags: ['runs'], summary: 'The plan JSON (`terraform show -json`) of a finished plan run, streamed from the artifact store', security: SECURED, params: IdParams,
+      response: { 200: AnyObject, ...errorResponses(['run_not_found', 'plan_not_available', 'run_not_finished', 'storage_unavailable', 'validation_error', 'security_violation', 'provider_error', 'resource_limit', 'execution_timeout', 'unknown_error']) },
     },
-  }, async (request) => {
-    const record = deps.jobs.get(principalOf(request).tenant, request.params.id);
+  }, async (request, res) => {
+    const tenant = principalOf(request).tenant;
+    const record = deps.jobs.get(tenant, request.params.id);
     if (!record) throw new ApiError('run_not_found');
     if (!isFinal(record)) throw new ApiError('run_not_finished');
+    // The stored bytes are sent as they are read: a plan of up to TF_MAX_PLAN_JSON_SIZE is never parsed
+    // and re-serialized on the main thread (that stalled every other request for its duration).
+    if (record.plan_reference !== undefined) {
+      const stream = await deps.artifacts.openPlan(tenant, record.plan_reference);
+      if (stream !== undefined) return res.type('application/json').send(stream);
+    }
     const outcome = record.outcome;
     if (outcome?.kind === 'terraform' && outcome.result.plan_json !== null && outcome.result.plan_json !== undefined) return outcome.result.plan_json;
-    // Large plans are kept only in the artifact store (the record holds the reference).
-    if (record.plan_reference !== undefined) {
-      const stored = await deps.artifacts.fetchPlan(principalOf(request).tenant, record.plan_reference);
-      if (stored !== undefined) return stored;
-    }
     const error = record.error ?? outcome?.result.error;
     if (error) throw new ApiError(DOMAIN_ERROR_CODES[error.type], error.message);
     throw new ApiError('plan_not_available');
@@ -114,17 +128,22 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 }
 
-export async function terraformInput(deps: ApiDeps, tenant: string, files?: Record<string, string>, reference?: string): Promise<TerraformInput> {
-  if ((files === undefined) === (reference === undefined)) {
-    throw new ApiError('validation_failed', 'give exactly one of files or workspace_reference');
+/**
+ * A Terraform run's input as queued: a files map checked against TF_MAX_FILES / TF_MAX_UPLOAD_SIZE /
+ * TF_MAX_FILE_SIZE, or a stored archive the tenant owns, checked to exist (not read: the executor reads
+ * it when the run starts).
+ */
+export async function terraformInput(deps: ApiDeps, tenant: string, files?: Record<string, string>, reference?: string): Promise<QueuedTerraformInput> {
+  if (files !== undefined && reference === undefined) {
+    checkTerraformFiles(deps.config, files);
+    return { kind: 'files', files };
   }
-  if (files !== undefined) return { kind: 'files', files };
-  const input = await deps.artifacts.fetchWorkspace(tenant, reference!);
-  if (!input) throw new ApiError('artifact_not_found');
-  return input;
+  if (reference === undefined || files !== undefined) throw new ApiError('validation_failed', 'give exactly one of files or workspace_reference');
+  if (!(await deps.artifacts.checkWorkspace(tenant, reference))) throw new ApiError('artifact_not_found');
+  return { kind: 'reference', reference };
 }
 
-export function terraformRun(input: TerraformInput, mode: TerraformMode | undefined, workingDir: string | undefined, credentials: AwsCredentials | undefined): RunRequest {
+export function terraformRun(input: QueuedTerraformInput, mode: TerraformMode | undefined, workingDir: string | undefined, credentials: AwsCredentials | undefined): RunRequest {
   return {
     kind: 'terraform',
     request: {

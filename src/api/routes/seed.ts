@@ -58,6 +58,8 @@ export function registerSeedRoutes(app: FastifyInstance, deps: ApiDeps): void {
         200: Type.Object({
           job_id: Type.String(), run_id: Type.String(), status: Type.String({ enum: ['SUCCESS', 'FAILED', 'TIMEOUT', 'RUNNING'] }),
           plan_json: Type.Unknown(), execution_time_seconds: Type.Number(),
+          plan_reference: Type.Optional(Type.String({ description: 'Where the plan JSON is stored; set whenever a plan was produced (plan_json is null when it is larger than TF_PLAN_INLINE_MAX_BYTES).' })),
+          plan_url: Type.Optional(Type.String({ description: 'GET this (same credentials) for the stored plan JSON.' })),
           error_type: Type.Optional(Type.String()), error_message: Type.Optional(Type.String()),
         }),
         ...errorResponses([...submitErrors]),
@@ -76,6 +78,8 @@ export function registerSeedRoutes(app: FastifyInstance, deps: ApiDeps): void {
       run_id: record.id,
       status,
       plan_json: outcome?.kind === 'terraform' ? outcome.result.plan_json : null,
+      // A plan too large to inline is still the client's: by reference and by URL, never silently lost.
+      ...(record.plan_reference === undefined ? {} : { plan_reference: record.plan_reference, plan_url: `${runPath(record.id)}/plan` }),
       execution_time_seconds: usage(record).duration_ms / 1000,
       ...(error ? { error_type: error.type, error_message: error.message } : {}),
     };
