@@ -1,20 +1,25 @@
 // Why a step failed, as one of the closed error classes. Kernel evidence (exit reason) first; for a
-// program that exited with an error, terraform's diagnostics decide between provider and validation.
+// program that exited with an error, the structure of terraform's JSON diagnostics decides, never words
+// in a summary (a summary matching /provider/i used to make `foo {}` a provider_error, issue 9 item 10):
+//   1. a diagnostic about a provider (`address` = provider["..."]): configuring the provider failed
+//      (credentials, region, endpoints)                                                  -> provider_error
+//   2. a diagnostic with a source range: terraform points into the tenant's files, so the configuration
+//      is at fault (syntax, encoding, unknown types, missing arguments, constraint syntax) -> validation_error
+//   3. init failed without a source range once it had started installing providers (its JSON
+//      `init_output` message codes say so): the mirror lacks what was asked, a checksum failed
+//                                                                                          -> provider_error
+//   4. anything else: terraform could not accept the configuration                       -> validation_error
+// Errno texts of a limit inside the jail (ENOSPC, EMFILE...) come first: the kernel said so, not a summary.
 import type { RunResult } from '../../jail/spec.js';
 import type { ClassifiedError } from '../errors.js';
+import { initMessageCodes, INIT_PROVIDERS_STARTED } from './diagnostics.js';
 import type { Diagnostic, TerraformStepName } from './types.js';
 
-/** Diagnostics about installing, starting or configuring a provider. */
-const PROVIDER_PATTERNS = [
-  /provider/i, /plugin/i, /dependency lock file/i, /failed to instantiate/i, /configuring terraform aws/i,
-];
-/** Diagnostics that are really a limit being hit inside the jail. */
-const RESOURCE_PATTERNS = [
+/** Errno messages (strerror) of a limit being hit inside the jail. */
+const RESOURCE_ERRNO_TEXTS = [
   /no space left on device/i, /disk quota exceeded/i, /too many open files/i, /cannot allocate memory/i,
   /out of memory/i, /failed to create new os thread/i, /resource temporarily unavailable/i, /file too large/i,
 ];
-/** Configuration errors that mention providers but are the configuration's fault. */
-const VALIDATION_OVERRIDES = [/unsupported terraform core version/i, /invalid provider local name/i, /duplicate required providers/i];
 
 export function classifyStep(step: TerraformStepName, result: RunResult, diagnostics: readonly Diagnostic[]): ClassifiedError {
   const detail = `${step} step: exit reason ${result.exit_reason}`;
@@ -37,16 +42,27 @@ export function classifyStep(step: TerraformStepName, result: RunResult, diagnos
       break;
   }
   const errors = diagnostics.filter((d) => d.severity === 'error');
-  const texts = [...errors.map((d) => `${d.summary}\n${d.detail ?? ''}`), result.stderr];
-  const first = errors[0]?.summary ?? `terraform ${step} failed (exit code ${String(result.exit_code)})`;
-  if (texts.some((text) => RESOURCE_PATTERNS.some((p) => p.test(text)))) {
-    return { type: 'resource_limit', message: first, detail };
-  }
-  const providerRelated = errors.some((d) => {
-    // Terraform names the provider when configuring it failed (credentials, endpoints, region...).
-    if (d.address?.startsWith('provider[') === true) return true;
-    const text = `${d.summary}\n${d.detail ?? ''}`;
-    return PROVIDER_PATTERNS.some((p) => p.test(d.summary)) && !VALIDATION_OVERRIDES.some((p) => p.test(text));
-  });
-  return { type: providerRelated ? 'provider_error' : 'validation_error', message: first, detail };
+  const message = (errors.find(inTenantFile) ?? errors[0])?.summary ?? `terraform ${step} failed (exit code ${String(result.exit_code)})`;
+  const classified = (type: ClassifiedError['type']): ClassifiedError => ({ type, message, detail });
+
+  if (hitALimit(errors, result.stderr)) return classified('resource_limit');
+  if (errors.some(aboutAProvider)) return classified('provider_error');
+  if (errors.some(inTenantFile)) return classified('validation_error');
+  if (step === 'init' && initMessageCodes(result.stdout).has(INIT_PROVIDERS_STARTED)) return classified('provider_error');
+  return classified('validation_error');
+}
+
+function hitALimit(errors: readonly Diagnostic[], stderr: string): boolean {
+  const texts = [...errors.map((d) => d.detail ?? ''), ...errors.map((d) => d.summary), stderr];
+  return texts.some((text) => RESOURCE_ERRNO_TEXTS.some((p) => p.test(text)));
+}
+
+/** Terraform names the provider when configuring it failed. */
+function aboutAProvider(d: Diagnostic): boolean {
+  return d.address?.startsWith('provider[') === true;
+}
+
+/** Terraform points at a place in the tenant's configuration. */
+function inTenantFile(d: Diagnostic): boolean {
+  return d.file !== undefined;
 }

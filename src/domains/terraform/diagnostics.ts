@@ -37,6 +37,20 @@ export function parseDiagnostics(stdout: string): Diagnostic[] {
   return out;
 }
 
+/** init's `init_output` message code once it begins installing providers (configuration loaded by then). */
+export const INIT_PROVIDERS_STARTED = 'initializing_provider_plugin_message';
+
+/** The `message_code`s of init's `init_output` messages (`init -json`, terraform 1.9+): the phases it reached. */
+export function initMessageCodes(stdout: string): Set<string> {
+  const codes = new Set<string>();
+  for (const line of stdout.split('\n')) {
+    if (!line.includes('"init_output"')) continue; // most lines: skip the parse
+    const message = tryParse(line) as { type?: unknown; message_code?: unknown } | undefined;
+    if (message?.type === 'init_output' && typeof message.message_code === 'string') codes.add(message.message_code);
+  }
+  return codes;
+}
+
 /** Terraform's plain-text errors (when it fails before it can speak JSON), as one diagnostic. */
 export function stderrDiagnostic(stderr: string): Diagnostic | undefined {
   const text = stderr.replace(/\u001b\[[0-9;]*m/g, '').trim();
