@@ -90,6 +90,7 @@ export class JailHost {
     const seccomp = {
       shell: compileSeccomp(POLICIES.shell, arch),
       terraform: compileSeccomp(POLICIES.terraform, arch),
+      node: compileSeccomp(POLICIES.node, arch),
     };
     const identities = new IdentityPool(config);
     const agent = new JailAgent();

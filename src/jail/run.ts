@@ -36,6 +36,11 @@ export interface RunOptions {
    * A run whose processes had to be killed always finishes its cleanup before returning.
    */
   deferCleanup?: (cleanup: Promise<void>) => void;
+  /**
+   * Receives stdout as it arrives instead of the result holding it (`stdout` is then empty); the byte cap
+   * still applies. For outputs too large to keep in memory (a plan's JSON).
+   */
+  stdoutSink?: (chunk: Buffer) => void;
   /** Called once the jail's processes exist (tests use it to look for them from the host). */
   onStart?: (info: { cgroupProcsFiles: readonly string[]; hostUid: number }) => void;
 }
@@ -90,7 +95,7 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
       cgroup.killAll().catch((error: unknown) => failures.push(error));
       child.kill();
     };
-    const stdout = new CappedOutput(spec.limits.stdoutBytes, () => stop('output_limit'));
+    const stdout = new CappedOutput(spec.limits.stdoutBytes, () => stop('output_limit'), options.stdoutSink);
     const stderr = new CappedOutput(spec.limits.stderrBytes, () => stop('output_limit'));
     child.onOutput((stream, chunk) => (stream === 1 ? stdout : stderr).push(chunk));
     options.onStart?.({ cgroupProcsFiles: cgroup.procsFiles, hostUid: workspace.identity.uid });

@@ -25,7 +25,7 @@ export interface JailLimits {
   stderrBytes: number;
 }
 
-export type SeccompProfileName = 'shell' | 'terraform';
+export type SeccompProfileName = 'shell' | 'terraform' | 'node';
 
 export interface JailSpec {
   /** argv[0] is an absolute path inside the jail. */
@@ -40,7 +40,7 @@ export interface JailSpec {
   seccompProfile: SeccompProfileName;
   limits: JailLimits;
   /** Bytes written to the jailed program's stdin, then closed. */
-  stdin?: string;
+  stdin?: string | Buffer;
   hostname?: string;
 }
 

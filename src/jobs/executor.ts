@@ -17,7 +17,7 @@ export interface ExecutorDeps {
   terraform: Pick<TerraformRunner, 'run'>;
   commands: Pick<CommandRunner, 'run'>;
   /** fetchWorkspace reads stored archives named by reference (absent: such runs are refused). */
-  artifacts: Pick<Artifacts, 'storePlanText'> & Partial<Pick<Artifacts, 'fetchWorkspace'>>;
+  artifacts: Pick<Artifacts, 'storePlanFile'> & Partial<Pick<Artifacts, 'fetchWorkspace'>>;
   sessions?: Pick<SessionManager, 'withWorkspace'>;
   /** Plan JSON up to this size stays inline in the record too; larger plans only via plan_reference. */
   inlinePlanMaxBytes?: number;
@@ -38,15 +38,17 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     const resolved = await resolveTerraformInput(deps.artifacts, context.tenant, request);
     if (!resolved.ok) return { outcome: { kind: 'terraform', result: rejectedTerraform(resolved.error) } };
     const onProgress = deps.onTerraformProgress;
+    let plan_reference: string | undefined;
     const result = await deps.terraform.run(resolved.request, {
       signal: context.signal,
+      inlinePlanMaxBytes: inlineMax,
+      // The plan streams from the domain's spool file to the store; it is never whole in memory here.
+      onPlan: async (plan) => {
+        plan_reference = await deps.artifacts.storePlanFile(context.tenant, context.runId, plan.path, plan.bytes);
+      },
       ...(onProgress ? { onProgress: (progress: TerraformProgress) => onProgress(context, progress) } : {}),
     });
-    if (result.plan_json === null || result.plan_json === undefined) return { outcome: { kind: 'terraform', result } };
-    const json = JSON.stringify(result.plan_json);
-    const plan_reference = await deps.artifacts.storePlanText(context.tenant, context.runId, json);
-    const kept = Buffer.byteLength(json, 'utf8') <= inlineMax ? result : { ...result, plan_json: null };
-    return { outcome: { kind: 'terraform', result: kept }, plan_reference };
+    return { outcome: { kind: 'terraform', result }, ...(plan_reference === undefined ? {} : { plan_reference }) };
   }
 
   async function shell(request: CommandRequest | ScriptRequest, context: RunContext): Promise<CommandResult> {

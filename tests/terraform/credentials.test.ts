@@ -5,12 +5,12 @@ import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
 import { describe, expect, it } from 'vitest';
-import { Redactor } from '../../src/domains/terraform/redact.js';
+import { Redactor, StreamRedactor } from '../../src/domains/terraform/redact.js';
 import { PLAN_FILE_IN_JAIL } from '../../src/domains/terraform/profile.js';
 import type { JailHost } from '../../src/jail/host.js';
 import type { RunOptions } from '../../src/jail/run.js';
 import type { JailSpec } from '../../src/jail/spec.js';
-import type { Workspace } from '../../src/jail/workspace.js';
+import type { Workspace, WorkspaceOptions } from '../../src/jail/workspace.js';
 import { testHost } from '../support/jail.js';
 import { errorText, stepNames } from './support/expect.js';
 import { PLANTED, assertNoPlantedSecret, files, pipelineInSeededWorkspace, runTerraform } from './support/runner.js';
@@ -87,16 +87,32 @@ describe('credentials', () => {
     const host = await testHost();
     const envs: Record<string, Record<string, string>> = {};
     // The real host, with each step's JailSpec recorded on its way in.
-    const recording = { run: (spec: JailSpec, ws?: Workspace, options?: RunOptions) => {
-      envs[spec.argv[1]!] = spec.env;
-      return host.run(spec, ws, options);
-    } } as unknown as JailHost;
+    const recording = {
+      run: (spec: JailSpec, ws?: Workspace, options?: RunOptions) => {
+        envs[spec.argv[1]!] = spec.env;
+        return host.run(spec, ws, options);
+      },
+      createWorkspace: (shape: WorkspaceOptions) => host.createWorkspace(shape), // the plan spool
+    } as unknown as JailHost;
     const options = { host: recording, mode: 'plan' as const, serviceLock: false, memoryMiB: 512, workspaceMiB: 64, credentials: PLANTED, redactor: new Redactor(Object.values(PLANTED)) };
     const output = await pipelineInSeededWorkspace([{ path: 'main.tf', content: 'resource "terraform_data" "a" {}\n' }], options, (out) => out);
     expect(output.error).toBeNull();
     expect(Object.keys(envs).sort()).toEqual(['init', 'plan', 'show']);
     expect(envs.plan).toMatchObject({ AWS_ACCESS_KEY_ID: PLANTED.aws_access_key_id, AWS_SECRET_ACCESS_KEY: PLANTED.aws_secret_access_key, AWS_SESSION_TOKEN: PLANTED.aws_session_token });
     for (const step of ['init', 'show']) assertNoPlantedSecret(JSON.stringify(envs[step]));
+  });
+
+  it('stream_redactor_finds_secrets_split_across_chunks_and_json_escaped', () => {
+    const secret = 'ab"c<d>&e\\f';
+    const escaped = 'ab\\"c\\u003cd\\u003e\\u0026e\\\\f';
+    const text = `{"a":"${escaped}","b":"x${secret}y","c":"${PLANTED.aws_secret_access_key}"}`;
+    // Every split point: a secret cut across two chunks is still found.
+    for (let cut = 0; cut <= text.length; cut++) {
+      const redactor = new StreamRedactor([secret, PLANTED.aws_secret_access_key]);
+      const bytes = Buffer.from(text);
+      const out = Buffer.concat([redactor.push(bytes.subarray(0, cut)), redactor.push(bytes.subarray(cut)), redactor.end()]).toString();
+      expect(out).toBe('{"a":"[REDACTED]","b":"x[REDACTED]y","c":"[REDACTED]"}');
+    }
   });
 
   it('redactor_replaces_every_occurrence_in_text_and_nested_json', () => {

@@ -1,6 +1,6 @@
 // The pipeline's own behaviour: modes and their steps, diagnostics from -json, progress, cancellation,
 // summary counts, and that nothing outlives a run (workspace unmounted, no leftover cgroup).
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTerraformRunner } from '../../src/domains/terraform/index.js';
@@ -59,7 +59,7 @@ describe('terraform pipeline', () => {
     expect(result.diagnostics).toContainEqual(expect.objectContaining({ severity: 'error', summary: 'Reference to undeclared resource', file: 'main.tf', line: 6 }));
   });
 
-  it('unparseable_hcl_is_validation_error_before_any_jail', async () => {
+  it('unparseable_hcl_is_validation_error_before_any_terraform_step', async () => {
     const result = await runTerraform({ input: files({ 'main.tf': 'resource "terraform_data" "a" {\n' }) });
     expect(result.error?.type).toBe('validation_error');
     expect(result.error?.detail).toMatch(/main\.tf:1/);
@@ -94,11 +94,14 @@ describe('terraform pipeline', () => {
     // pipeline lets init write its own lock instead of failing the tenant's run.
     const lock = lockFileFor(new Set(['registry.terraform.io/hashicorp/aws']), await mirrorVersions(testConfig().providerMirror))!;
     const seed = [{ path: 'main.tf', content: DATA_CONFIG['main.tf']! }, { path: LOCK_FILE_NAME, content: lock }];
-    const output = await pipelineInSeededWorkspace(seed, { mode: 'plan', serviceLock: true, memoryMiB: 512, workspaceMiB: 64 }, (out) => out);
+    const { output, plan } = await pipelineInSeededWorkspace(seed, { mode: 'plan', serviceLock: true, memoryMiB: 512, workspaceMiB: 64 }, async (out) => ({
+      output: out,
+      plan: out.plan === null ? null : await readFile(out.plan.path, 'utf8'),
+    }));
     expect(output.error).toBeNull();
     expect(output.steps.map((s) => s.name)).toEqual(['init', 'init', 'plan', 'show']);
     expect(output.steps[0]!.result.stdout).toContain('Provider dependency changes detected');
-    expect(summarizePlan(JSON.parse(output.planText!)).add).toBe(3);
+    expect(summarizePlan(JSON.parse(plan!)).add).toBe(3);
   });
 
   it('summary_counts_replace_update_delete_and_noop', () => {

@@ -1,5 +1,5 @@
 // `confine plan PATH`: the same TerraformRequest the HTTP API builds, from a directory, .zip or .tar.gz.
-import { lstat, readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createTerraformRunner } from '../../domains/terraform/index.js';
@@ -29,15 +29,24 @@ export function registerPlan(program: Command): void {
       const config = cliConfig();
       const input = await readInput(path);
       const runner = createTerraformRunner(await openJailHost(config), config);
+      let planPath: string | null = null;
+      const out = options.out;
       const result = await runner.run(
         { input, mode, ...(options.workingDir === undefined ? {} : { working_dir: options.workingDir }) },
-        { onProgress: (progress) => process.stderr.write(formatProgress(progress)) },
+        {
+          onProgress: (progress) => process.stderr.write(formatProgress(progress)),
+          // The plan JSON as terraform printed it (redacted), copied from the spool: any size, never in memory.
+          ...(out === undefined
+            ? {}
+            : {
+                onPlan: async (plan) => {
+                  planPath = resolve(out);
+                  await copyFile(plan.path, planPath);
+                  await chmod(planPath, 0o600);
+                },
+              }),
+        },
       );
-      let planPath: string | null = null;
-      if (options.out !== undefined && result.plan_json !== null) {
-        planPath = resolve(options.out);
-        await writeFile(planPath, `${JSON.stringify(result.plan_json, null, 2)}\n`, { mode: 0o600 });
-      }
       if (options.json) {
         const { status, error, findings, diagnostics, summary, steps } = result;
         process.stdout.write(`${JSON.stringify({ status, error, findings, diagnostics, summary, steps, plan_path: planPath }, null, 2)}\n`);

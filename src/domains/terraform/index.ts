@@ -1,6 +1,7 @@
 // Entry point of the Terraform domain: request -> intake -> static policy -> jailed pipeline -> result.
 // Tenant errors come back as results with a classified error; only internal failures throw.
 import { realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { Config } from '../../config/settings.js';
 import { DEFAULT_WORKSPACE_INODES, type JailHost } from '../../jail/host.js';
 import { findExecutable } from '../../jail/host-tools.js';
@@ -9,17 +10,35 @@ import type { TerraformProfile } from './profile.js';
 import type { Workspace } from '../../jail/workspace.js';
 import { DomainError } from '../errors.js';
 import { intake, intakeLimits, resolveWorkingDir } from './intake/index.js';
+import { isConfigFile } from './policy/files.js';
 import { LOCK_FILE_NAME, lockFileFor, mirrorVersions } from './lockfile.js';
+import { createAnalysisRunner, type AnalysisLimits, type AnalysisRunner } from './analysis/runner.js';
 import { runPipeline } from './pipeline.js';
-import { evaluatePolicy } from './policy/index.js';
+import { PLAN_FILE } from './plan-spool.js';
 import { Redactor } from './redact.js';
-import { summarizePlan } from './summary.js';
 import type { AwsCredentials, Finding, TerraformProgress, TerraformRequest, TerraformResult } from './types.js';
 
 export interface TerraformRunOptions {
   signal?: AbortSignal;
   onProgress?: (progress: TerraformProgress) => void;
+  /**
+   * Receives the plan's JSON (redacted) as a file, valid only until the returned promise settles (the jobs
+   * layer streams it to the artifact store, the CLI copies it to --out). Plans of any size go this way.
+   */
+  onPlan?: (plan: PlanFile) => Promise<void>;
+  /** Plans up to this many bytes are also returned parsed, as `plan_json` (default 256 KiB). */
+  inlinePlanMaxBytes?: number;
 }
+
+export interface PlanFile {
+  /** Host path of the plan JSON. */
+  path: string;
+  bytes: number;
+}
+
+export const DEFAULT_INLINE_PLAN_MAX_BYTES = 256 * 1024;
+/** Resources a summary lists by address (counts cover all); more would make results unboundedly large. */
+export const SUMMARY_MAX_RESOURCES = 1000;
 
 export interface TerraformRunner {
   run(request: TerraformRequest, options?: TerraformRunOptions): Promise<TerraformResult>;
@@ -36,8 +55,9 @@ export function createTerraformRunner(host: JailHost, config: Readonly<Config>):
     return profile;
   };
   const mirrorIndex = (): Promise<Map<string, string>> => (mirror ??= mirrorVersions(resolveProfile().mirrorHostPath));
+  const analysis = createAnalysisRunner(host);
   return {
-    run: (request, options = {}) => runTerraform(host, config, resolveProfile, mirrorIndex, request, options),
+    run: (request, options = {}) => runTerraform(host, config, resolveProfile, mirrorIndex, analysis, request, options),
   };
 }
 
@@ -46,9 +66,11 @@ async function runTerraform(
   config: Readonly<Config>,
   profile: () => TerraformProfile,
   mirrorIndex: () => Promise<Map<string, string>>,
+  analysis: AnalysisRunner,
   request: TerraformRequest,
   options: TerraformRunOptions,
 ): Promise<TerraformResult> {
+  const deadline = performance.now() + config.maxExecutionTimeSeconds * 1000;
   const redactor = new Redactor(credentialValues(request.credentials));
   const result: TerraformResult = { status: 'failed', error: null, findings: [], diagnostics: [], summary: null, steps: [], plan_json: null };
   let workspace: Workspace | undefined;
@@ -58,7 +80,14 @@ async function runTerraform(
     const upload = await intake(request.input, intakeLimits(config));
     const workingDir = resolveWorkingDir(request.working_dir, upload);
     result.findings.push(...upload.stripped.map(strippedFinding));
-    const { findings, providers } = await evaluatePolicy(upload.files, workingDir, { allowedProviders: config.allowedProviders, warnRules: warnRules(config) });
+    // Parsed in the analysis jail, never in this process (analysis/runner.ts says why).
+    const configFiles = upload.files.filter((file) => isConfigFile(file.path));
+    const { findings, providers } = await analysis.policy(
+      configFiles,
+      { workingDir, allowedProviders: config.allowedProviders, warnRules: warnRules(config) },
+      analysisLimits(config, deadline),
+      options.signal ? { signal: options.signal } : {},
+    );
     result.findings.push(...findings);
     const blocking = findings.find((finding) => finding.severity === 'block');
     if (blocking) {
@@ -67,7 +96,7 @@ async function runTerraform(
     }
     // The service's lock file, unless policy kept the tenant's own (then init verifies its hashes).
     const lockPath = workingDir === '' ? LOCK_FILE_NAME : `${workingDir}/${LOCK_FILE_NAME}`;
-    const lock = upload.files.some((file) => file.path === lockPath) ? undefined : lockFileFor(providers, await mirrorIndex());
+    const lock = upload.files.some((file) => file.path === lockPath) ? undefined : lockFileFor(new Set(providers), await mirrorIndex());
     workspace = await host.createWorkspace({ sizeBytes: config.workspaceMiB * MiB, maxInodes: DEFAULT_WORKSPACE_INODES });
     await workspace.seed(lock === undefined ? upload.files : [...upload.files, { path: lockPath, content: lock }]);
     const output = await runPipeline({
@@ -78,7 +107,7 @@ async function runTerraform(
       mode: request.mode,
       serviceLock: lock !== undefined,
       limits: {
-        totalMs: config.maxExecutionTimeSeconds * 1000,
+        totalMs: Math.max(1, Math.floor(deadline - performance.now())),
         memoryBytes: config.terraformMemoryMiB * MiB,
         cpuCores: config.cpuCores,
         workspaceBytes: config.workspaceMiB * MiB,
@@ -92,13 +121,20 @@ async function runTerraform(
     result.steps = output.steps;
     result.diagnostics = output.diagnostics;
     result.error = output.error === null ? null : redactor.deep(output.error);
-    if (output.planText !== null) {
+    if (output.plan !== null) {
+      const spool = output.plan;
       try {
-        result.plan_json = redactor.deep(JSON.parse(output.planText) as unknown);
-      } catch (error) {
-        result.error = { type: 'unknown_error', message: 'terraform show printed invalid JSON', detail: (error as Error).message };
+        // Read in the analysis jail: a plan's JSON can be as large as TF_MAX_PLAN_JSON_SIZE.
+        result.summary = redactor.deep(
+          await analysis.summary(spool.workspace, PLAN_FILE, SUMMARY_MAX_RESOURCES, analysisLimits(config, deadline), options.signal ? { signal: options.signal } : {}),
+        );
+        if (spool.bytes <= (options.inlinePlanMaxBytes ?? DEFAULT_INLINE_PLAN_MAX_BYTES)) {
+          result.plan_json = redactor.deep(JSON.parse(await readFile(spool.path, 'utf8')) as unknown);
+        }
+        await options.onPlan?.({ path: spool.path, bytes: spool.bytes });
+      } finally {
+        await spool.dispose();
       }
-      if (result.plan_json !== null) result.summary = summarizePlan(result.plan_json);
     }
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
@@ -108,6 +144,11 @@ async function runTerraform(
   }
   result.status = result.error === null ? 'succeeded' : 'failed';
   return result;
+}
+
+/** The analysis jail gets a Terraform step's limits and what is left of the run's deadline. */
+function analysisLimits(config: Readonly<Config>, deadline: number): AnalysisLimits {
+  return { memoryBytes: config.terraformMemoryMiB * MiB, cpuCores: config.cpuCores, wallTimeMs: Math.max(1, Math.floor(deadline - performance.now())) };
 }
 
 /** TF_POLICY_WARN plus the seeds' own switches (BLOCK_LOCAL_EXEC, BLOCK_EXTERNAL_DATA). */

@@ -10,6 +10,7 @@ import type { Workspace } from '../../jail/workspace.js';
 import type { ClassifiedError } from '../errors.js';
 import { classifyStep } from './classify.js';
 import { parseDiagnostics, stderrDiagnostic } from './diagnostics.js';
+import { openPlanSpool, type PlanSpool } from './plan-spool.js';
 import type { Redactor } from './redact.js';
 import type { AwsCredentials, Diagnostic, TerraformMode, TerraformProgress, TerraformStep, TerraformStepName } from './types.js';
 
@@ -41,8 +42,8 @@ export interface PipelineOutput {
   steps: TerraformStep[];
   diagnostics: Diagnostic[];
   error: ClassifiedError | null;
-  /** Redacted `show -json` text (plan mode, on success). */
-  planText: string | null;
+  /** The redacted `show -json` output in its spool file (plan mode, on success); the caller disposes it. */
+  plan: PlanSpool | null;
 }
 
 /** Go runs one OS thread per blocked syscall; terraform and a provider together need a few hundred. */
@@ -62,7 +63,7 @@ const STEP_ARGS: Record<TerraformStepName, string[]> = {
 export async function runPipeline(input: PipelineInput): Promise<PipelineOutput> {
   const deadline = performance.now() + input.limits.totalMs;
   const names: TerraformStepName[] = input.mode === 'validate' ? ['init', 'validate'] : ['init', 'plan', 'show'];
-  const output: PipelineOutput = { steps: [], diagnostics: [], error: null, planText: null };
+  const output: PipelineOutput = { steps: [], diagnostics: [], error: null, plan: null };
   for (const name of names) {
     if (input.signal?.aborted) {
       output.error = { type: 'unknown_error', message: 'run cancelled', detail: `before ${name}` };
@@ -75,7 +76,16 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineOutput>
     }
     input.onProgress?.({ step: name, state: 'started' });
     const args = name === 'init' && input.serviceLock ? [...STEP_ARGS.init, '-lockfile=readonly'] : STEP_ARGS[name];
-    let raw = await runStep(input, name, args, remaining);
+    // show's stdout is the plan JSON: it streams into a spool file instead of the result.
+    const spool = name === 'show' ? await openPlanSpool(input.host, input.limits.planJsonBytes, input.redactor.values) : undefined;
+    let raw: RunResult;
+    try {
+      raw = await runStep(input, name, args, remaining, spool);
+      await spool?.finish();
+    } catch (error) {
+      await spool?.dispose();
+      throw error;
+    }
     if (name === 'init' && input.serviceLock && isLockMismatch(raw)) {
       // Our provider set differed from terraform's (an edge the static reading missed): let init write
       // the lock itself, as it would without the service lock. Costs one more init, never correctness.
@@ -94,15 +104,16 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineOutput>
     }
     output.diagnostics.push(...diagnostics);
     if (failed) {
+      await spool?.dispose();
       output.error = classifyStep(name, result, diagnostics);
       return output;
     }
-    if (name === 'show') output.planText = input.redactor.text(raw.stdout);
+    if (spool) output.plan = spool;
   }
   return output;
 }
 
-function runStep(input: PipelineInput, name: TerraformStepName, args: string[], remainingMs: number): Promise<RunResult> {
+function runStep(input: PipelineInput, name: TerraformStepName, args: string[], remainingMs: number, spool?: PlanSpool): Promise<RunResult> {
   return input.host.run(
     terraformSpec(input.profile, {
       args,
@@ -112,7 +123,7 @@ function runStep(input: PipelineInput, name: TerraformStepName, args: string[], 
       extraEnv: { ...goRuntimeEnv(input.limits), ...(name === 'plan' && input.credentials ? credentialEnv(input.credentials) : {}) },
     }),
     input.workspace,
-    input.signal ? { signal: input.signal } : {},
+    { ...(input.signal ? { signal: input.signal } : {}), ...(spool ? { stdoutSink: (chunk: Buffer) => spool.write(chunk) } : {}) },
   );
 }
 

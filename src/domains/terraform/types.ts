@@ -54,6 +54,8 @@ export interface PlanSummary {
   replace: number;
   noop: number;
   resources: { address: string; actions: string[] }[];
+  /** Set when the plan has more resources than the summary lists (the counts above still cover all). */
+  resources_truncated?: boolean;
 }
 
 export type TerraformStepName = 'init' | 'validate' | 'plan' | 'show';

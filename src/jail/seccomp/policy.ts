@@ -112,4 +112,16 @@ export const TERRAFORM_POLICY: SeccompPolicy = {
   ...COMMON,
 };
 
-export const POLICIES = { shell: SHELL_POLICY, terraform: TERRAFORM_POLICY } as const;
+/**
+ * The service's own analysers (node running confine's policy and plan-summary code on a tenant's
+ * configuration, src/domains/terraform/analysis): an event loop and threads, no sockets at all. libuv's
+ * io_uring stays off (UV_USE_IO_URING=0 in the jail's environment), so it stays a kill here.
+ */
+export const NODE_POLICY: SeccompPolicy = {
+  name: 'node',
+  allow: [...PROCESS_AND_FILES, ...GO_RUNTIME],
+  socketFamilies: [],
+  ...COMMON,
+};
+
+export const POLICIES = { shell: SHELL_POLICY, terraform: TERRAFORM_POLICY, node: NODE_POLICY } as const;

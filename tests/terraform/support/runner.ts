@@ -70,9 +70,10 @@ export async function pipelineInSeededWorkspace<T>(
 ): Promise<T> {
   const host = await testHost();
   const workspace = await host.createWorkspace({ sizeBytes: options.workspaceMiB * MiB, maxInodes: 20_000 });
+  let output: PipelineOutput | undefined;
   try {
     await workspace.seed(seed);
-    const output = await runPipeline({
+    output = await runPipeline({
       host: options.host ?? host,
       profile: testProfile(),
       workspace,
@@ -91,6 +92,7 @@ export async function pipelineInSeededWorkspace<T>(
     });
     return await inspect(output, workspace);
   } finally {
+    await output?.plan?.dispose(); // the plan spool (plan mode)
     await workspace.dispose();
   }
 }

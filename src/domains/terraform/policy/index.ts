@@ -2,6 +2,7 @@
 // it calls (transitively). Findings name rule, file and line; configuration decides block or warn.
 import { posix } from 'node:path';
 import type { SeedFile } from '../../../jail/workspace.js';
+import { DomainError } from '../../errors.js';
 import type { Finding } from '../types.js';
 import { isConfigFile, labelled, parseConfigFile, stringAttr, type ParsedFile } from './parse.js';
 import { checkFile, locate, requiredProviders, type ProviderSources, type RawFinding, type RuleId } from './rules.js';
@@ -35,7 +36,7 @@ export async function evaluatePolicy(files: readonly SeedFile[], workingDir: str
     const parsed: ParsedFile[] = [];
     for (const file of files) {
       if (posix.dirname(file.path) !== (dir === '' ? '.' : dir) || !isConfigFile(file.path)) continue;
-      parsed.push(await parseConfigFile(file.path, file.content.toString()));
+      parsed.push(await parseConfigFile(file.path, decodeUtf8(file)));
     }
     const sources: ProviderSources = new Map();
     for (const file of parsed) for (const raw of requiredProviders(file, sources, options.allowedProviders, used)) add(file, raw);
@@ -54,6 +55,16 @@ export async function evaluatePolicy(files: readonly SeedFile[], workingDir: str
   findings.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? Infinity) - (b.line ?? Infinity));
   used.delete('terraform.io/builtin/terraform');
   return { findings, providers: used };
+}
+
+/** Terraform reads configuration as UTF-8 and refuses anything else; so does the policy, by name. */
+function decodeUtf8(file: SeedFile): string {
+  if (typeof file.content === 'string') return file.content;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(file.content);
+  } catch {
+    throw new DomainError('validation_error', `${file.path} is not valid UTF-8`, `${file.path}: configuration files must be UTF-8 text`);
+  }
 }
 
 /** A local module's directory inside the upload, or why its source is not acceptable. */

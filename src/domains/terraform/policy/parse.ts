@@ -2,6 +2,8 @@
 // JSON.parse for `.tf.json`. Both produce the same shape, read through the helpers below.
 import { parse as parseHcl } from '@cdktf/hcl2json';
 import { DomainError } from '../../errors.js';
+import { parseJsonConfig } from './json-config.js';
+import { checkNesting } from './nesting.js';
 
 export type Body = Record<string, unknown>;
 
@@ -13,24 +15,20 @@ export interface ParsedFile {
   body: Body;
 }
 
-/** Terraform reads `*.tf` and `*.tf.json` in a module directory, ignoring hidden and editor files. */
-export function isConfigFile(name: string): boolean {
-  const base = name.slice(name.lastIndexOf('/') + 1);
-  if (base.startsWith('.') || base.startsWith('#') || base.endsWith('~')) return false;
-  return base.endsWith('.tf') || base.endsWith('.tf.json');
-}
+export { isConfigFile } from './files.js';
 
+/**
+ * Parses one configuration file. Runs inside the analysis jail (src/domains/terraform/analysis), never in
+ * the service process: the HCL parser is Go compiled to WASM, and what it does with hostile input (stack
+ * overflow, runaway memory) must end only this request.
+ */
 export async function parseConfigFile(file: string, source: string): Promise<ParsedFile> {
   if (file.endsWith('.tf.json')) {
-    let body: unknown;
-    try {
-      body = JSON.parse(source);
-    } catch (error) {
-      throw new DomainError('validation_error', 'invalid JSON configuration file', `${file}: ${(error as Error).message}`);
-    }
+    const body = parseJsonConfig(file, source);
     if (!isBody(body)) throw new DomainError('validation_error', 'a .tf.json file must hold a JSON object', file);
     return { file, syntax: 'json', source, body };
   }
+  checkNesting(file, source, 'hcl');
   try {
     return { file, syntax: 'hcl', source, body: await parseHcl(file, source) };
   } catch (error) {

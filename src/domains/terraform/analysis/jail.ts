@@ -1,0 +1,81 @@
+// The analysis jail's filesystem: node and its libraries (one program tree, as shell profiles have), the
+// service's compiled code read-only, and exactly the packages that code imports. No network (the `node`
+// seccomp profile has no sockets), no /proc, /sys or /dev, no shell.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildExactProfile } from '../../../jail/profiles/shell.js';
+import type { ProgramSource } from '../../../jail/profiles/host-programs.js';
+import type { Mount } from '../../../jail/spec.js';
+
+/** Where the service's code appears inside the jail. */
+export const CODE_IN_JAIL = '/opt/confine';
+export const ENTRY_IN_JAIL = `${CODE_IN_JAIL}/dist/domains/terraform/analysis/main.js`;
+export const NODE_IN_JAIL = '/usr/bin/node';
+/** The packages the analysis code imports (their own dependencies are followed). */
+const PACKAGES = ['@cdktf/hcl2json', 'jsonc-parser'];
+
+/** The repository root: this file is src/domains/terraform/analysis/jail.ts or its dist/ twin. */
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+export interface AnalysisProfile {
+  mounts: Mount[];
+}
+
+export async function buildAnalysisProfile(source: ProgramSource): Promise<AnalysisProfile> {
+  assertBuilt();
+  const node = await buildExactProfile(['node'], source);
+  const packages = packageClosure(PACKAGES).map((dir): Mount => ({
+    kind: 'ro-bind',
+    source: dir,
+    target: join(CODE_IN_JAIL, relative(REPO_ROOT, dir)),
+  }));
+  return {
+    mounts: [
+      ...node.mounts,
+      { kind: 'ro-bind', source: join(REPO_ROOT, 'dist'), target: `${CODE_IN_JAIL}/dist` },
+      // dist/ is ESM because the repository's package.json says so; the jail sees only this much of it.
+      { kind: 'file', target: `${CODE_IN_JAIL}/package.json`, content: '{"type":"module"}\n' },
+      ...packages,
+    ],
+  };
+}
+
+/** Directories of `names` and of everything they depend on, as installed in the repository. */
+export function packageClosure(names: readonly string[]): string[] {
+  const found = new Set<string>();
+  const queue = [...names];
+  while (queue.length > 0) {
+    const name = queue.shift()!;
+    const dir = join(REPO_ROOT, 'node_modules', name);
+    if (found.has(dir)) continue;
+    if (!existsSync(join(dir, 'package.json'))) throw new Error(`analysis jail: package ${name} is not installed (run npm install)`);
+    found.add(dir);
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    queue.push(...Object.keys(manifest.dependencies ?? {}));
+  }
+  return [...found].sort();
+}
+
+/**
+ * The jail runs the compiled code in dist/. When the service itself runs from the TypeScript sources
+ * (tests), an edit not yet built would make the jail run old code: refuse that loudly.
+ */
+function assertBuilt(): void {
+  const entry = join(REPO_ROOT, 'dist/domains/terraform/analysis/main.js');
+  if (!existsSync(entry)) throw new Error(`analysis jail: ${entry} is missing (run npm run build)`);
+  if (!fileURLToPath(import.meta.url).includes('/src/')) return;
+  const built = statSync(entry).mtimeMs;
+  for (const dir of ['domains/terraform/analysis', 'domains/terraform/policy']) {
+    const srcDir = join(REPO_ROOT, 'src', dir);
+    for (const name of readdirTs(srcDir)) {
+      if (statSync(join(srcDir, name)).mtimeMs > built) {
+        throw new Error(`analysis jail: src/${dir}/${name} is newer than dist/ (run npm run build)`);
+      }
+    }
+  }
+}
+
+function readdirTs(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.ts')) : [];
+}
