@@ -8,7 +8,7 @@ import { ConnectionGuard } from './connections.js';
 import { registerDocs } from './docs.js';
 import { clientErrorHandler, frameworkErrorHandler } from './edge-errors.js';
 import { ApiError, ERROR_CATALOGUE, errorBody, type ErrorCode } from './errors.js';
-import { configuredSecrets, loggerOptions } from './logging.js';
+import { configuredSecrets, createLogger } from './logging.js';
 import type { ApiDeps } from './ports.js';
 import { RateLimiter } from './rate-limit.js';
 import { registerPublicRoutes } from './routes/public.js';
@@ -42,7 +42,7 @@ export interface BuildAppOptions {
 export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const { config } = deps;
   const loggerInstance: FastifyBaseLogger | undefined =
-    options.logger === false ? undefined : pino(loggerOptions(config.logLevel, configuredSecrets(config)), options.logStream ?? pino.destination({ dest: 1, sync: false }));
+    options.logger === false ? undefined : createLogger(config.logLevel, configuredSecrets(config), options.logStream ?? pino.destination({ dest: 1, sync: false }));
   const limits = config.http;
   const app: FastifyInstance = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: false }),

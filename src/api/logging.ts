@@ -4,7 +4,7 @@
 // the known paths are also redacted by pino, and the request serializer logs only method, route and
 // ids (no headers, no bodies). pino writes JSON, so a newline a client puts in a field is escaped and
 // cannot forge a log line (log injection).
-import pino, { type Logger, type LoggerOptions } from 'pino';
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { Config } from '../config/settings.js';
 import { createRedactor, type Redactor } from './redact.js';
 
@@ -34,27 +34,44 @@ export function configuredSecrets(config: Readonly<Config>): string[] {
   return [...keys, config.jwtSecret, config.s3.secretAccessKey].filter((value) => value.length > 0);
 }
 
-/** pino options shared by the service log and the audit log: every call goes through the redactor. */
-function redacting(redactor: Redactor): Pick<LoggerOptions, 'hooks' | 'formatters' | 'redact'> {
+/**
+ * pino options shared by the service log and the audit log: every log call's arguments go through
+ * the redactor (objects at any depth, errors, messages).
+ */
+function redacting(redactor: Redactor): Pick<LoggerOptions, 'hooks' | 'redact'> {
   return {
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
     hooks: {
       logMethod(args, method) {
-        const clean = args.map((arg) => redactor.value(arg)) as Parameters<typeof method>;
+        // `log.error(err)` is pino's shorthand for `{ err }` with the error's message: kept, but scrubbed.
+        const [first, ...rest] = args;
+        const shaped = first instanceof Error ? [{ err: first }, ...(rest.length > 0 ? rest : [first.message])] : args;
+        const clean = shaped.map((arg) => redactor.value(arg)) as Parameters<typeof method>;
         method.apply(this, clean);
       },
     },
-    // Child-logger bindings (`request.log.child({...})`) are written without passing logMethod.
-    formatters: { bindings: (bindings) => redactor.value(bindings) as Record<string, unknown> },
   };
 }
 
-export function loggerOptions(level: string, secrets: readonly string[] = []): LoggerOptions {
+/**
+ * The destination, behind a last scrub of each finished line. It catches what bypasses logMethod:
+ * child-logger bindings (pino serializes them at `child()`; its bindings formatter applies only to
+ * the root) and what serializers produce.
+ */
+function scrubbed(destination: DestinationStream, redactor: Redactor): DestinationStream {
+  const flushable = destination as DestinationStream & { flush?: (cb: (error?: Error) => void) => void };
+  return {
+    write: (line: string) => destination.write(redactor.line(line)),
+    ...(typeof flushable.flush === 'function' ? { flush: (cb: (error?: Error) => void) => flushable.flush?.(cb) } : {}),
+  } as DestinationStream;
+}
+
+function loggerOptions(level: string, redactor: Redactor): LoggerOptions {
   return {
     level,
     base: { service: 'confine' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    ...redacting(createRedactor(secrets)),
+    ...redacting(redactor),
     serializers: {
       req(request: { method?: string; url?: string; id?: string; routeOptions?: { url?: string } }) {
         // The path only: a query string could carry a token someone pasted into a URL.
@@ -63,6 +80,12 @@ export function loggerOptions(level: string, secrets: readonly string[] = []): L
       },
     },
   };
+}
+
+/** The service logger; `secrets` are literal values never to be written (configuredSecrets). */
+export function createLogger(level: string, secrets: readonly string[], destination: DestinationStream): Logger {
+  const redactor = createRedactor(secrets);
+  return pino(loggerOptions(level, redactor), scrubbed(destination, redactor));
 }
 
 /** An audit record: who did what, how long it took, what it used and how it ended. */
@@ -91,9 +114,10 @@ export interface AuditLog {
 /** Audit goes to its own file (append, synchronous writes) or, with no path, to stdout tagged `log: audit`. */
 export function createAuditLog(path: string, secrets: readonly string[] = []): AuditLog {
   const destination = path ? pino.destination({ dest: path, append: true, mkdir: true, sync: true }) : pino.destination({ dest: 1, sync: false });
+  const redactor = createRedactor(secrets);
   const logger: Logger = pino(
-    { base: { service: 'confine', log: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime, ...redacting(createRedactor(secrets)) },
-    destination,
+    { base: { service: 'confine', log: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime, ...redacting(redactor) },
+    scrubbed(destination, redactor),
   );
   return {
     record(event) {

@@ -3,7 +3,8 @@
 // headers as `busboyOptions.headers`), so the logger's `logMethod` hook passes every argument through
 // here: a value under a credential-like key is replaced at any depth, and strings lose bearer tokens,
 // JWT-shaped tokens and the literal secrets the operator configured. Nothing is mutated in place
-// (a logged object may be a live request's headers).
+// (a logged object may be a live request's headers). Each finished line is scrubbed once more
+// (child-logger bindings and serializer output never pass the hook).
 
 export const CENSOR = '[REDACTED]';
 
@@ -20,6 +21,8 @@ const SECRET_KEY_SUFFIXES = ['authorization', 'apikey', 'cookie', 'credentials',
 
 /** `Bearer <anything>` and `Basic <anything>` in free text (a pasted header). */
 const AUTH_SCHEME = /\b(Bearer|Basic)\s+[^\s"',;]+/gi;
+/** `"key":"string value"` in JSON text (escapes included). */
+const JSON_STRING_PAIR = /"((?:[^"\\]|\\.)*)":"(?:[^"\\]|\\.)*"/g;
 /** A JWS compact token: base64url header starting `{"` (eyJ), payload and signature. */
 const JWT_SHAPE = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
 
@@ -32,6 +35,8 @@ export interface Redactor {
   /** A copy of `value` with secrets censored (strings scrubbed, secret keys replaced). */
   value(value: unknown): unknown;
   string(text: string): string;
+  /** A finished JSON log line: string values under secret keys censored, then scrubbed as a string. */
+  line(json: string): string;
 }
 
 /**
@@ -68,7 +73,9 @@ export function createRedactor(secrets: readonly string[] = []): Redactor {
     }
     return out;
   };
-  return { value: (value) => walk(value, 0), string };
+  const line = (json: string): string =>
+    string(json.replace(JSON_STRING_PAIR, (pair: string, key: string) => (isSecretKey(key) ? `"${key}":"${CENSOR}"` : pair)));
+  return { value: (value) => walk(value, 0), string, line };
 }
 
 function isPlainObject(value: object): value is Record<string, unknown> {
@@ -78,10 +85,8 @@ function isPlainObject(value: object): value is Record<string, unknown> {
 
 /** What pino's err serializer keeps, as a plain object so it can be scrubbed (messages quote inputs). */
 function errorObject(error: Error): Record<string, unknown> {
-  const out: Record<string, unknown> = { type: error.name, message: error.message, stack: error.stack };
-  const extra = error as Error & { code?: unknown; statusCode?: unknown; cause?: unknown };
-  if (extra.code !== undefined) out['code'] = extra.code;
-  if (extra.statusCode !== undefined) out['statusCode'] = extra.statusCode;
-  if (extra.cause !== undefined) out['cause'] = extra.cause;
+  // Own enumerable fields too (code, statusCode, validation, an SDK's $metadata), as pino's serializer keeps them.
+  const out: Record<string, unknown> = { type: error.name, message: error.message, stack: error.stack, ...Object.fromEntries(Object.entries(error)) };
+  if (error.cause !== undefined) out['cause'] = error.cause;
   return out;
 }

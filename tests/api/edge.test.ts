@@ -18,10 +18,12 @@ const LIMITS = {
   HTTP_HEADERS_TIMEOUT_SECONDS: '3',
   HTTP_BODY_IDLE_TIMEOUT_SECONDS: '2',
   HTTP_REQUEST_TIMEOUT_SECONDS: '20',
+  HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: '2',
 };
 const MAX_UNAUTHENTICATED = Number(LIMITS.HTTP_MAX_UNAUTHENTICATED_CONNECTIONS);
 const HEADERS_TIMEOUT_MS = Number(LIMITS.HTTP_HEADERS_TIMEOUT_SECONDS) * 1000;
 const BODY_IDLE_MS = Number(LIMITS.HTTP_BODY_IDLE_TIMEOUT_SECONDS) * 1000;
+const KEEP_ALIVE_MS = Number(LIMITS.HTTP_KEEP_ALIVE_TIMEOUT_SECONDS) * 1000;
 
 let svc: Running;
 let port: number;
@@ -91,7 +93,7 @@ describe('connection floods', () => {
       const started = Date.now();
       const r = await call(svc.base, 'POST', '/api/v1/runs/commands?wait=true', { key: KEY_B, json: { command: 'echo ok' } });
       answers.push({ status: r.status, ms: Date.now() - started, stdout: String(r.body['result']?.['run']?.['stdout']) });
-      health.push((await call(svc.base, 'GET', '/health')).status);
+      for (const path of ['/health', '/ready', '/metrics']) health.push((await call(svc.base, 'GET', path)).status);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const report = await attack.done;
@@ -171,6 +173,13 @@ describe('timeouts', () => {
     expect(r.closedAfterMs).toBeGreaterThanOrEqual(BODY_IDLE_MS - 500);
     // Meanwhile and afterwards, another tenant is served.
     expect((await call(svc.base, 'POST', '/api/v1/runs/commands?wait=true', { key: KEY_B, json: { command: 'echo after' } })).status).toBe(200);
+  }, 30_000);
+
+  it('idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout', async () => {
+    const r = await rawExchange(port, [`GET /status HTTP/1.1\r\nHost: x\r\nX-API-Key: ${KEY_A}\r\n\r\n`], KEEP_ALIVE_MS + 5_000);
+    expect(r.status).toBe(200);
+    expect(r.closed).toBe(true);
+    expect(r.closedAfterMs).toBeGreaterThanOrEqual(KEEP_ALIVE_MS - 500);
   }, 30_000);
 
   it('failed_login_gets_401_and_its_connection_is_closed', async () => {

@@ -2,8 +2,10 @@
 // @fastify/multipart logs the raw request headers), requests carry unique planted secrets in every
 // place a client or operator puts one, and no captured log line or audit record contains any of them.
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditLog, createLogger } from '../../src/api/logging.js';
 import { MAIN_TF, multipart, tarGz } from './fixtures.js';
 import { call, startService, type Running } from './support.js';
 
@@ -74,4 +76,33 @@ describe('log redaction', () => {
     expect(leaks).toEqual([]);
     expect(logs).toContain('[REDACTED]');
   }, 120_000);
+
+  it('every_logger_path_scrubs_nested_headers_errors_bindings_and_messages', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    const configured = unique('configured-secret');
+    const log = createLogger('trace', [configured], stream);
+    const headers = { 'x-api-key': SECRETS.apiKey, authorization: `Bearer ${jwt}`, cookie: SECRETS.cookie, 'content-type': 'application/json' };
+    // Under names no redact path knows, deep inside, in an array, in an error, in a child binding, in the message.
+    log.trace({ plugin: { options: { deeper: [{ headers }] } } }, 'plugin options');
+    log.error(new Error(`upstream refused ${configured} with token ${jwt}`));
+    log.child({ session_token: SECRETS.awsSession }).info({ S3_SECRET_ACCESS_KEY: SECRETS.s3Secret, sessionToken: SECRETS.awsSession }, 'child');
+    log.warn('header was %s', `Authorization: Basic ${SECRETS.basic}`);
+    log.info({ what: { credentials: { aws_secret_access_key: SECRETS.awsSecret } } }, 'audit-like');
+    const audit = createAuditLog(`${svc.dir}/audit-paths.log`, [configured]);
+    audit.record({ event: 'probe', what: { request: { headers }, note: `key ${configured}` } });
+    await audit.close();
+    const text = lines.join('') + (await import('node:fs/promises').then((fs) => fs.readFile(`${svc.dir}/audit-paths.log`, 'utf8')));
+    for (const secret of [...Object.values(SECRETS), jwt, configured]) expect(text.includes(secret), secret).toBe(false);
+    // What is not secret survives, so the lines stay useful.
+    expect(text).toContain('application/json');
+    expect(text).toContain('upstream refused');
+    expect(text).toContain('"msg":"child"');
+    expect(lines).toHaveLength(5);
+  });
 });
