@@ -6,6 +6,7 @@ import type { JailHost } from '../../jail/host.js';
 import { DEFAULT_WORKSPACE_INODES } from '../../jail/host.js';
 import { findExecutable } from '../../jail/host-tools.js';
 import { shellSpec, type ShellRunRequest } from '../../jail/profiles/shell.js';
+import { JailSetupError } from '../../jail/errors.js';
 import type { Workspace } from '../../jail/workspace.js';
 import { DomainError } from '../errors.js';
 import { checkCommand, type CommandPolicy } from './allowlist.js';
@@ -17,6 +18,7 @@ import { completed, rejected } from './result.js';
 import { CommandRulesError, loadRules } from './rules.js';
 import { asTerraformSpec } from './terraform-command.js';
 import { tokenize } from './tokenizer.js';
+import { workspaceAccessError } from './workspace-access.js';
 import type { CommandRequest, CommandResult, ScriptRequest } from './types.js';
 
 export interface CommandRunOptions {
@@ -87,11 +89,13 @@ export function createCommandRunner(host: JailHost, config: Readonly<Config>): C
         const fresh = options.workspace === undefined;
         const workspace = options.workspace ?? (await host.createWorkspace({ sizeBytes: limits.tmpfsBytes, maxInodes: DEFAULT_WORKSPACE_INODES }));
         try {
-          await writeInputs(workspace, files, fresh, options.signal);
+          await writeInputs(workspace, files, fresh, options.signal).catch((error: unknown) => explain(error, workspace, fresh, []));
           const cwd = await resolveCwd(request.cwd, workspace.hostPath);
           const shell = shellSpec(profile, { command: prepared.command, limits, cwd, ...(request.stdin === undefined ? {} : { stdin: request.stdin }) });
           const spec = prepared.argv?.[0] === 'terraform' ? asTerraformSpec(shell) : shell;
-          const run = await host.run(spec, workspace, options.signal ? { signal: options.signal } : {});
+          const run = await host.run(spec, workspace, options.signal ? { signal: options.signal } : {}).catch((error: unknown) =>
+            explain(error, workspace, fresh, cwdSegments(cwd)),
+          );
           return completed(run, prepared.argv);
         } finally {
           if (fresh) await workspace.dispose();
@@ -103,9 +107,29 @@ export function createCommandRunner(host: JailHost, config: Readonly<Config>): C
     },
 
     async injectFiles(workspace, files) {
-      await injectIntoUsedWorkspace(host, profiles, workspace, checkFiles(files, inputLimits), config.execMaxInputBytes);
+      await injectIntoUsedWorkspace(host, profiles, workspace, checkFiles(files, inputLimits), config.execMaxInputBytes).catch((error: unknown) =>
+        explain(error, workspace, false, []),
+      );
     },
   };
+}
+
+/**
+ * A jail that could not start in a session workspace: when the tenant's own earlier request made the
+ * workspace (or the cwd) unusable, that is the tenant's error, not the service's; anything else stays
+ * what it was (an internal error).
+ */
+async function explain(error: unknown, workspace: Workspace, fresh: boolean, cwd: readonly string[]): Promise<never> {
+  if (!fresh && error instanceof JailSetupError) {
+    const tenantCause = await workspaceAccessError(workspace.hostPath, workspace.identity.uid, cwd);
+    if (tenantCause) throw tenantCause;
+  }
+  throw error;
+}
+
+/** `/workspace/a/b` -> ['a', 'b'] (already validated by resolveCwd). */
+function cwdSegments(jailCwd: string): string[] {
+  return jailCwd.split('/').slice(2);
 }
 
 export type { CommandRequest, CommandResult, ScriptRequest } from './types.js';

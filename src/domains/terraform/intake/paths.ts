@@ -5,19 +5,31 @@ import { DomainError } from '../../errors.js';
 export type ForbiddenAction = 'strip' | 'reject';
 export type LockFileAction = 'keep' | 'strip' | 'reject';
 
+/** Longest whole path, in UTF-8 bytes (well inside PATH_MAX once below the workspace's own path). */
+export const MAX_UPLOAD_PATH_BYTES = 1024;
+/** Longest name of one file or directory, in UTF-8 bytes: NAME_MAX of Linux filesystems (tmpfs too). */
+export const MAX_NAME_BYTES = 255;
+
 /** Validates an archive or map path and returns it normalized (forward slashes, no `.` segments). */
 export function normalizeUploadPath(raw: string): string {
+  // Escapes (traversal, absolute paths, NUL) are attacks; names the filesystem cannot hold are mistakes.
   const reject = (why: string): never => {
     throw new DomainError('security_violation', `upload path rejected: ${why}`, raw);
   };
+  const invalid = (why: string): never => {
+    throw new DomainError('validation_error', `upload path rejected: ${why}`, raw.slice(0, 300));
+  };
   if (raw.length === 0) reject('empty path');
   if (raw.includes('\0')) reject('NUL byte in path');
-  if (raw.length > 1024) reject('path too long');
+  if (Buffer.byteLength(raw, 'utf8') > MAX_UPLOAD_PATH_BYTES) invalid(`longer than ${MAX_UPLOAD_PATH_BYTES} bytes`);
   const slashed = raw.replace(/\\/g, '/');
   if (slashed.startsWith('/') || /^[A-Za-z]:/.test(slashed)) reject('absolute path');
   const segments = slashed.split('/').filter((s) => s !== '' && s !== '.');
   if (segments.includes('..')) reject('".." segment');
   if (segments.length === 0) reject('empty path');
+  // Written as is, a longer name fails with ENAMETOOLONG inside the service (it was unknown_error).
+  const long = segments.find((s) => Buffer.byteLength(s, 'utf8') > MAX_NAME_BYTES);
+  if (long !== undefined) invalid(`the name ${JSON.stringify(long.slice(0, 40) + '...')} is longer than ${MAX_NAME_BYTES} bytes`);
   return segments.join('/');
 }
 
