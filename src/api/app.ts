@@ -4,7 +4,7 @@ import multipart from '@fastify/multipart';
 import pino, { type DestinationStream } from 'pino';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Principal } from './auth/index.js';
-import { ConnectionGuard } from './connections.js';
+import { ConnectionGuard, descriptorLimit, fitToDescriptors } from './connections.js';
 import { registerDocs } from './docs.js';
 import { clientErrorHandler, frameworkErrorHandler } from './edge-errors.js';
 import { ApiError, ERROR_CATALOGUE, errorBody, type ErrorCode } from './errors.js';
@@ -43,7 +43,8 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   const { config } = deps;
   const loggerInstance: FastifyBaseLogger | undefined =
     options.logger === false ? undefined : createLogger(config.logLevel, configuredSecrets(config), options.logStream ?? pino.destination({ dest: 1, sync: false }));
-  const limits = config.http;
+  const fitted = fitToDescriptors(config.http, descriptorLimit());
+  const limits = fitted.limits;
   const app: FastifyInstance = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
     bodyLimit: Math.floor(config.bodyLimitMiB * MiB),
@@ -64,6 +65,9 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler: clientErrorHandler(() => app.log),
   });
+  if (fitted.clamped) {
+    app.log.warn({ HTTP_MAX_CONNECTIONS: limits.maxConnections, HTTP_MAX_UNAUTHENTICATED_CONNECTIONS: limits.maxUnauthenticatedConnections, descriptors: descriptorLimit() }, 'connection caps lowered to fit the descriptor limit (raise ulimit -n to keep them)');
+  }
   const guard = new ConnectionGuard(limits, app.log);
   guard.attach(app.server);
   app.addHook('onClose', async () => guard.detach());

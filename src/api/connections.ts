@@ -8,6 +8,7 @@
 //   milliseconds of arriving and leaves the pool (see markAuthenticated).
 // - A request body that sends no byte for `bodyIdleTimeoutMs` gets 408 and its connection is closed
 //   (node's own requestTimeout bounds the whole request; this catches a stall long before it).
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
@@ -27,6 +28,30 @@ interface BodyProgress {
   socket: Socket;
   bytesRead: number;
   since: number;
+}
+
+/** Descriptors kept for everything but client connections: jails' pipes, workspaces, logs, the agent. */
+export const DESCRIPTOR_RESERVE = 512;
+
+/** This process's soft descriptor limit (RLIMIT_NOFILE), or undefined where /proc does not say. */
+export function descriptorLimit(limitsFile = '/proc/self/limits'): number | undefined {
+  const line = readFileSync(limitsFile, 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const soft = line?.split(/\s{2,}/)[1];
+  return soft === undefined || !/^\d+$/.test(soft) ? undefined : Number(soft);
+}
+
+/**
+ * The caps lowered to what the descriptor limit can hold: a cap above it would let a flood exhaust
+ * descriptors before the cap applies (then accept() and jails fail for everyone).
+ */
+export function fitToDescriptors(limits: Readonly<HttpLimits>, descriptors: number | undefined): { limits: Readonly<HttpLimits>; clamped: boolean } {
+  if (descriptors === undefined) return { limits, clamped: false };
+  const room = Math.max(16, descriptors - DESCRIPTOR_RESERVE);
+  if (limits.maxConnections <= room) return { limits, clamped: false };
+  const maxConnections = room;
+  // The strangers' cap stays below the total (a quarter of it is left for authenticated connections).
+  const maxUnauthenticatedConnections = Math.min(limits.maxUnauthenticatedConnections, Math.floor((maxConnections * 3) / 4));
+  return { limits: Object.freeze({ ...limits, maxConnections, maxUnauthenticatedConnections }), clamped: true };
 }
 
 /** How often stalled bodies are looked for, and how often a summary of refusals may be logged. */

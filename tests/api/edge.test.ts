@@ -6,7 +6,10 @@
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DESCRIPTOR_RESERVE, descriptorLimit, fitToDescriptors } from '../../src/api/connections.js';
+import { loadConfig } from '../../src/config/settings.js';
 import { openDescriptors, portOf, rawExchange } from './raw.js';
 import { call, KEY_A, KEY_B, startService, until, type Running } from './support.js';
 
@@ -153,6 +156,24 @@ describe('connection floods', () => {
       await capped.close();
     }
   }, 60_000);
+});
+
+describe('descriptor limit', () => {
+  it('caps_above_the_descriptor_limit_are_lowered_to_fit', async () => {
+    const defaults = loadConfig({}).http;
+    // This process's real limit (read as the service reads it).
+    const real = descriptorLimit();
+    expect(real).toBeGreaterThan(0);
+    // A host with `ulimit -n 1024`: the default caps (4096 total) could never apply before descriptors ran out.
+    const file = `${svc.dir}/limits`;
+    await writeFile(file, 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 524288               files     \n');
+    const small = fitToDescriptors(defaults, descriptorLimit(file));
+    expect(small.clamped).toBe(true);
+    expect(small.limits.maxConnections).toBe(1024 - DESCRIPTOR_RESERVE);
+    expect(small.limits.maxUnauthenticatedConnections).toBeLessThan(small.limits.maxConnections);
+    // With room enough, the configured caps stand.
+    expect(fitToDescriptors(defaults, 1_048_576)).toEqual({ limits: defaults, clamped: false });
+  });
 });
 
 describe('timeouts', () => {
