@@ -9,6 +9,7 @@ import { findExecutable } from '../jail/host-tools.js';
 import { JailHost } from '../jail/host.js';
 import { DEFAULT_LIMITS } from '../jail/limits.js';
 import { buildShellProfile, shellSpec } from '../jail/profiles/shell.js';
+import { StateDirError } from '../jail/state-dir.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -47,6 +48,7 @@ export async function runDoctor(config: Config): Promise<DoctorReport> {
   let host: JailHost | undefined;
   try {
     host = await JailHost.open({ stateDir: config.stateDir, uidBase: config.uidBase, uidCount: config.uidCount });
+    add('state directory', 'ok', `${config.stateDir}: every directory on the way is searchable by the jails' uids`);
     add('cgroups', 'ok', `v${host.cgroups.version}; controllers ${host.cgroups.controllers.join(', ')}; jobs under ${host.cgroups.roots.join(', ')}`);
     seccomp = Object.entries(host.seccomp).map(([profile, compiled]) => ({
       profile,
@@ -56,7 +58,8 @@ export async function runDoctor(config: Config): Promise<DoctorReport> {
     add('seccomp allowlists', 'ok', seccomp.map((s) => `${s.profile}: ${s.allowed_syscalls} syscalls`).join('; '));
     add('jail identities', 'ok', `host uids ${config.uidBase}..${config.uidBase + config.uidCount - 1}`);
   } catch (error) {
-    add('cgroups', 'fail', error instanceof Error ? error.message : String(error));
+    // The state directory is checked first at open: its failure is named as such, not as a cgroup problem.
+    add(error instanceof StateDirError ? 'state directory' : 'cgroups', 'fail', error instanceof Error ? error.message : String(error));
   }
 
   if (host) {

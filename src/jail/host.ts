@@ -10,6 +10,7 @@ import type { ProgramSource } from './profiles/host-programs.js';
 import { sweepPartialTrees } from './profiles/program-tree.js';
 import { isStale } from './liveness.js';
 import { runJail, type RunOptions } from './run.js';
+import { checkStateDirReachable } from './state-dir.js';
 import { compileSeccomp, hostSeccompArch, type CompiledSeccomp } from './seccomp/compile.js';
 import { POLICIES } from './seccomp/policy.js';
 import { WarmLauncherPool } from './warm.js';
@@ -84,6 +85,7 @@ export class JailHost {
       throw new Error('confine must run as root: it creates cgroups and drops each jail to its own unprivileged uid');
     }
     await mkdir(config.stateDir, { recursive: true, mode: 0o711 });
+    await checkStateDirReachable(config.stateDir); // before anything is built that no jail could use
     const tools = resolveHostTools();
     const cgroups = await detectCgroups();
     const arch = hostSeccompArch();
