@@ -51,13 +51,9 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
         // An empty group stays empty: only a member can add a process (by forking). This is the common
         // case after a jail ended by itself, and it skips the freeze round-trip (measured ~4 ms).
         if (await waitEmpty(this.procsFiles, options.graceMs ?? 0)) return true;
-        // Freeze first so nothing can fork between reading the pid list and killing it.
         const freezer = join(dir('freezer'), 'freezer.state');
-        const canFreeze = existsSync(freezer); // a crashed predecessor's partial group may lack it
-        if (canFreeze) writeText(freezer, 'FROZEN');
-        for (let i = 0; canFreeze && i < 200 && readText(freezer)?.trim() !== 'FROZEN'; i++) await sleep(5);
-        for (const file of this.procsFiles) killPids(pidsIn(file));
-        if (canFreeze) writeText(freezer, 'THAWED');
+        // A crashed predecessor's partial group may lack the freezer file: then kill without freezing.
+        await freezeAndKill(existsSync(freezer) ? freezer : undefined, this.procsFiles);
         return false;
       },
       setLimits: (limits: CgroupLimits) => setLimits(name, limits),
@@ -112,5 +108,25 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
     writeText(join(dirs.get('pids')!, 'pids.max'), String(limits.maxPids));
     writeText(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
     writeText(join(cpu, 'cpu.cfs_quota_us'), String(cpuQuotaUs(limits.cpuCores) ?? -1));
+  }
+}
+
+/**
+ * Kills every process in the group's cgroup.procs files, frozen first so nothing can fork between reading
+ * a pid list and killing it. Whatever happens, what was frozen is thawed: in a v1 group left FROZEN the
+ * processes stay forever (a v1-frozen task does not die of a pending SIGKILL until thawed), and neither the
+ * jail's processes nor its group could ever be removed.
+ */
+export async function freezeAndKill(
+  freezerState: string | undefined,
+  procsFiles: readonly string[],
+  kill: (pids: number[]) => void = killPids,
+): Promise<void> {
+  if (freezerState) writeText(freezerState, 'FROZEN');
+  try {
+    for (let i = 0; freezerState && i < 200 && readText(freezerState)?.trim() !== 'FROZEN'; i++) await sleep(5);
+    for (const file of procsFiles) kill(pidsIn(file));
+  } finally {
+    if (freezerState) writeText(freezerState, 'THAWED');
   }
 }

@@ -45,8 +45,11 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
         } catch (error) {
           if (isErrno(error, 'ENOENT')) return true;
           writeText(join(dir, 'cgroup.freeze'), '1');
-          killPids(pidsIn(join(dir, 'cgroup.procs')));
-          writeText(join(dir, 'cgroup.freeze'), '0');
+          try {
+            killPids(pidsIn(join(dir, 'cgroup.procs')));
+          } finally {
+            writeText(join(dir, 'cgroup.freeze'), '0'); // never leave the group frozen (see v1's freezeAndKill)
+          }
         }
         return false;
       },
