@@ -61,6 +61,31 @@ describe('a session workspace the tenant broke', () => {
   }, 60_000);
 });
 
+describe('session files the tenant made read-only', () => {
+  it('readOnlyWorkspaceRoot_thenInjectingANewFile_isValidationErrorNotResourceLimit', async () => {
+    const workspace = await sessionWorkspace();
+    try {
+      expect((await commands.run({ kind: 'command', command: 'chmod 500 .' }, { workspace })).status).toBe('succeeded');
+      const result = await commands.run({ kind: 'command', command: 'cat new.txt', files: { 'new.txt': 'x' } }, { workspace });
+      expectTenantError(result, /new\.txt: \. is not writable/);
+    } finally {
+      await workspace.dispose();
+    }
+  }, 60_000);
+
+  it('mode000File_thenInjectingItAgain_isValidationErrorNamingTheFile', async () => {
+    const workspace = await sessionWorkspace();
+    try {
+      const first = await commands.run({ kind: 'script', script: 'chmod 000 sub/a.txt', files: { 'sub/a.txt': 'one' } }, { workspace });
+      expect(first.status).toBe('succeeded');
+      const result = await commands.run({ kind: 'command', command: 'echo hi', files: { 'sub/a.txt': 'two' } }, { workspace });
+      expectTenantError(result, /sub\/a\.txt: sub\/a\.txt is not writable/);
+    } finally {
+      await workspace.dispose();
+    }
+  }, 60_000);
+});
+
 describe('file names longer than the filesystem allows', () => {
   const longName = `${'n'.repeat(296)}.txt`; // 300 bytes: NAME_MAX is 255
 

@@ -19,24 +19,34 @@ export const INJECT_PROGRAMS = ['sh', 'mkdir', 'cat'] as const;
 const EXIT_LINK = 3;
 const EXIT_NOT_DIRECTORY = 4;
 const EXIT_WRITE_FAILED = 5;
+/** The tenant's own earlier request took away write permission (chmod): its mistake, not a full disk. */
+const EXIT_NOT_WRITABLE = 6;
 
 // Runs in the jail with cwd = the workspace; "$@" are validated relative paths (no "..", no "." or empty
-// segments), file N's content is at /confine/in/N. Every existing component is checked with -L first.
+// segments), file N's content is at /confine/in/N. Every existing component is checked with -L first, and
+// permissions before writing, so a write that still fails is a full workspace (ENOSPC, inodes, RLIMIT_FSIZE).
 const INJECT_SCRIPT = `set -euf
 n=0
+writable() {
+  if [ ! -w "$1" ] || { [ -d "$1" ] && [ ! -x "$1" ]; }; then
+    echo "$2: \${1#./} is not writable (a request in this session changed its permissions)" >&2; exit ${EXIT_NOT_WRITABLE}
+  fi
+}
 for target in "$@"; do
   prefix=.
   rest=$target
   while :; do
     seg=\${rest%%/*}
+    parent=$prefix
     prefix=$prefix/$seg
     if [ -L "$prefix" ]; then echo "$target: \${prefix#./} is a link" >&2; exit ${EXIT_LINK}; fi
     [ "$rest" = "$seg" ] && break
     rest=\${rest#*/}
     if [ -e "$prefix" ] && [ ! -d "$prefix" ]; then echo "$target: \${prefix#./} is not a directory" >&2; exit ${EXIT_NOT_DIRECTORY}; fi
-    [ -d "$prefix" ] || mkdir -- "$prefix" || exit ${EXIT_WRITE_FAILED}
+    [ -d "$prefix" ] || { writable "$parent" "$target"; mkdir -- "$prefix"; } || exit ${EXIT_WRITE_FAILED}
   done
   if [ -e "$prefix" ] && [ ! -f "$prefix" ]; then echo "$target: exists and is not a regular file" >&2; exit ${EXIT_NOT_DIRECTORY}; fi
+  if [ -e "$prefix" ]; then writable "$prefix" "$target"; else writable "$parent" "$target"; fi
   cat -- "${INPUT_DIR}/$n" > "$prefix" || exit ${EXIT_WRITE_FAILED}
   n=$((n + 1))
 done
@@ -77,7 +87,7 @@ export async function injectIntoUsedWorkspace(
   if (result.exit_reason === 'exited' && result.exit_code === EXIT_LINK) {
     throw new DomainError('security_violation', `input file rejected: ${why}; links in the workspace are never written through`, why);
   }
-  if (result.exit_reason === 'exited' && result.exit_code === EXIT_NOT_DIRECTORY) {
+  if (result.exit_reason === 'exited' && (result.exit_code === EXIT_NOT_DIRECTORY || result.exit_code === EXIT_NOT_WRITABLE)) {
     throw new DomainError('validation_error', `input file rejected: ${why}`, why);
   }
   if (result.exit_reason === 'file_size_limit' || (result.exit_reason === 'exited' && result.exit_code === EXIT_WRITE_FAILED)) {
