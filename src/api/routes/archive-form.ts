@@ -3,6 +3,8 @@
 // streamed into the artifact store as the request arrives (a per-run scratch object), never held whole
 // in memory; sizes are capped by @fastify/multipart's limits and the tenant's quota; anything else is
 // invalid_multipart. If the form turns out bad after the archive was stored, the object is deleted.
+import { finished } from 'node:stream/promises';
+import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import type { AwsCredentials, TerraformMode } from '../../domains/terraform/types.js';
 import { ApiError } from '../errors.js';
@@ -24,7 +26,7 @@ export async function readArchiveForm(request: FastifyRequest, artifacts: Artifa
     for await (const part of request.parts()) {
       if (part.type === 'file') {
         if (part.fieldname !== 'archive' || archive) throw new ApiError('invalid_multipart', 'exactly one file part named "archive" is expected');
-        archive = await artifacts.storeArchive(tenant, part.file, 'scratch');
+        archive = await storeFilePart(artifacts, tenant, part, 'scratch');
       } else {
         if (!['mode', 'working_dir', 'credentials'].includes(part.fieldname)) throw new ApiError('invalid_multipart', `unknown field "${part.fieldname}"`);
         fields[part.fieldname] = String(part.value);
@@ -39,6 +41,34 @@ export async function readArchiveForm(request: FastifyRequest, artifacts: Artifa
     };
   } catch (error) {
     if (archive) await artifacts.discardScratch(tenant, archive.reference);
+    throw error;
+  }
+}
+
+/**
+ * Streams a multipart file part into the store. busboy ends a part cut at the size limit quietly (only
+ * `truncated` says so): that is payload_too_large here. If the store refuses the part midway (quota,
+ * not an archive), the rest of it is drained (bounded by the multipart size limit) so the request ends
+ * normally and the client reads the error instead of a hung or reset connection.
+ */
+export async function storeFilePart(artifacts: ArtifactPort, tenant: string, part: MultipartFile, purpose: 'upload' | 'scratch'): Promise<StoredArchiveView> {
+  const file = part.file;
+  async function* bytes(): AsyncGenerator<Buffer> {
+    // destroyOnReturn false: a refused part must stay drainable (a destroyed part stalls the request).
+    for await (const chunk of file.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
+    if (file.truncated) throw new ApiError('payload_too_large', 'the archive exceeds UPLOAD_LIMIT_MB');
+  }
+  const source = bytes();
+  try {
+    return await artifacts.storeArchive(tenant, source, purpose);
+  } catch (error) {
+    // Ends the iteration (removing its 'readable' listener, which would make resume() a no-op).
+    await source.return(undefined);
+    if (!file.destroyed && !file.readableEnded) {
+      file.resume();
+      // The drain's own outcome does not matter: the client gets the refusal above either way.
+      await finished(file).catch(() => undefined);
+    }
     throw error;
   }
 }

@@ -8,6 +8,7 @@ import { ApiError } from '../errors.js';
 import { errorResponses, SECURED } from '../openapi-responses.js';
 import type { ApiDeps } from '../ports.js';
 import { UploadView } from '../schemas.js';
+import { storeFilePart } from './archive-form.js';
 
 const UploadParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 1024, description: 'The `upload_id` returned at upload (URL-encoded), or just its last segment (`<hex>.zip`).' }),
@@ -27,7 +28,7 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
     if (!request.isMultipart()) throw new ApiError('invalid_multipart', 'expected multipart/form-data');
     const part = await request.file();
     if (!part || part.fieldname !== 'archive') throw new ApiError('invalid_multipart', 'missing the "archive" file part');
-    const stored = await deps.artifacts.storeArchive(principal.tenant, part.file, 'upload');
+    const stored = await storeFilePart(deps.artifacts, principal.tenant, part, 'upload');
     deps.audit.record({ event: 'upload_stored', tenant: principal.tenant, auth: principal.method, request_id: request.id, what: { bytes: stored.bytes, kind: stored.kind, reference: stored.reference } });
     return reply.code(201).send({ upload_id: stored.reference, workspace_reference: stored.reference });
   });
