@@ -12,7 +12,7 @@ import { MiB } from '../../src/jail/limits.js';
 import type { Workspace } from '../../src/jail/workspace.js';
 import { createExecutor } from '../../src/jobs/executor.js';
 import { MemoryJobQueue } from '../../src/jobs/queue.js';
-import { createJobService } from '../../src/jobs/service.js';
+import { createJobService, type JobServiceHandle } from '../../src/jobs/service.js';
 import type { RunRecord } from '../../src/jobs/types.js';
 import { SessionManager } from '../../src/sessions/index.js';
 import { TEST_STATE_DIR, TEST_UID_BASE, testHost } from '../support/jail.js';
@@ -51,8 +51,16 @@ function describeFailure(record: RunRecord | undefined): string {
   return `${status} ${error?.type ?? ''} ${error?.message ?? ''} stdout=${JSON.stringify(run?.stdout)} stderr=${JSON.stringify(run?.stderr)}`;
 }
 
+/** Another tenant's one-off request (no session) with an input file; a failure description, or undefined. */
+async function otherTenant(jobs: JobServiceHandle, i: number): Promise<string | undefined> {
+  const submitted = await jobs.submit('bob', { kind: 'script', request: { kind: 'script', script: 'cat b.txt', files: { 'b.txt': `bob ${i}` } } });
+  const record = await jobs.wait('bob', submitted.id, 60_000);
+  const result = record?.outcome && record.outcome.kind !== 'terraform' ? record.outcome.result : undefined;
+  return result?.status === 'succeeded' && result.run?.stdout === `bob ${i}` ? undefined : `bob ${i}: ${describeFailure(record)}`;
+}
+
 describe('long session', () => {
-  it('hundredSequentialRunsWithInputFiles_inOneSession_allSucceed', async () => {
+  it('hundredSequentialRunsWithInputFiles_inOneSession_allSucceed_whileAnotherTenantIsServed', async () => {
     const workspaces: Workspace[] = [];
     const sessions = new SessionManager({
       createWorkspace: async (options) => {
@@ -73,13 +81,15 @@ describe('long session', () => {
       artifacts: { storePlanText: async () => { throw new Error('no plans in this test'); } },
       sessions,
     });
-    const jobs = createJobService({ queue: new MemoryJobQueue({ capacity: 8, perTenant: 8 }), workers: 1, executor, runTimeoutMs: () => 60_000 });
+    const jobs = createJobService({ queue: new MemoryJobQueue({ capacity: 8, perTenant: 8 }), workers: 2, executor, runTimeoutMs: () => 60_000 });
     const session = await sessions.open('alice', 'long');
     const uid = workspaces[0]!.identity.uid;
 
     const failures: string[] = [];
     let mostZombies = 0;
+    const others: Promise<string | undefined>[] = [];
     for (let i = 0; i < RUNS; i++) {
+      if (i % 10 === 0) others.push(otherTenant(jobs, i)); // answered normally meanwhile
       const files = { [`in/${i}.txt`]: `line ${i}\n`, 'latest.txt': `${i}\n` };
       const submitted = await jobs.submit('alice', { kind: 'script', request: { kind: 'script', script: `cat latest.txt in/${i}.txt`, files } }, { sessionId: session.id });
       const record = await jobs.wait('alice', submitted.id, 60_000);
@@ -89,6 +99,7 @@ describe('long session', () => {
     }
 
     expect(failures).toEqual([]);
+    expect((await Promise.all(others)).filter((failure) => failure !== undefined)).toEqual([]);
     // The session's uid never accumulates zombies: each jail's orphaned init is reaped as it exits.
     expect(mostZombies).toBeLessThanOrEqual(2);
     await jobs.shutdown(0);
