@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Artifacts, S3ArtifactStore, createArtifactStore, tenantNamespace } from '../../src/artifacts/index.js';
+import { ArtifactQuotaError, Artifacts, NotAnArchiveError, S3ArtifactStore, createArtifactStore, tenantNamespace } from '../../src/artifacts/index.js';
 import { loadConfig } from '../../src/config/settings.js';
 import { storeConformance } from './store-conformance.js';
 
@@ -71,5 +71,26 @@ describe('s3 artifact store', () => {
     expect(ref.startsWith(`s3://${BUCKET}/`)).toBe(true);
     expect(await artifacts.fetchWorkspace('alice', ref)).toEqual({ kind: 'zip', data: emptyZip });
     expect(await artifacts.fetchWorkspace('bob', ref)).toBeUndefined();
+  });
+
+  it('storeArchiveStream_quotaCheckDeleteOnS3_boundedAndTenantScoped', async () => {
+    const tenant = `quota-${Date.now()}`;
+    const artifacts = new Artifacts(store, { maxWorkspaceBytes: 1024 * 1024, quotaBytes: 64 * 1024 });
+    const gzip = (size: number): AsyncGenerator<Buffer> => (async function* () {
+      yield Buffer.from([0x1f, 0x8b]);
+      yield Buffer.alloc(size - 2, 1);
+    })();
+    const first = await artifacts.storeArchiveStream(tenant, gzip(40 * 1024), 'upload');
+    expect(first).toMatchObject({ kind: 'tar.gz', bytes: 40 * 1024 });
+    expect(await artifacts.checkWorkspace(tenant, first.reference)).toBe(true);
+    expect(await artifacts.checkWorkspace('someone-else', first.reference)).toBe(false);
+    // 40 KiB stored of 64: another 40 KiB runs into the quota midway and leaves nothing behind.
+    await expect(artifacts.storeArchiveStream(tenant, gzip(40 * 1024), 'upload')).rejects.toBeInstanceOf(ArtifactQuotaError);
+    expect(await store.usage(tenant)).toBe(40 * 1024);
+    await expect(artifacts.storeArchiveStream(tenant, (async function* () { yield Buffer.from('not an archive'); })(), 'upload')).rejects.toBeInstanceOf(NotAnArchiveError);
+    expect(await artifacts.deleteUpload('someone-else', first.reference)).toBe(false);
+    expect(await artifacts.deleteUpload(tenant, first.reference)).toBe(true);
+    expect(await store.usage(tenant)).toBe(0);
+    expect((await artifacts.storeArchiveStream(tenant, gzip(40 * 1024), 'scratch')).reference).toMatch(/\/runs\/[0-9a-f]{32}\.tar\.gz$/);
   });
 });

@@ -205,7 +205,9 @@ describe('job service', () => {
     // An executor that does not pass the signal on: the jail (sleep 3) runs to its end regardless.
     const inner = jailExecutor(host, profile);
     const stubborn: Executor = { execute: (request, context) => inner.execute(request, { ...context, signal: new AbortController().signal }) };
-    const jobs = service({ executor: stubborn, workers: 1, runTimeoutMs: () => 300, killGraceMs: 300 });
+    // Within the abandon grace the slot waits for the executor (tests/jobs/bounds.test.ts covers the
+    // executor that never returns, whose slot is released after it).
+    const jobs = service({ executor: stubborn, workers: 1, runTimeoutMs: () => 300, killGraceMs: 300, abandonGraceMs: 20_000 });
     const run = await jobs.submit('t1', command('sleep 3'));
     const done = await jobs.wait('t1', run.id, 10_000);
     expect(done?.state).toBe('failed');
@@ -216,6 +218,7 @@ describe('job service', () => {
     await until(() => jobs.stats().running === 0, 10_000);
     expect(jobs.stats().running).toBe(0);
     expect(jobs.get('t1', run.id)?.state).toBe('failed'); // the late return does not rewrite the record
+    expect(jobs.stats().abandonedSlots).toBe(0);
     await jobs.shutdown(0);
   });
 
