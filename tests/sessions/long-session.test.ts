@@ -78,7 +78,7 @@ describe('long session', () => {
     const executor = createExecutor({
       terraform: { run: async () => { throw new Error('no terraform in this test'); } },
       commands,
-      artifacts: { storePlanText: async () => { throw new Error('no plans in this test'); } },
+      artifacts: { storePlanFile: async () => { throw new Error('no plans in this test'); } },
       sessions,
     });
     const jobs = createJobService({ queue: new MemoryJobQueue({ capacity: 8, perTenant: 8 }), workers: 2, executor, runTimeoutMs: () => 60_000 });

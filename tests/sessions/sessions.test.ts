@@ -63,7 +63,7 @@ function jobsFor(sessions: SessionManager) {
   const executor = createExecutor({
     terraform: { run: async () => { throw new Error('no terraform in these tests'); } },
     commands,
-    artifacts: { storePlanText: async () => { throw new Error('no plans in these tests'); } },
+    artifacts: { storePlanFile: async () => { throw new Error('no plans in these tests'); } },
     sessions,
   });
   return createJobService({ queue: new MemoryJobQueue({ capacity: 8, perTenant: 8 }), workers: 2, executor, runTimeoutMs: () => 60_000 });
