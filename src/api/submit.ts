@@ -2,7 +2,7 @@
 // to 429/503 with Retry-After, optional synchronous wait, and an audit record of who asked for what.
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import { QueueFullError, ShuttingDownError, type RunRecord, type RunRequest } from '../jobs/types.js';
+import { PayloadTooLargeError, QueueFullError, ShuttingDownError, type RunRecord, type RunRequest } from '../jobs/types.js';
 import type { Principal } from './auth/index.js';
 import { ApiError } from './errors.js';
 import type { ApiDeps } from './ports.js';
@@ -37,6 +37,7 @@ export async function submitRun(deps: ApiDeps, input: SubmitInput): Promise<Subm
       throw new ApiError(error.scope === 'tenant' ? 'tenant_queue_full' : 'service_queue_full', undefined, error.retryAfterSeconds);
     }
     if (error instanceof ShuttingDownError) throw new ApiError('shutting_down', undefined, 5);
+    if (error instanceof PayloadTooLargeError) throw new ApiError('payload_too_large', error.message);
     throw error;
   }
   input.log?.info({ run_id: record.id, kind: run.kind }, 'run submitted');

@@ -11,6 +11,7 @@ import { payloadBytes } from './payload-size.js';
 import type { JobQueue } from './queue.js';
 import { RunRecordStore, type RecordLimits } from './records.js';
 import {
+  PayloadTooLargeError,
   QueueFullError,
   ShuttingDownError,
   type JobService,
@@ -248,6 +249,10 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
 
     async submit(tenant: string, request: RunRequest, submitOptions: SubmitOptions = {}): Promise<RunRecord> {
       if (closing) throw new ShuttingDownError();
+      const bytes = payloadBytes(request);
+      // Bigger than a whole budget: a 429/503 "retry later" would be a lie, it can never fit.
+      const largest = Math.min(queue.limits.maxBytes ?? Infinity, queue.limits.perTenantBytes ?? Infinity);
+      if (bytes > largest) throw new PayloadTooLargeError(bytes, largest);
       const id = newRunId();
       const record: RunRecord = {
         id,
@@ -263,7 +268,6 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
       const input = request.kind === 'terraform' ? request.request.input : undefined;
       if (input?.kind === 'reference' && input.scratch === true) scratch.set(id, { tenant, reference: input.reference });
       const payload: QueuedRun = { request, ...(submitOptions.sessionId === undefined ? {} : { sessionId: submitOptions.sessionId }) };
-      const bytes = payloadBytes(request);
       queuedBytes.set(id, bytes);
       const refused = (): void => {
         queued--;

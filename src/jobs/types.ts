@@ -72,6 +72,14 @@ export class QueueFullError extends Error {
   }
 }
 
+/** One run's payload is larger than a queue byte budget: no amount of waiting would let it in (413). */
+export class PayloadTooLargeError extends Error {
+  override readonly name = 'PayloadTooLargeError';
+  constructor(readonly bytes: number, readonly limit: number) {
+    super(`the run's inputs are ${bytes} bytes; the queue takes at most ${limit} per run (QUEUE_TENANT_MAX_BYTES / QUEUE_MAX_BYTES)`);
+  }
+}
+
 export class ShuttingDownError extends Error {
   override readonly name = 'ShuttingDownError';
   constructor() {

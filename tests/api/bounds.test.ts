@@ -193,6 +193,24 @@ describe('queued payloads are bounded in bytes', () => {
   }, 90_000);
 });
 
+describe('a payload larger than a whole queue budget', () => {
+  let svc: Running;
+  beforeAll(async () => {
+    svc = await startService({ QUEUE_TENANT_MAX_BYTES: '100000' });
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('queueBytes_singleRunAboveTheTenantBudget_answers413NotARetryLater', async () => {
+    const reply = await call(svc.base, 'POST', '/api/v1/runs/commands', { key: KEY_A, json: { command: 'ls', files: { 'data.txt': 'z'.repeat(150_000) } } });
+    expect(reply.status).toBe(413);
+    expect(reply.body['error']['code']).toBe('payload_too_large');
+    expect(reply.headers.get('retry-after')).toBeNull();
+    expect(svc.service.jobs.stats().records).toBe(0);
+  });
+});
+
 describe('finished records are bounded in bytes', () => {
   let svc: Running;
   beforeAll(async () => {
