@@ -3,11 +3,13 @@ import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import pino, { type DestinationStream } from 'pino';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { FailedAuthAudit } from './auth-audit.js';
 import type { Principal } from './auth/index.js';
 import { ConnectionGuard, descriptorLimit, fitToDescriptors } from './connections.js';
 import { registerDocs } from './docs.js';
 import { clientErrorHandler, frameworkErrorHandler } from './edge-errors.js';
 import { ApiError, ERROR_CATALOGUE, errorBody, type ErrorCode } from './errors.js';
+import { registerJsonBody } from './json-body.js';
 import { configuredSecrets, createLogger } from './logging.js';
 import type { ApiDeps } from './ports.js';
 import { RateLimiter } from './rate-limit.js';
@@ -24,6 +26,8 @@ declare module 'fastify' {
 }
 
 const MiB = 1024 * 1024;
+/** Request bodies are shallow: the deepest schema (a files map inside a request) is 2 levels. */
+const JSON_MAX_DEPTH = 32;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
@@ -70,10 +74,20 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   }
   const guard = new ConnectionGuard(limits, app.log);
   guard.attach(app.server);
-  app.addHook('onClose', async () => guard.detach());
+  const failedLogins = new FailedAuthAudit(deps.audit);
+  app.addHook('onClose', async () => {
+    guard.detach();
+    failedLogins.close();
+  });
   app.decorateRequest('principal', null);
   // JSON and multipart only: anything else (text/plain included) is 415, not a string the schema rejects.
   app.removeContentTypeParser('text/plain');
+  registerJsonBody(app, {
+    maxBytes: Math.floor(config.bodyLimitMiB * MiB),
+    maxDepth: JSON_MAX_DEPTH,
+    // A files map of N entries has N ':' and N-1 ',': room for the largest allowed map and the other fields.
+    maxMembers: 2 * Math.max(config.tfMaxFiles, config.execMaxInputFiles) + 256,
+  });
 
   await app.register(multipart, {
     limits: { fileSize: Math.floor(config.uploadLimitMiB * MiB), files: 1, fields: 8, fieldSize: 64 * 1024, parts: 10, headerPairs: 100 },
@@ -109,7 +123,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     scope.addHook('onRequest', async (request, reply) => {
       request.principal = await deps.auth.authenticate(request).catch((error: unknown) => {
         if (error instanceof ApiError) {
-          deps.audit.record({ event: 'auth_failed', request_id: request.id, what: { route: request.routeOptions.url ?? '' }, status_code: 401 });
+          failedLogins.record({ event: 'auth_failed', request_id: request.id, what: { route: request.routeOptions.url ?? '' }, status_code: 401 });
         }
         throw error;
       });

@@ -1,7 +1,8 @@
 // Raw TCP clients for the HTTP edge tests: bytes no HTTP client library would send (half-sent
 // requests, malformed headers), and whether the server closed the connection.
-import { connect, type Socket } from 'node:net';
 import { readdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 
 export interface RawExchange {
   /** Everything the server sent. */
@@ -59,4 +60,25 @@ function bodyOf(text: string): RawExchange['body'] {
 /** Open descriptors of this process (the service runs in it; flood clients run in a child). */
 export function openDescriptors(): number {
   return readdirSync('/proc/self/fd').length;
+}
+
+/**
+ * One request on a connection of its own (no keep-alive pool): what a client arriving during a flood
+ * goes through, accept and the strangers' cap included.
+ */
+export function freshCall(port: number, method: string, path: string, options: { key?: string; json?: unknown } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = options.json === undefined ? undefined : JSON.stringify(options.json);
+    const headers: Record<string, string> = { connection: 'close' };
+    if (options.key) headers['x-api-key'] = options.key;
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    const req = request({ host: '127.0.0.1', port, method, path, agent: false, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
