@@ -257,7 +257,8 @@ function readGrants(env: NodeJS.ProcessEnv): Record<string, string[]> {
   const grants: Record<string, string[]> = {};
   const namespaces = `${read(env, 'S3_PREFIX').replace(/\/?$/, '/').replace(/^\/$/, '')}tenants/`;
   for (const entry of read(env, 'S3_READ_GRANTS').split(',').map((e) => e.trim()).filter(Boolean)) {
-    const match = /^([A-Za-z0-9._@-]+):([A-Za-z0-9._\/-]+\/)$/.exec(entry);
+    // A tenant may hold ':' (JWT tenants are `jwt:<claim>`); a prefix never does, so the last ':' splits.
+    const match = /^([A-Za-z0-9._@:-]+):([A-Za-z0-9._\/-]+\/)$/.exec(entry);
     const prefix = match?.[2];
     if (!match || !prefix || prefix.startsWith('/') || prefix.split('/').some((part) => part === '..' || part === '.')) {
       throw new ConfigError('S3_READ_GRANTS', `invalid grant "${entry}" (expected tenant:prefix/ with a relative prefix)`);
