@@ -45,7 +45,7 @@ export const SETTINGS = {
   PORT: { kind: 'int', default: '8000', min: 0, doc: 'HTTP port of `confine serve`.' },
   HOST: { kind: 'string', default: '127.0.0.1', doc: 'Address `confine serve` listens on (use 0.0.0.0 to expose it).' },
   API_KEYS: { kind: 'string', default: '', doc: 'Comma-separated API keys, each `key` or `tenant:key`; kept only as SHA-256 digests. With no keys and no JWT settings, serve generates a dev key and prints it.' },
-  JWT_SECRET: { kind: 'string', default: '', doc: 'HS256 secret for bearer JWTs (tenant from the `tenant` claim, else `sub`).' },
+  JWT_SECRET: { kind: 'string', default: '', doc: 'HS256 secret for bearer JWTs (tenant: JWT_TENANT_PREFIX + the `tenant` claim, else `sub`; `exp` required).' },
   JWT_PUBLIC_KEY: { kind: 'string', default: '', doc: 'PEM (SPKI) public key for RS256 bearer JWTs.' },
   JWT_JWKS_URL: { kind: 'string', default: '', doc: 'JWKS URL for RS256 bearer JWTs (keys fetched and cached by jose).' },
   JWT_ISSUER: { kind: 'string', default: '', doc: 'Required `iss` of bearer JWTs (empty: not checked).' },
