@@ -65,6 +65,9 @@ export interface StoredArchive extends StoredObject {
 export class Artifacts {
   private readonly quota: QuotaLedger | undefined;
   private readonly now: () => number;
+  // tenant -> upper estimate of its stored bytes (see keepPlansWithinQuota); one number per tenant that
+  // stored a plan since start.
+  private readonly planUsageEstimate = new Map<string, number>();
 
   constructor(
     readonly store: ArtifactStore,
@@ -170,6 +173,7 @@ export class Artifacts {
    */
   async storePlanFile(tenant: string, runId: string, path: string, bytes: number): Promise<string> {
     const stored = await this.store.putStream(tenant, `plans/${runId}.json`, createReadStream(path), { maxBytes: bytes });
+    await this.keepPlansWithinQuota(tenant, stored.bytes, stored.reference);
     return stored.reference;
   }
 
@@ -180,7 +184,34 @@ export class Artifacts {
 
   /** Same, for plan JSON already serialized (the executor measures it first). */
   async storePlanText(tenant: string, runId: string, json: string): Promise<string> {
-    return this.store.put(tenant, `plans/${runId}.json`, json);
+    const reference = await this.store.put(tenant, `plans/${runId}.json`, json);
+    await this.keepPlansWithinQuota(tenant, Buffer.byteLength(json, 'utf8'), reference);
+    return reference;
+  }
+
+  /**
+   * Plans count against the tenant's quota like uploads, but a run's plan is never refused (the run
+   * already happened): the tenant's oldest plans are deleted instead until the namespace is within the
+   * quota again (never the plan just stored). Uploads are never evicted. Usage is tracked as an upper
+   * estimate and measured (a walk of the namespace) only once the estimate passes the quota, so the walk
+   * is not paid per run.
+   */
+  private async keepPlansWithinQuota(tenant: string, added: number, keep: string): Promise<void> {
+    if (!this.quota) return;
+    // First plan of this tenant since start: measure once (a predecessor's objects count too).
+    const known = this.planUsageEstimate.get(tenant);
+    const estimate = known === undefined ? await this.store.usage(tenant) : known + added;
+    this.planUsageEstimate.set(tenant, estimate);
+    if (estimate <= this.quota.quota) return;
+    let used = await this.store.usage(tenant);
+    if (used > this.quota.quota) {
+      const plans = (await this.store.list(tenant, 'plans/')).filter((plan) => plan.reference !== keep).sort((a, b) => a.modifiedMs - b.modifiedMs);
+      for (const plan of plans) {
+        if (used <= this.quota.quota) break;
+        if (await this.store.delete(tenant, plan.reference)) used -= plan.bytes;
+      }
+    }
+    this.planUsageEstimate.set(tenant, used);
   }
 
   /** The stored plan JSON, parsed; undefined when unknown or another tenant's. */

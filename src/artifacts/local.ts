@@ -18,6 +18,7 @@ import {
   validateKey,
   type ArtifactStore,
   type GetOptions,
+  type ListedObject,
   type ObjectInfo,
   type StoredObject,
 } from './store.js';
@@ -81,6 +82,16 @@ export class LocalArtifactStore implements ArtifactStore {
       return Promise.resolve();
     });
     return total;
+  }
+
+  async list(tenant: string, prefix: string): Promise<ListedObject[]> {
+    const base = join(this.root, tenantNamespace(tenant));
+    const listed: ListedObject[] = [];
+    await walk(join(base, validateKey(prefix.replace(/\/+$/, ''))), (path, info) => {
+      listed.push({ reference: `${ARTIFACT_SCHEME}${path.slice(base.length + 1)}`, ...info });
+      return Promise.resolve();
+    });
+    return listed;
   }
 
   async expire(cutoffMs: number): Promise<number> {

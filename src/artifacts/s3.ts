@@ -28,6 +28,7 @@ import {
   validateKey,
   type ArtifactStore,
   type GetOptions,
+  type ListedObject,
   type ObjectInfo,
   type StoredObject,
 } from './store.js';
@@ -118,17 +119,26 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async usage(tenant: string): Promise<number> {
     let total = 0;
-    await this.list(this.namespace(tenant), (object) => {
+    await this.eachObject(this.namespace(tenant), (object) => {
       total += object.Size ?? 0;
       return Promise.resolve();
     });
     return total;
   }
 
+  async list(tenant: string, prefix: string): Promise<ListedObject[]> {
+    const listed: ListedObject[] = [];
+    await this.eachObject(`${this.namespace(tenant)}${validateKey(prefix.replace(/\/+$/, ''))}/`, (object) => {
+      if (object.Key !== undefined) listed.push({ reference: `s3://${this.bucket}/${object.Key}`, bytes: object.Size ?? 0, modifiedMs: object.LastModified?.getTime() ?? 0 });
+      return Promise.resolve();
+    });
+    return listed;
+  }
+
   async expire(cutoffMs: number): Promise<number> {
     let removed = 0;
     // Only below <prefix>tenants/: operator-written keys (S3_READ_GRANTS) are not ours to expire.
-    await this.list(`${this.prefix}tenants/`, async (object) => {
+    await this.eachObject(`${this.prefix}tenants/`, async (object) => {
       if (object.Key === undefined || (object.LastModified?.getTime() ?? Infinity) >= cutoffMs) return;
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: object.Key }));
       removed++;
@@ -196,7 +206,7 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   /** Visits every object below a prefix, a page (at most 1,000 keys) at a time. */
-  private async list(prefix: string, visit: (object: _Object) => Promise<void>): Promise<void> {
+  private async eachObject(prefix: string, visit: (object: _Object) => Promise<void>): Promise<void> {
     let token: string | undefined;
     do {
       const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token === undefined ? {} : { ContinuationToken: token }) }));

@@ -22,6 +22,10 @@ export interface StoredObject {
   bytes: number;
 }
 
+export interface ListedObject extends StoredObject {
+  modifiedMs: number;
+}
+
 export interface ArtifactStore {
   readonly kind: 'local' | 's3';
   /** Stores bytes under the tenant's key (atomically: readers never see a partial object); returns a reference. */
@@ -41,6 +45,8 @@ export interface ArtifactStore {
   delete(tenant: string, reference: string): Promise<boolean>;
   /** Bytes the tenant's namespace holds (what the per-tenant quota is checked against). */
   usage(tenant: string): Promise<number>;
+  /** The tenant's objects below a key prefix (`plans/`), with size and age; references as get takes them. */
+  list(tenant: string, prefix: string): Promise<ListedObject[]>;
   /** Deletes every object, all tenants, last written before `cutoffMs` (epoch ms); returns how many. */
   expire(cutoffMs: number): Promise<number>;
   /** Removes what a crashed predecessor left half-written; returns how many entries it removed. */

@@ -113,6 +113,21 @@ export function storeConformance(name: string, store: () => ArtifactStore): void
       expect(await store().usage(tenant)).toBe(1234);
     });
 
+    it('list_returnsTheTenantsObjectsBelowThePrefixOnly', async () => {
+      const tenant = `list-${Date.now()}`;
+      const p1 = await store().put(tenant, 'plans/one.json', '1');
+      const p2 = await store().put(tenant, 'plans/two.json', '22');
+      await store().put(tenant, 'uploads/u.zip', 'PK');
+      await store().put(`${tenant}-other`, 'plans/three.json', '333');
+      const listed = await store().list(tenant, 'plans/');
+      expect(listed.map((o) => o.reference).sort()).toEqual([p1, p2].sort());
+      expect(listed.map((o) => o.bytes).sort()).toEqual([1, 2]);
+      expect(listed.every((o) => o.modifiedMs > Date.now() - 60_000)).toBe(true);
+      // Listed references are ones the store takes back.
+      expect(await store().delete(tenant, listed[0]!.reference)).toBe(true);
+      expect(await store().list(`${tenant}-nobody`, 'plans/')).toEqual([]);
+    });
+
     it('expire_removesObjectsOlderThanTheCutoffOnly', async () => {
       const old = await store().put('ttl-a', 'uploads/old.zip', 'old');
       const oldOther = await store().put('ttl-b', 'plans/old.json', '{}');
