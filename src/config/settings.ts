@@ -141,23 +141,23 @@ export interface Config {
   jwtJwksUrl: string;
   jwtIssuer: string;
   jwtAudience: string;
+  jwtMaxAgeSeconds: number;
+  jwtTenantPrefix: string;
   rateLimitRequests: number;
   rateLimitWindowSeconds: number;
   bodyLimitMiB: number;
   uploadLimitMiB: number;
   syncWaitSeconds: number;
   logLevel: string;
+  http: Readonly<HttpLimits>;
   auditLogPath: string;
   workspacePool: number;
-  jwtMaxAgeSeconds: number;
-  jwtTenantPrefix: string;
   launcherPool: number;
   asyncCleanup: boolean;
   // jobs, sessions and artifacts
   workers: number;
   queueSize: number;
   queueTenantShare: number;
-  http: Readonly<HttpLimits>;
   runRecordsMax: number;
   runRecordsTtlSeconds: number;
   runRecordMaxBytes: number;
@@ -191,6 +191,16 @@ export interface S3Config {
   readGrants: Readonly<Record<string, readonly string[]>>;
 }
 
+/** Timeouts and connection caps of the HTTP server (the edge facing strangers). */
+export interface HttpLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  bodyIdleTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+  maxUnauthenticatedConnections: number;
+}
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   constructor(readonly variable: string, message: string) {
@@ -207,16 +217,6 @@ function int(env: NodeJS.ProcessEnv, name: SettingName): number {
   if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
   return atLeast(name, Number(raw));
 }
-/** Timeouts and connection caps of the HTTP server (the edge facing strangers). */
-export interface HttpLimits {
-  headersTimeoutMs: number;
-  requestTimeoutMs: number;
-  bodyIdleTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-  maxConnections: number;
-  maxUnauthenticatedConnections: number;
-}
-
 
 function num(env: NodeJS.ProcessEnv, name: SettingName): number {
   const raw = read(env, name).trim();
@@ -271,22 +271,6 @@ function readGrants(env: NodeJS.ProcessEnv): Record<string, string[]> {
   return grants;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
-  return Object.freeze({
-    stateDir: read(env, 'CONFINE_STATE_DIR'),
-    uidBase: int(env, 'CONFINE_UID_BASE'),
-    uidCount: int(env, 'CONFINE_UID_COUNT'),
-    terraformBin: read(env, 'TERRAFORM_BIN'),
-    providerMirror: read(env, 'TF_PROVIDER_MIRROR'),
-    allowedProviders: list(env, 'ALLOWED_PROVIDERS'),
-    allowedCommands: list(env, 'ALLOWED_COMMANDS'),
-    defaultExecTimeoutSeconds: num(env, 'DEFAULT_EXEC_TIMEOUT_SECONDS'),
-    maxExecTimeoutSeconds: num(env, 'MAX_EXEC_TIMEOUT_SECONDS'),
-    execMemoryMiB: int(env, 'EXEC_MEMORY_LIMIT_MB'),
-    execMaxPids: int(env, 'EXEC_MAX_PIDS'),
-    commandRulesFile: read(env, 'COMMAND_RULES_FILE'),
-    execMaxInputFiles: int(env, 'EXEC_MAX_INPUT_FILES'),
-    execMaxInputBytes: int(env, 'EXEC_MAX_INPUT_BYTES'),
 function httpLimits(env: NodeJS.ProcessEnv): Readonly<HttpLimits> {
   const seconds = (name: SettingName): number => Math.round(num(env, name) * 1000);
   const limits = {
@@ -303,6 +287,22 @@ function httpLimits(env: NodeJS.ProcessEnv): Readonly<HttpLimits> {
   return Object.freeze(limits);
 }
 
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  return Object.freeze({
+    stateDir: read(env, 'CONFINE_STATE_DIR'),
+    uidBase: int(env, 'CONFINE_UID_BASE'),
+    uidCount: int(env, 'CONFINE_UID_COUNT'),
+    terraformBin: read(env, 'TERRAFORM_BIN'),
+    providerMirror: read(env, 'TF_PROVIDER_MIRROR'),
+    allowedProviders: list(env, 'ALLOWED_PROVIDERS'),
+    allowedCommands: list(env, 'ALLOWED_COMMANDS'),
+    defaultExecTimeoutSeconds: num(env, 'DEFAULT_EXEC_TIMEOUT_SECONDS'),
+    maxExecTimeoutSeconds: num(env, 'MAX_EXEC_TIMEOUT_SECONDS'),
+    execMemoryMiB: int(env, 'EXEC_MEMORY_LIMIT_MB'),
+    execMaxPids: int(env, 'EXEC_MAX_PIDS'),
+    commandRulesFile: read(env, 'COMMAND_RULES_FILE'),
+    execMaxInputFiles: int(env, 'EXEC_MAX_INPUT_FILES'),
+    execMaxInputBytes: int(env, 'EXEC_MAX_INPUT_BYTES'),
     maxExecutionTimeSeconds: num(env, 'MAX_EXECUTION_TIME'),
     terraformMemoryMiB: int(env, 'MEMORY_LIMIT'),
     cpuCores: num(env, 'CPU_LIMIT'),
@@ -326,12 +326,15 @@ function httpLimits(env: NodeJS.ProcessEnv): Readonly<HttpLimits> {
     jwtJwksUrl: read(env, 'JWT_JWKS_URL'),
     jwtIssuer: read(env, 'JWT_ISSUER'),
     jwtAudience: read(env, 'JWT_AUDIENCE'),
+    jwtMaxAgeSeconds: int(env, 'JWT_MAX_AGE_SECONDS'),
+    jwtTenantPrefix: read(env, 'JWT_TENANT_PREFIX'),
     rateLimitRequests: int(env, 'RATE_LIMIT_REQUESTS'),
     rateLimitWindowSeconds: int(env, 'RATE_LIMIT_WINDOW_SECONDS'),
     bodyLimitMiB: num(env, 'BODY_LIMIT_MB'),
     uploadLimitMiB: num(env, 'UPLOAD_LIMIT_MB'),
     syncWaitSeconds: num(env, 'SYNC_WAIT_SECONDS'),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    http: httpLimits(env),
     auditLogPath: read(env, 'AUDIT_LOG_PATH'),
     workspacePool: int(env, 'WORKSPACE_POOL'),
     launcherPool: int(env, 'LAUNCHER_POOL'),
@@ -350,15 +353,12 @@ function httpLimits(env: NodeJS.ProcessEnv): Readonly<HttpLimits> {
     artifactTtlSeconds: int(env, 'ARTIFACT_TTL_SECONDS'),
     artifactSweepIntervalSeconds: int(env, 'ARTIFACT_SWEEP_INTERVAL_SECONDS'),
     shutdownGraceSeconds: num(env, 'SHUTDOWN_GRACE_SECONDS'),
-    jwtMaxAgeSeconds: int(env, 'JWT_MAX_AGE_SECONDS'),
-    jwtTenantPrefix: read(env, 'JWT_TENANT_PREFIX'),
     sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS'),
     cleanupIntervalSeconds: int(env, 'CLEANUP_INTERVAL_SECONDS'),
     sessionMaxAgeSeconds: int(env, 'CLEANUP_MAX_CONTAINER_AGE_SECONDS'),
     sessionDiskQuotaMiB: int(env, 'SESSION_DISK_QUOTA_MB'),
     sessionMaxCount: int(env, 'SESSION_MAX_COUNT'),
     sessionMaxPerTenant: int(env, 'SESSION_MAX_PER_TENANT'),
-    http: httpLimits(env),
     artifactsDir: read(env, 'ARTIFACTS_DIR'),
     s3: Object.freeze({
       bucket: read(env, 'S3_BUCKET'),
