@@ -72,7 +72,8 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   if (fitted.clamped) {
     app.log.warn({ HTTP_MAX_CONNECTIONS: limits.maxConnections, HTTP_MAX_UNAUTHENTICATED_CONNECTIONS: limits.maxUnauthenticatedConnections, descriptors: descriptorLimit() }, 'connection caps lowered to fit the descriptor limit (raise ulimit -n to keep them)');
   }
-  const guard = new ConnectionGuard(limits, app.log);
+  const guard = new ConnectionGuard(limits, app.log, (reason) => deps.metrics.countConnectionClosed(reason));
+  deps.metrics.watchConnections(() => guard.stats());
   guard.attach(app.server);
   const failedLogins = new FailedAuthAudit(deps.audit);
   app.addHook('onClose', async () => {

@@ -69,6 +69,8 @@ export class ConnectionGuard {
   constructor(
     private readonly limits: Readonly<HttpLimits>,
     private readonly log: FastifyBaseLogger,
+    /** Told about every connection the guard closes (metrics). */
+    private readonly onClosed: (reason: 'refused' | 'evicted' | 'stalled') => void = () => undefined,
   ) {}
 
   attach(server: Server): void {
@@ -95,6 +97,7 @@ export class ConnectionGuard {
   private admit(socket: Socket): void {
     if (this.open.size >= this.limits.maxConnections) {
       this.counts.refused++;
+      this.onClosed('refused');
       answerAndClose(socket, 'too_many_connections');
       this.report();
       return;
@@ -122,6 +125,7 @@ export class ConnectionGuard {
     if (!victim) return;
     this.strangers.delete(victim);
     this.counts.evicted++;
+    this.onClosed('evicted');
     answerAndClose(victim, 'too_many_connections');
     this.report();
   }
@@ -148,6 +152,7 @@ export class ConnectionGuard {
       } else if (now - progress.since >= this.limits.bodyIdleTimeoutMs) {
         this.bodies.delete(request);
         this.counts.stalled++;
+        this.onClosed('stalled');
         answerAndClose(socket, 'request_timeout', 'the request body stalled');
       }
     }

@@ -14,6 +14,7 @@ export class ApiMetrics {
   private readonly runs: Counter<'kind' | 'status' | 'error_class' | 'exit_reason'>;
   private readonly limitEvents: Counter<'kind' | 'limit'>;
   private readonly rateLimited: Counter;
+  private readonly connectionsClosed: Counter<'reason'>;
 
   constructor(stats: () => JobStats) {
     collectDefaultMetrics({ register: this.registry, prefix: 'confine_process_' });
@@ -48,6 +49,12 @@ export class ApiMetrics {
       help: 'Requests refused by the per-tenant rate limit.',
       registers: [this.registry],
     });
+    this.connectionsClosed = new Counter({
+      name: 'confine_http_connections_closed_total',
+      help: 'Connections the edge closed: refused (over HTTP_MAX_CONNECTIONS), evicted (over the unauthenticated cap), stalled (body idle).',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
     const gauge = (name: string, help: string, read: (s: JobStats) => number): void => {
       new Gauge({ name, help, registers: [this.registry], collect() { this.set(read(stats())); } });
     };
@@ -63,6 +70,26 @@ export class ApiMetrics {
 
   countRateLimited(): void {
     this.rateLimited.inc();
+  }
+
+  /** Connection gauges (open, not yet authenticated), read from the edge's connection guard at scrape time. */
+  watchConnections(read: () => { open: number; unauthenticated: number }): void {
+    new Gauge({
+      name: 'confine_http_connections',
+      help: 'Open client connections; state="unauthenticated" counts those with no authenticated request yet.',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const now = read();
+        this.set({ state: 'open' }, now.open);
+        this.set({ state: 'unauthenticated' }, now.unauthenticated);
+      },
+    });
+  }
+
+  /** A connection the edge closed: refused (over the cap), evicted (over the strangers' cap), stalled (body idle). */
+  countConnectionClosed(reason: 'refused' | 'evicted' | 'stalled'): void {
+    this.connectionsClosed.inc({ reason });
   }
 
   /** Called once per run when it reaches a final state. */

@@ -124,6 +124,10 @@ describe('connection floods', () => {
     // being closed), nor the descriptors for more (measured: 202 connections, +203 descriptors).
     expect(peakConnections).toBeLessThanOrEqual(MAX_UNAUTHENTICATED + 20);
     expect(peakDescriptors - baseline).toBeLessThan(MAX_UNAUTHENTICATED + 60);
+    // Operators see it: evictions are counted, and the gauges are exported.
+    const metrics = (await call(svc.base, 'GET', '/metrics')).text;
+    expect(Number(/confine_http_connections_closed_total\{reason="evicted"\} (\d+)/.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
+    expect(metrics).toContain('confine_http_connections{state="unauthenticated"}');
     // Every failed login is accounted for in the audit log, but a flood of them writes a bounded number of records.
     const records = (await svc.audit()).split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string; what?: { count?: number } });
     const individual = records.filter((r) => r.event === 'auth_failed').length;
