@@ -5,9 +5,8 @@ import pino, { type DestinationStream } from 'pino';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { FailedAuthAudit } from './auth-audit.js';
 import type { Principal } from './auth/index.js';
-import { ConnectionGuard, descriptorLimit, fitToDescriptors } from './connections.js';
 import { registerDocs } from './docs.js';
-import { clientErrorHandler, frameworkErrorHandler } from './edge-errors.js';
+import { edgeServerOptions, fitEdge, installEdge } from './edge.js';
 import { ApiError, ERROR_CATALOGUE, errorBody, type ErrorCode } from './errors.js';
 import { registerJsonBody } from './json-body.js';
 import { configuredSecrets, createLogger } from './logging.js';
@@ -47,8 +46,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   const { config } = deps;
   const loggerInstance: FastifyBaseLogger | undefined =
     options.logger === false ? undefined : createLogger(config.logLevel, configuredSecrets(config), options.logStream ?? pino.destination({ dest: 1, sync: false }));
-  const fitted = fitToDescriptors(config.http, descriptorLimit());
-  const limits = fitted.limits;
+  const edge = fitEdge(config.http);
   const app: FastifyInstance = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
     bodyLimit: Math.floor(config.bodyLimitMiB * MiB),
@@ -59,27 +57,12 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     return503OnClosing: true,
-    // Strangers cannot hold sockets open: headers (slowloris), the whole request and idle keep-alive
-    // are timed (Fastify's defaults leave the first two unlimited). node checks these timeouts on an
-    // interval, so the interval follows the headers timeout.
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
-    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))) },
-    // Errors before routing answer in the catalogue's shape too (src/api/edge-errors.ts).
-    frameworkErrors: frameworkErrorHandler,
-    clientErrorHandler: clientErrorHandler(() => app.log),
+    // Strangers cannot hold sockets open, and errors before routing answer the catalogue (src/api/edge.ts).
+    ...edgeServerOptions(edge.limits, () => app.log),
   });
-  if (fitted.clamped) {
-    app.log.warn({ HTTP_MAX_CONNECTIONS: limits.maxConnections, HTTP_MAX_UNAUTHENTICATED_CONNECTIONS: limits.maxUnauthenticatedConnections, descriptors: descriptorLimit() }, 'connection caps lowered to fit the descriptor limit (raise ulimit -n to keep them)');
-  }
-  const guard = new ConnectionGuard(limits, app.log, (reason) => deps.metrics.countConnectionClosed(reason));
-  deps.metrics.watchConnections(() => guard.stats());
-  guard.attach(app.server);
+  const guard = installEdge(app, edge, deps.metrics);
   const failedLogins = new FailedAuthAudit(deps.audit);
-  app.addHook('onClose', async () => {
-    guard.detach();
-    failedLogins.close();
-  });
+  app.addHook('onClose', async () => failedLogins.close());
   app.decorateRequest('principal', null);
   // JSON and multipart only: anything else (text/plain included) is 415, not a string the schema rejects.
   app.removeContentTypeParser('text/plain');
