@@ -757,14 +757,17 @@ static void on_requests(void) {
   inlen -= at;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   agent_pid = getpid();
+  // The service names itself (argv[1], its pid): a service that is pid 1, as in a container, is a
+  // legitimate parent, so a parent of 1 alone cannot mean that the service died before we started.
+  pid_t service = argc > 1 ? (pid_t)strtol(argv[1], NULL, 10) : 0;
   // Its own process group: a terminal's Ctrl-C goes to the service, which shuts down gracefully, and not
   // straight to the agent (which would kill every jail first). The service starts it in a new session
   // already (no window before this line); this covers other callers. Its life stays bound to the service's.
   if (getpgrp() != getpid() && setpgid(0, 0) != 0) return 2;
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return 2;
-  if (getppid() == 1) return 2; // the service died before we started
+  if (service > 0 ? getppid() != service : getppid() == 1) return 2; // the service died before we started
   // Orphans are ours to reap. bubblewrap's monitor exits as soon as its pid-1 init reports the program's
   // status, so that init is orphaned while it exits. Without this it was reparented to host init, which
   // may reap late (~2 s on the development machine) or never (a bare process as pid 1 in a container),

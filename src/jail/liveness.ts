@@ -2,10 +2,11 @@
 // tree), in a form that survives pid reuse. A pid alone does not: a restarted container's service is pid 1
 // again, as its killed predecessor was, and `kill(1, 0)` then finds the new service itself, so every
 // leftover of the predecessor looked live and stayed forever (issue 9 item 8). An owner is therefore the
-// pid, the process's start time (/proc/<pid>/stat field 22, clock ticks since boot) and the first 8 hex
-// digits of the boot id: a later process with the same pid has another start time, and a leftover kept
-// on disk across a reboot has another boot id. Every sweep decides through isStale/isOwnerAlive here.
-import { readFileSync } from 'node:fs';
+// pid, the process's start time (/proc/<pid>/stat field 22, clock ticks since boot), the first 8 hex
+// digits of the boot id and the pid namespace: a later process with the same pid has another start time,
+// a leftover kept on disk across a reboot has another boot id, and a pid means something only in its own
+// pid namespace. Every sweep decides through isStale/isOwnerAlive here.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 export interface ProcessIdentity {
   pid: number;
@@ -13,22 +14,36 @@ export interface ProcessIdentity {
   startTicks: string;
   /** First 8 hex digits of /proc/sys/kernel/random/boot_id. */
   boot: string;
+  /** Inode of the pid namespace the pid belongs to (/proc/self/ns/pid). */
+  pidNamespace: string;
 }
 
-/** `<pid>.<start ticks>.<boot>`: no '-', so names `<owner>-<anything>` split unambiguously. */
-const OWNER = /^(\d+)\.(\d+)\.([0-9a-f]{8})$/;
+/**
+ * `<pid>.<start ticks>.<boot>.<pid namespace>`: no '-', so names `<owner>-<anything>` split unambiguously.
+ * (Owners written before the namespace was part of it lack the last field: they are judged as this one's.)
+ */
+const OWNER = /^(\d+)\.(\d+)\.([0-9a-f]{8})(?:\.(\d+))?$/;
 /** Names written before owners carried a start time: `<pid>-<anything>`. */
 const LEGACY = /^(\d+)-/;
 
 export function ownerOf(identity: ProcessIdentity): string {
-  return `${identity.pid}.${identity.startTicks}.${identity.boot}`;
+  return `${identity.pid}.${identity.startTicks}.${identity.boot}.${identity.pidNamespace}`;
 }
 
 function readBoot(): string {
   return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().replaceAll('-', '').slice(0, 8);
 }
 
-const BOOT = readBoot();
+/** `pid:[4026531836]` -> `4026531836`; undefined when the process is gone. */
+function pidNamespaceOf(pid: number | 'self'): string | undefined {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/pid`))?.[1];
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH' || code === 'EACCES') return undefined;
+    throw error;
+  }
+}
 
 interface ProcStat {
   state: string;
@@ -36,7 +51,7 @@ interface ProcStat {
 }
 
 /** State and start time of a process, or undefined when it does not exist. */
-function procStat(pid: number): ProcStat | undefined {
+function procStat(pid: number | 'self'): ProcStat | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -54,11 +69,15 @@ function procStat(pid: number): ProcStat | undefined {
   return { state, startTicks };
 }
 
-/** This process's identity, read once at start (it never changes). */
+/**
+ * This process's identity, read once at start (it never changes). Through /proc/self: /proc/<pid> names
+ * another process when the mounted procfs belongs to another pid namespace than the process.
+ */
 export const SELF: Readonly<ProcessIdentity> = Object.freeze({
   pid: process.pid,
-  startTicks: procStat(process.pid)!.startTicks,
-  boot: BOOT,
+  startTicks: procStat('self')!.startTicks,
+  boot: readBoot(),
+  pidNamespace: pidNamespaceOf('self')!,
 });
 
 /** The owner string of everything this process creates. */
@@ -83,13 +102,17 @@ export function processAlive(pid: number): boolean {
 /**
  * Whether the process an owner string names is still running. A zombie owner is dead (it can use
  * nothing it left), a pid now held by a process started at another time is a different process, and an
- * owner from another boot is gone whatever runs under its pid now.
+ * owner from another boot is gone whatever runs under its pid now. An owner in another pid namespace
+ * cannot be looked up by its pid here: it counts as alive while any process visible here is in that
+ * namespace (an instance under `unshare --pid`, a container's service seen from the host), and as gone
+ * once none is (a restarted container's predecessor: its namespace died with it).
  */
 export function isOwnerAlive(owner: string): boolean {
   const match = OWNER.exec(owner);
   if (match) {
-    const [, pid, startTicks, boot] = match;
-    if (boot !== BOOT) return false;
+    const [, pid, startTicks, boot, pidNamespace] = match;
+    if (boot !== SELF.boot) return false;
+    if (pidNamespace !== undefined && pidNamespace !== SELF.pidNamespace) return pidNamespaceInUse(pidNamespace);
     const stat = procStat(Number(pid));
     return stat !== undefined && stat.startTicks === startTicks && stat.state !== 'Z' && stat.state !== 'X';
   }
@@ -105,6 +128,14 @@ export function isOwnerAlive(owner: string): boolean {
  */
 function legacyOwnerAlive(pid: number): boolean {
   return pid !== process.pid && processAlive(pid);
+}
+
+/** Whether any process visible in this process's /proc is in the given pid namespace. */
+function pidNamespaceInUse(pidNamespace: string): boolean {
+  for (const name of readdirSync('/proc')) {
+    if (/^\d+$/.test(name) && pidNamespaceOf(Number(name)) === pidNamespace) return true;
+  }
+  return false;
 }
 
 /** Whether a leftover named `<owner>-...` (or the legacy `<pid>-...`) belongs to a process that is gone. */

@@ -5,7 +5,7 @@
 // live ones. Every kind the service leaves is covered: job cgroups (with a process inside), workspace
 // mounts, uid leases, half-built program trees and artifact temp files.
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalArtifactStore } from '../../src/artifacts/index.js';
@@ -58,7 +58,7 @@ afterAll(() => {
 
 describe('owner identity', () => {
   it('owner_of_this_process_isAlive_andTheSamePidWithAnotherStartTime_isNot', () => {
-    expect(SELF_OWNER).toMatch(new RegExp(`^${process.pid}\\.\\d+\\.[0-9a-f]{8}$`));
+    expect(SELF_OWNER).toMatch(new RegExp(`^${process.pid}\\.\\d+\\.[0-9a-f]{8}\\.\\d+$`));
     expect(isOwnerAlive(SELF_OWNER)).toBe(true);
     expect(isOwnerAlive(PREDECESSOR)).toBe(false);
     expect(isOwnerAlive(ownerOf({ ...SELF, boot: SELF.boot === '00000000' ? '11111111' : '00000000' }))).toBe(false); // another boot
@@ -68,6 +68,33 @@ describe('owner identity', () => {
     expect(isStale(`${process.pid}-abc`)).toBe(true);
     expect(isStale('1-abc')).toBe(false); // pid 1 lives (it is not this process)
     expect(isStale('confine-supervisor')).toBe(false); // not a name the service makes
+  });
+
+  it('owner_inAnotherPidNamespace_isAliveWhileThatNamespaceHasAProcess_andGoneAfter', async () => {
+    // A pid means nothing outside its namespace: such an owner is judged by whether its namespace lives.
+    const outer = spawn('unshare', ['--pid', '--fork', 'sleep', '60'], { stdio: 'ignore' });
+    const outerExit = new Promise((resolve) => outer.once('exit', resolve));
+    try {
+      let inner: number | undefined;
+      for (let i = 0; i < 500 && inner === undefined; i++) {
+        const children = existsSync(`/proc/${outer.pid}/task/${outer.pid}/children`) ? readFileSync(`/proc/${outer.pid}/task/${outer.pid}/children`, 'utf8').trim() : '';
+        if (children) inner = Number(children.split(' ')[0]);
+        else await new Promise((r) => setTimeout(r, 10));
+      }
+      const namespace = /\[(\d+)\]/.exec(readlinkSync(`/proc/${inner}/ns/pid`))![1]!;
+      expect(namespace).not.toBe(SELF.pidNamespace);
+      const owner = ownerOf({ pid: 1, startTicks: '1', boot: SELF.boot, pidNamespace: namespace });
+      expect(isOwnerAlive(owner)).toBe(true);
+      expect(isStale(`${owner}-x`)).toBe(false);
+      outer.kill('SIGKILL'); // unshare's child is the namespace's init: killing unshare leaves it orphaned,
+      process.kill(inner!, 'SIGKILL'); // so kill it too; the namespace dies with its init
+      await outerExit;
+      for (let i = 0; i < 500 && isOwnerAlive(owner); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(isOwnerAlive(owner)).toBe(false);
+      expect(isOwnerAlive(ownerOf({ ...SELF, pidNamespace: '1' }))).toBe(false); // a namespace no process is in
+    } finally {
+      outer.kill('SIGKILL');
+    }
   });
 });
 

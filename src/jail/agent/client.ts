@@ -231,7 +231,8 @@ export class JailAgent {
     // detached: its own session and process group from before its first instruction, so a terminal's
     // Ctrl-C reaches the service (which drains) and never the agent (which would kill every jail first).
     // Its life stays bound to the service's: PR_SET_PDEATHSIG and end of stdin.
-    const child = spawn(this.binary, [], { stdio: ['pipe', 'pipe', 'inherit'], env: {}, detached: true });
+    // Our pid, so the agent can tell its parent died before it started even when we are pid 1 (a container's).
+    const child = spawn(this.binary, [String(process.pid)], { stdio: ['pipe', 'pipe', 'inherit'], env: {}, detached: true });
     this.process = child;
     const decoder = new EventDecoder();
     child.stdout!.on('data', (chunk: Buffer) => {
