@@ -52,6 +52,8 @@ export interface ArtifactsOptions {
   quotaBytes?: number;
   /** Objects older than this are deleted by sweepExpired(); default: never. */
   ttlMs?: number;
+  /** Per-run archive copies (`runs/`) older than this are deleted by sweepExpired(); default: never. */
+  scratchTtlMs?: number;
   now?: () => number;
 }
 
@@ -137,10 +139,15 @@ export class Artifacts {
     return this.store.open(tenant, reference);
   }
 
-  /** Deletes every object older than the TTL (all tenants); returns how many. 0 when no TTL is set. */
+  /**
+   * Deletes every object older than the TTL (all tenants), and per-run archive copies older than the
+   * scratch TTL (a crashed service never deleted them; no run waits or runs that long); returns how many.
+   */
   async sweepExpired(): Promise<number> {
-    if (this.options.ttlMs === undefined) return 0;
-    return this.store.expire(this.now() - this.options.ttlMs);
+    let removed = 0;
+    if (this.options.scratchTtlMs !== undefined) removed += await this.store.expire(this.now() - this.options.scratchTtlMs, 'runs/');
+    if (this.options.ttlMs !== undefined) removed += await this.store.expire(this.now() - this.options.ttlMs);
+    return removed;
   }
 
   /** Runs sweepExpired every intervalMs until the returned function is called; failures go to onError. */

@@ -94,11 +94,12 @@ export class LocalArtifactStore implements ArtifactStore {
     return listed;
   }
 
-  async expire(cutoffMs: number): Promise<number> {
+  async expire(cutoffMs: number, keyPrefix = ''): Promise<number> {
     let removed = 0;
+    const below = keyPrefix === '' ? '' : validateKey(keyPrefix.replace(/\/+$/, ''));
     for (const name of await listDir(this.root)) {
       if (name === TMP) continue; // temp files belong to live writers (or to sweep())
-      await walk(join(this.root, name), async (path, info) => {
+      await walk(join(this.root, name, below), async (path, info) => {
         if (info.modifiedMs >= cutoffMs) return;
         await rm(path, { force: true });
         removed++;

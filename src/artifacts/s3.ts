@@ -135,11 +135,15 @@ export class S3ArtifactStore implements ArtifactStore {
     return listed;
   }
 
-  async expire(cutoffMs: number): Promise<number> {
+  async expire(cutoffMs: number, keyPrefix = ''): Promise<number> {
     let removed = 0;
+    const tenants = `${this.prefix}tenants/`;
+    const below = keyPrefix === '' ? '' : `${validateKey(keyPrefix.replace(/\/+$/, ''))}/`;
     // Only below <prefix>tenants/: operator-written keys (S3_READ_GRANTS) are not ours to expire.
-    await this.eachObject(`${this.prefix}tenants/`, async (object) => {
+    await this.eachObject(tenants, async (object) => {
       if (object.Key === undefined || (object.LastModified?.getTime() ?? Infinity) >= cutoffMs) return;
+      // <tenants>/<32-hex namespace>/<key>: the key inside the namespace must lie below the prefix.
+      if (!object.Key.slice(tenants.length + 33).startsWith(below)) return;
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: object.Key }));
       removed++;
     });

@@ -47,8 +47,11 @@ export interface ArtifactStore {
   usage(tenant: string): Promise<number>;
   /** The tenant's objects below a key prefix (`plans/`), with size and age; references as get takes them. */
   list(tenant: string, prefix: string): Promise<ListedObject[]>;
-  /** Deletes every object, all tenants, last written before `cutoffMs` (epoch ms); returns how many. */
-  expire(cutoffMs: number): Promise<number>;
+  /**
+   * Deletes every object, all tenants, last written before `cutoffMs` (epoch ms), optionally only keys
+   * below `keyPrefix` inside each namespace (`runs/`); returns how many.
+   */
+  expire(cutoffMs: number, keyPrefix?: string): Promise<number>;
   /** Removes what a crashed predecessor left half-written; returns how many entries it removed. */
   sweep(): Promise<number>;
 }

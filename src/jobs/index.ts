@@ -35,6 +35,16 @@ export function runTimeoutMs(config: Readonly<Pick<Config, 'maxExecutionTimeSeco
   };
 }
 
+/**
+ * How long a per-run archive copy can legitimately exist: the longest a run may wait in a full queue and
+ * then run, with a wide margin. Older copies belong to runs a crashed service never finished.
+ */
+export function scratchTtlMs(config: Readonly<Pick<Config, 'maxExecutionTimeSeconds' | 'queueSize' | 'workers' | 'shutdownGraceSeconds'>>): number {
+  const oneRunMs = config.maxExecutionTimeSeconds * 1000 + BACKSTOP_MS;
+  const worstWaitMs = Math.ceil(config.queueSize / config.workers) * oneRunMs;
+  return 2 * (worstWaitMs + oneRunMs) + config.shutdownGraceSeconds * 1000;
+}
+
 export interface JobLayerOptions {
   host: JailHost;
   config: Readonly<Config>;
@@ -72,6 +82,7 @@ export async function createJobLayer(options: JobLayerOptions): Promise<JobLayer
     maxWorkspaceBytes: Math.ceil(config.uploadLimitMiB * MiB),
     quotaBytes: Math.ceil(config.artifactTenantQuotaMiB * MiB),
     ttlMs: config.artifactTtlSeconds * 1000,
+    scratchTtlMs: scratchTtlMs(config),
   });
   const reportError = (error: unknown): void => {
     if (options.onInternalError) options.onInternalError(error);

@@ -154,7 +154,7 @@ describe('per-run archive copies', () => {
 });
 
 describe('artifact TTL', () => {
-  it('startup_sweep_removesExpiredUploadsAndPlansKeepsFreshOnes', async () => {
+  it('startup_sweep_removesExpiredUploadsPlansAndStaleRunCopiesKeepsFreshOnes', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'confine-ttl-'));
     const root = join(dir, 'artifacts');
     // What a predecessor left: an old upload and an old plan, and a fresh upload.
@@ -162,15 +162,22 @@ describe('artifact TTL', () => {
     const oldUpload = await store.put('alpha', 'uploads/00000000000000000000000000000001.tar.gz', await tarGz({ 'main.tf': MAIN_TF }));
     const oldPlan = await store.put('alpha', 'plans/0123.json', '{}');
     const fresh = await store.put('alpha', 'uploads/00000000000000000000000000000002.tar.gz', await tarGz({ 'main.tf': MAIN_TF }));
+    // A per-run archive copy of a run the predecessor never finished (a day old), and a recent one.
+    const staleScratch = await store.put('alpha', 'runs/00000000000000000000000000000003.tar.gz', 'x');
+    const recentScratch = await store.put('alpha', 'runs/00000000000000000000000000000004.tar.gz', 'x');
     const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000);
     for (const key of ['uploads/00000000000000000000000000000001.tar.gz', 'plans/0123.json']) {
       await utimes(join(root, tenantNamespace('alpha'), key), eightDaysAgo, eightDaysAgo);
     }
+    const dayAgo = new Date(Date.now() - 24 * 3600 * 1000);
+    await utimes(join(root, tenantNamespace('alpha'), 'runs/00000000000000000000000000000003.tar.gz'), dayAgo, dayAgo);
     const svc = await startService({ ARTIFACTS_DIR: root, ARTIFACT_TTL_SECONDS: String(7 * 24 * 3600) });
     try {
       expect(await store.stat('alpha', oldUpload)).toBeUndefined();
       expect(await store.stat('alpha', oldPlan)).toBeUndefined();
       expect(await store.stat('alpha', fresh)).toBeDefined();
+      expect(await store.stat('alpha', staleScratch)).toBeUndefined();
+      expect(await store.stat('alpha', recentScratch)).toBeDefined();
       const expired = await call(svc.base, 'POST', '/api/v1/runs/terraform', { key: KEY_A, json: { workspace_reference: oldUpload, mode: 'validate' } });
       expect(expired.status).toBe(404);
       const kept = await call(svc.base, 'POST', '/api/v1/runs/terraform?wait=true', { key: KEY_A, json: { workspace_reference: fresh, mode: 'validate' } });

@@ -131,11 +131,19 @@ export function storeConformance(name: string, store: () => ArtifactStore): void
     it('expire_removesObjectsOlderThanTheCutoffOnly', async () => {
       const old = await store().put('ttl-a', 'uploads/old.zip', 'old');
       const oldOther = await store().put('ttl-b', 'plans/old.json', '{}');
+      const oldScratch = await store().put('ttl-b', 'runs/old.tar.gz', 'scratch');
       // Object stores keep modification times to the second: leave a clear gap around the cutoff.
       await new Promise((resolve) => setTimeout(resolve, 1_100));
       const cutoff = Date.now();
       await new Promise((resolve) => setTimeout(resolve, 1_100));
       const fresh = await store().put('ttl-a', 'uploads/fresh.zip', 'fresh');
+      const freshScratch = await store().put('ttl-a', 'runs/fresh.zip', 'scratch');
+      // Below a key prefix only: the old per-run copy goes, the old upload and plan stay.
+      expect(await store().expire(cutoff, 'runs/')).toBeGreaterThanOrEqual(1);
+      expect(await store().stat('ttl-b', oldScratch)).toBeUndefined();
+      expect(await store().stat('ttl-a', freshScratch)).toBeDefined();
+      expect(await store().stat('ttl-a', old)).toBeDefined();
+      expect(await store().stat('ttl-b', oldOther)).toBeDefined();
       expect(await store().expire(cutoff)).toBeGreaterThanOrEqual(2);
       expect(await store().stat('ttl-a', old)).toBeUndefined();
       expect(await store().stat('ttl-b', oldOther)).toBeUndefined();
