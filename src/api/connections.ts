@@ -8,8 +8,8 @@
 //   milliseconds of arriving and leaves the pool (see markAuthenticated).
 // - A request body that sends no byte for `bodyIdleTimeoutMs` gets 408 and its connection is closed
 //   (node's own requestTimeout bounds the whole request; this catches a stall long before it).
-import { readFileSync } from 'node:fs';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { existsSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { HttpLimits } from '../config/settings.js';
@@ -35,6 +35,7 @@ export const DESCRIPTOR_RESERVE = 512;
 
 /** This process's soft descriptor limit (RLIMIT_NOFILE), or undefined where /proc does not say. */
 export function descriptorLimit(limitsFile = '/proc/self/limits'): number | undefined {
+  if (!existsSync(limitsFile)) return undefined;
   const line = readFileSync(limitsFile, 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
   const soft = line?.split(/\s{2,}/)[1];
   return soft === undefined || !/^\d+$/.test(soft) ? undefined : Number(soft);
@@ -54,7 +55,7 @@ export function fitToDescriptors(limits: Readonly<HttpLimits>, descriptors: numb
   return { limits: Object.freeze({ ...limits, maxConnections, maxUnauthenticatedConnections }), clamped: true };
 }
 
-/** How often stalled bodies are looked for, and how often a summary of refusals may be logged. */
+/** At most one summary line of closed connections per this interval (a flood must not flood the log). */
 const REPORT_INTERVAL_MS = 10_000;
 
 export class ConnectionGuard {
@@ -75,7 +76,7 @@ export class ConnectionGuard {
 
   attach(server: Server): void {
     server.on('connection', (socket: Socket) => this.admit(socket));
-    server.on('request', (request: IncomingMessage, response: ServerResponse) => this.track(request, response));
+    server.on('request', (request: IncomingMessage) => this.track(request));
     const every = Math.max(50, Math.min(1000, Math.floor(this.limits.bodyIdleTimeoutMs / 4)));
     this.timer = setInterval(() => this.sweep(Date.now()), every);
     this.timer.unref();
@@ -130,7 +131,7 @@ export class ConnectionGuard {
     this.report();
   }
 
-  private track(request: IncomingMessage, _response: ServerResponse): void {
+  private track(request: IncomingMessage): void {
     const socket = request.socket;
     if (!this.open.has(socket) || socket.writableEnded) {
       // A connection refused or evicted while its bytes were still being parsed: it gets no request.
@@ -159,7 +160,7 @@ export class ConnectionGuard {
     this.report();
   }
 
-  /** One summary line per interval while connections are being refused, not one per connection (a flood must not flood the log). */
+  /** One summary line per interval while connections are being closed, not one per connection. */
   private report(): void {
     const now = Date.now();
     if (now - this.reported.at < REPORT_INTERVAL_MS) return;
