@@ -240,6 +240,12 @@ describe('errors before routing answer the catalogue', () => {
     expect(r.headers.get('content-type')).toContain('application/json');
   });
 
+  it('overlong_path_parameter_gets_400_invalid_url', async () => {
+    const r = await call(svc.base, 'GET', `/api/v1/runs/${'a'.repeat(300)}`, { key: KEY_A });
+    expect(r.status).toBe(400);
+    expect(r.body['error']['code']).toBe('invalid_url');
+  });
+
   it('malformed_header_gets_400_bad_request_json_and_close', async () => {
     const r = await rawExchange(port, ['GET /health HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n'], 5_000);
     expect(r.status).toBe(400);
