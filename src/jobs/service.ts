@@ -7,6 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Executor, QueuedRun } from './executor-types.js';
 import { abortedError, FINAL, sleep, snapshot, spread, type AbortReason, type FinalState } from './outcomes.js';
+import { armRunAbort } from './run-abort.js';
+import { ScratchRefs } from './scratch.js';
+import { FinishWaiters } from './waiters.js';
 import { payloadBytes } from './payload-size.js';
 import type { JobQueue } from './queue.js';
 import { RunRecordStore, type RecordLimits } from './records.js';
@@ -67,14 +70,12 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
   const queue = options.queue;
   const records = new RunRecordStore(options.records ?? DEFAULT_RECORDS, now);
   const aborters = new Map<string, (reason: AbortReason) => void>();
-  const waiters = new Map<string, Set<() => void>>();
+  const waiters = new FinishWaiters();
   const started = new Set<RunListener>();
   const finished = new Set<RunListener>();
   const totals = { succeeded: 0, failed: 0, cancelled: 0 };
   // Bytes of each waiting run's payload (stats only: the queue itself enforces the budgets).
   const queuedBytes = new Map<string, number>();
-  // Scratch archive references of runs not yet final, released in finish().
-  const scratch = new Map<string, { tenant: string; reference: string }>();
   let abandonedSlots = 0;
   let queued = 0;
   let busy = 0;
@@ -88,6 +89,8 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
     // Never swallowed: without a handler it goes to stderr (crashing the service would kill every run).
     else process.stderr.write(`confine jobs: internal error${record ? ` in run ${record.id}` : ''}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   };
+
+  const scratch = new ScratchRefs(options.releaseScratch?.bind(options), (error) => reportInternal(error));
 
   const emit = (listeners: Set<RunListener>, record: RunRecord): void => {
     for (const listener of listeners) {
@@ -103,21 +106,12 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
     if (FINAL.has(record.state)) return; // a forced finish and a late executor return: first one wins
     if (record.state === 'queued') queued--;
     queuedBytes.delete(record.id);
-    releaseScratchOf(record.id);
+    scratch.releaseFor(record.id);
     Object.assign(record, fields, { state, finished_at: new Date(now()).toISOString() });
     totals[state]++;
     records.markFinished(record.id);
-    for (const wake of waiters.get(record.id) ?? []) wake();
-    waiters.delete(record.id);
+    waiters.wake(record.id);
     emit(finished, record);
-  };
-
-  const releaseScratchOf = (id: string): void => {
-    const held = scratch.get(id);
-    if (!held) return;
-    scratch.delete(id);
-    if (!options.releaseScratch) return;
-    options.releaseScratch(held.tenant, held.reference).catch((error: unknown) => reportInternal(error));
   };
 
   async function runOne(id: string, payload: QueuedRun): Promise<void> {
@@ -128,37 +122,23 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
     record.state = 'running';
     record.started_at = new Date(now()).toISOString();
     emit(started, record);
-    const controller = new AbortController();
     const timeoutMs = options.runTimeoutMs(payload.request);
-    let reason: AbortReason | undefined;
-    let forced: NodeJS.Timeout | undefined;
-    let giveUp: NodeJS.Timeout | undefined;
-    let abandon: () => void = () => undefined;
-    const abandoned = new Promise<'abandoned'>((resolve) => (abandon = () => resolve('abandoned')));
-    const abort = (why: AbortReason): void => {
-      if (reason) return;
-      reason = why;
-      controller.abort(why);
-      // Forced finish: the jail is SIGKILLed through the signal; if the executor still has not returned
-      // after the grace, the record is finished anyway. If it has still not returned after a second grace
-      // (a hung domain call that ignores its signal), the slot is given up: a slot held forever by nothing
-      // (`running=1` with nothing running) would shrink the pool for good.
-      forced = setTimeout(() => {
-        finish(record, ...spread(abortedError(why, timeoutMs)));
-        giveUp = setTimeout(abandon, abandonGraceMs);
-      }, killGraceMs);
-    };
-    aborters.set(id, abort);
-    const timer = setTimeout(() => abort('timeout'), timeoutMs);
+    const run = armRunAbort({
+      timeoutMs,
+      killGraceMs,
+      abandonGraceMs,
+      onForcedFinish: (why) => finish(record, ...spread(abortedError(why, timeoutMs))),
+    });
+    aborters.set(id, run.abort);
     const begun = now();
     try {
       const pending = options.executor.execute(payload.request, {
         runId: id,
         tenant: record.tenant,
         ...(payload.sessionId === undefined ? {} : { sessionId: payload.sessionId }),
-        signal: controller.signal,
+        signal: run.signal,
       });
-      const execution = await Promise.race([pending, abandoned]);
+      const execution = await Promise.race([pending, run.abandoned]);
       if (execution === 'abandoned') {
         abandonedSlots++;
         reportInternal(new Error(`run ${id}: the executor did not return ${killGraceMs + abandonGraceMs} ms after its abort; its worker slot is released`), record);
@@ -167,8 +147,8 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
         return;
       }
       const extra = execution.plan_reference === undefined ? {} : { plan_reference: execution.plan_reference };
-      if (reason) {
-        const aborted = abortedError(reason, timeoutMs);
+      if (run.reason) {
+        const aborted = abortedError(run.reason, timeoutMs);
         finish(record, aborted.state, { outcome: execution.outcome, error: aborted.error, ...extra });
       } else {
         const result = execution.outcome.result;
@@ -180,16 +160,14 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
         });
       }
     } catch (error) {
-      if (reason) {
-        finish(record, ...spread(abortedError(reason, timeoutMs)));
+      if (run.reason) {
+        finish(record, ...spread(abortedError(run.reason, timeoutMs)));
       } else {
         reportInternal(error, record);
         finish(record, 'failed', { error: { type: 'unknown_error', message: 'internal error while executing the run' } });
       }
     } finally {
-      clearTimeout(timer);
-      clearTimeout(forced);
-      clearTimeout(giveUp);
+      run.dispose();
       aborters.delete(id);
       meanRunSeconds = 0.8 * meanRunSeconds + 0.2 * ((now() - begun) / 1000);
     }
@@ -225,22 +203,6 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
     return record && record.tenant === tenant ? record : undefined;
   };
 
-  const waitFor = (record: RunRecord, timeoutMs: number): Promise<RunRecord> => {
-    if (FINAL.has(record.state)) return Promise.resolve(snapshot(record));
-    return new Promise((resolve) => {
-      const set = waiters.get(record.id) ?? new Set<() => void>();
-      waiters.set(record.id, set);
-      const done = (): void => {
-        clearTimeout(timer);
-        set.delete(done);
-        resolve(snapshot(record));
-      };
-      // Clamped: Node fires a timer of more than 2^31-1 ms at once (TimeoutOverflowWarning).
-      const timer = setTimeout(done, Math.min(Math.max(0, timeoutMs), 2_147_483_647));
-      set.add(done);
-    });
-  };
-
   const workers = Array.from({ length: options.workers }, () => worker());
   const stopped = Promise.all(workers).then(() => undefined);
 
@@ -265,14 +227,13 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
       // Registered before enqueue: a worker may claim the entry before enqueue's promise settles.
       records.add(record);
       queued++;
-      const input = request.kind === 'terraform' ? request.request.input : undefined;
-      if (input?.kind === 'reference' && input.scratch === true) scratch.set(id, { tenant, reference: input.reference });
+      scratch.hold(id, tenant, request);
       const payload: QueuedRun = { request, ...(submitOptions.sessionId === undefined ? {} : { sessionId: submitOptions.sessionId }) };
       queuedBytes.set(id, bytes);
       const refused = (): void => {
         queued--;
         queuedBytes.delete(id);
-        releaseScratchOf(id);
+        scratch.releaseFor(id);
         records.delete(id);
       };
       const result = await queue.enqueue({ id, tenant, payload, bytes }).catch((error: unknown) => {
@@ -290,7 +251,7 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
 
     async wait(tenant, id, timeoutMs) {
       const record = owned(tenant, id);
-      return record ? waitFor(record, timeoutMs) : undefined;
+      return record ? waiters.wait(record, timeoutMs) : undefined;
     },
 
     get(tenant, id) {
@@ -307,7 +268,7 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
         finish(record, 'cancelled', { error: abortedError('cancelled', 0).error });
       } else if (record.state === 'running') {
         aborters.get(id)?.('cancelled');
-        return waitFor(record, killGraceMs + 1_000);
+        return waiters.wait(record, killGraceMs + 1_000);
       }
       return snapshot(record);
     },
