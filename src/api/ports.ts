@@ -25,6 +25,7 @@ export interface StoredArchiveView {
   reference: string;
   bytes: number;
   kind: 'zip' | 'tar.gz';
+  sha256: string;
 }
 
 export interface ArtifactPort {

@@ -70,8 +70,9 @@ function describe(run: RunRequest): Record<string, unknown> {
         mode: run.request.mode,
         input: input.kind,
         ...(input.kind === 'files' ? { files: Object.keys(input.files).length } : {}),
-        // Archives travel by reference (the upload's audit record holds its size).
+        // Archives travel by reference; a multipart archive's digest was taken as it was stored.
         ...(input.kind === 'reference' ? { reference: input.reference } : {}),
+        ...(input.kind === 'reference' && input.sha256 !== undefined ? { archive_sha256: input.sha256, archive_bytes: input.bytes } : {}),
         credentials: run.request.credentials ? 'supplied' : 'none',
       };
     }

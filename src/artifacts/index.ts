@@ -12,6 +12,7 @@ import type { TerraformInput } from '../domains/terraform/types.js';
 import { LocalArtifactStore } from './local.js';
 import { QuotaLedger } from './quota.js';
 import { S3ArtifactStore } from './s3.js';
+import { prepend, readHead, sha256Through } from './streams.js';
 import { ArtifactTooLargeError, keyOfArtifactReference, type ArtifactStore, type StoredObject } from './store.js';
 
 export { LocalArtifactStore } from './local.js';
@@ -62,6 +63,8 @@ export type ArchivePurpose = 'upload' | 'scratch';
 
 export interface StoredArchive extends StoredObject {
   kind: ArchiveKind;
+  /** Digest of the stored bytes (the audit log names archives by it). */
+  sha256: string;
 }
 
 export class Artifacts {
@@ -102,8 +105,9 @@ export class Artifacts {
     const reservation = this.quota?.reserve(tenant, await this.store.usage(tenant), limit);
     const cap = reservation?.granted ?? limit;
     try {
-      const stored = await this.store.putStream(tenant, key, prepend(head, rest), { maxBytes: cap });
-      return { ...stored, kind };
+      const hashed = sha256Through(prepend(head, rest));
+      const stored = await this.store.putStream(tenant, key, hashed.stream, { maxBytes: cap });
+      return { ...stored, kind, sha256: hashed.digest() };
     } catch (error) {
       if (error instanceof ArtifactTooLargeError && this.quota && cap < limit) throw this.quota.exceeded(tenant, await this.store.usage(tenant));
       throw error;
@@ -233,27 +237,4 @@ export function isUploadReference(reference: string): boolean {
   const key = keyOfArtifactReference(reference);
   if (key !== undefined) return key.startsWith('uploads/');
   return /^s3:\/\/[^/]+\/(?:.*\/)?tenants\/[0-9a-f]{32}\/uploads\/[^/]+$/.test(reference);
-}
-
-/** Reads at least `bytes` bytes (or all there is) from the front of a stream, and the rest of it. */
-async function readHead(source: AsyncIterable<Buffer>, bytes: number): Promise<{ head: Buffer; rest: AsyncIterator<Buffer> }> {
-  const rest = source[Symbol.asyncIterator]();
-  const chunks: Buffer[] = [];
-  let length = 0;
-  while (length < bytes) {
-    const next = await rest.next();
-    if (next.done) break;
-    chunks.push(next.value);
-    length += next.value.length;
-  }
-  return { head: Buffer.concat(chunks), rest };
-}
-
-async function* prepend(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-  if (head.length > 0) yield head;
-  for (;;) {
-    const next = await rest.next();
-    if (next.done) return;
-    yield next.value;
-  }
 }

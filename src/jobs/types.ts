@@ -14,6 +14,9 @@ export interface ArchiveReference {
   kind: 'reference';
   reference: string;
   scratch?: boolean;
+  /** What the submitter measured when it stored the archive (audit only; the executor re-reads it). */
+  sha256?: string;
+  bytes?: number;
 }
 
 /** What a Terraform run may name in the queue: plain JSON only (no Buffers), so it fits any queue backend. */

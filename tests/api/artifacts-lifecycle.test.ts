@@ -3,7 +3,7 @@
 // can be deleted (tenant-scoped), expire after a TTL (swept at start and periodically); per-run archive
 // copies are removed when their run ends; the plan is streamed from the store, and seed 001 returns a
 // reference to a plan too large to inline instead of dropping it.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -134,12 +134,17 @@ describe('per-run archive copies', () => {
     await svc?.close();
   });
 
-  it('archiveRun_finishes_itsScratchCopyIsRemoved', async () => {
-    const reply = await call(svc.base, 'POST', '/api/v1/runs/terraform/archive?wait=true', { key: KEY_A, body: multipart({ mode: 'validate' }, await tarGz({ 'main.tf': MAIN_TF })) });
+  it('archiveRun_finishes_itsScratchCopyIsRemovedAndTheAuditNamesItsDigest', async () => {
+    const archive = await tarGz({ 'main.tf': MAIN_TF });
+    const reply = await call(svc.base, 'POST', '/api/v1/runs/terraform/archive?wait=true', { key: KEY_A, body: multipart({ mode: 'validate' }, archive) });
     expect(reply.status).toBe(200);
     expect(reply.body['state']).toBe('succeeded');
     await until(async () => (objects(svc, 'alpha', 'runs').length === 0 ? true : undefined), 5_000);
     expect(objects(svc, 'alpha', 'runs')).toEqual([]);
+    // The archive was hashed as it streamed past (never buffered): the audit record still names it.
+    const submitted = (await svc.audit()).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((event) => event['event'] === 'run_submitted' && event['run_id'] === reply.body['id']);
+    expect(submitted?.['what']).toMatchObject({ input: 'reference', archive_sha256: createHash('sha256').update(archive).digest('hex'), archive_bytes: archive.length });
   }, 60_000);
 
   it('archiveRun_badFieldAfterTheArchive_answers400AndRemovesTheCopy', async () => {

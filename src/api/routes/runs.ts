@@ -76,7 +76,8 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
     // Streamed into the store as a per-run scratch object; the queue holds only its reference, and the
     // job service deletes it when the run ends (whichever way it ends).
     const form = await readArchiveForm(request, deps.artifacts, tenant);
-    const input: QueuedTerraformInput = { kind: 'reference', reference: form.archive.reference, scratch: true };
+    const { reference, sha256, bytes } = form.archive;
+    const input: QueuedTerraformInput = { kind: 'reference', reference, scratch: true, sha256, bytes };
     try {
       return await reply(request, res, terraformRun(input, form.mode, form.workingDir, form.credentials), wait === 'true');
     } catch (error) {

@@ -29,7 +29,7 @@ export function registerUploadRoutes(app: FastifyInstance, deps: ApiDeps): void 
     const part = await request.file();
     if (!part || part.fieldname !== 'archive') throw new ApiError('invalid_multipart', 'missing the "archive" file part');
     const stored = await storeFilePart(deps.artifacts, principal.tenant, part, 'upload');
-    deps.audit.record({ event: 'upload_stored', tenant: principal.tenant, auth: principal.method, request_id: request.id, what: { bytes: stored.bytes, kind: stored.kind, reference: stored.reference } });
+    deps.audit.record({ event: 'upload_stored', tenant: principal.tenant, auth: principal.method, request_id: request.id, what: { bytes: stored.bytes, kind: stored.kind, sha256: stored.sha256, reference: stored.reference } });
     return reply.code(201).send({ upload_id: stored.reference, workspace_reference: stored.reference });
   });
 
