@@ -46,6 +46,33 @@ function rssSampler(): { stop(): number } {
   };
 }
 
+/** Times GET /health every 100 ms until stopped; returns the latencies (ms). */
+function healthProbe(base: string): { stop(): Promise<number[]> } {
+  const latencies: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const began = performance.now();
+      const reply = await call(base, 'GET', '/health');
+      if (reply.status !== 200) throw new Error(`/health answered ${reply.status}`);
+      latencies.push(performance.now() - began);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return latencies;
+    },
+  };
+}
+
+function p99(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? 0;
+}
+
 /** A tar.gz on disk: main.tf plus `blobMiB` of incompressible bytes (as a real repository's assets). */
 async function bigArchive(blobMiB: number): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'confine-big-'));
@@ -79,6 +106,7 @@ describe('queued runs hold references, not archives', () => {
     const reference = upload.body['workspace_reference']!;
     const baseline = rssBytes();
     const sampler = rssSampler();
+    const probe = healthProbe(svc.base);
     const submitted = await Promise.all(Array.from({ length: 16 }, () =>
       call(svc.base, 'POST', '/api/v1/runs/terraform', { key: KEY_A, json: { workspace_reference: reference, mode: 'validate' } })));
     expect(submitted.map((r) => r.status)).toEqual(Array.from({ length: 16 }, () => 202));
@@ -97,8 +125,12 @@ describe('queued runs hold references, not archives', () => {
       return states.every((s) => ['succeeded', 'failed', 'cancelled'].includes(String(s.body['state']))) ? states : undefined;
     }, 240_000);
     const peak = sampler.stop() - baseline;
-    console.log(`16 queued runs naming one 32 MiB upload: RSS +${(afterSubmit / MiB).toFixed(1)} MiB after submit, peak +${(peak / MiB).toFixed(1)} MiB while running (WORKERS=1)`);
-    expect(afterSubmit).toBeLessThan(32 * MiB);
+    const latencies = await probe.stop();
+    console.log(`16 queued runs naming one 32 MiB upload: RSS +${(afterSubmit / MiB).toFixed(1)} MiB after submit, peak +${(peak / MiB).toFixed(1)} MiB while running (WORKERS=1); /health p99 ${p99(latencies).toFixed(1)} ms over ${latencies.length} probes`);
+    // The archives are read and unpacked off the request path: the service keeps answering.
+    expect(p99(latencies)).toBeLessThan(500);
+    // The one worker may already be reading its archive (WORKERS x 32 MiB); 16 queued copies were 512 MiB.
+    expect(afterSubmit).toBeLessThan(80 * MiB);
     // Archive memory is bounded by WORKERS x the archive (read at execution, then unpacked by intake:
     // a few copies of one archive), not by the queue length (16 x 32 MiB = 512 MiB before).
     expect(peak).toBeLessThan(240 * MiB);
