@@ -199,6 +199,10 @@ describe('files maps are bounded at the edge', () => {
     const hostileMs = Date.now() - began;
     expect(hostile.status).toBe(400);
     expect(hostile.body['error']['code']).toBe('validation_failed');
+    // Refused at the edge (the JSON body's member bound, else the schema's maxProperties, else the
+    // handler's TF_MAX_FILES), whichever comes first; never queued.
+    expect(String(hostile.body['error']['detail'])).toMatch(/members|properties|TF_MAX_FILES/);
+    console.log(`350k-key files map: 400 after ${hostileMs} ms (tenant B's validate run answered meanwhile)`);
     expect(hostileMs).toBeLessThan(5_000);
     expect(tenantB.status).toBe(200);
     expect(tenantB.body['state']).toBe('succeeded');
