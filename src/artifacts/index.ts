@@ -13,12 +13,12 @@ import { LocalArtifactStore } from './local.js';
 import { QuotaLedger } from './quota.js';
 import { S3ArtifactStore } from './s3.js';
 import { prepend, readHead, sha256Through } from './streams.js';
-import { ArtifactTooLargeError, keyOfArtifactReference, type ArtifactStore, type StoredObject } from './store.js';
+import { accountedBytes, ArtifactTooLargeError, keyOfArtifactReference, type ArtifactStore, type StoredObject } from './store.js';
 
 export { LocalArtifactStore } from './local.js';
 export { ArtifactQuotaError } from './quota.js';
 export { S3ArtifactStore } from './s3.js';
-export { ARTIFACT_SCHEME, ArtifactTooLargeError, tenantNamespace, validateKey, type ArtifactStore, type GetOptions, type ObjectInfo, type StoredObject } from './store.js';
+export { ARTIFACT_SCHEME, ArtifactTooLargeError, OBJECT_FLOOR_BYTES, tenantNamespace, validateKey, type ArtifactStore, type GetOptions, type ObjectInfo, type StoredObject } from './store.js';
 
 export type ArchiveKind = 'zip' | 'tar.gz';
 
@@ -211,7 +211,7 @@ export class Artifacts {
     if (!this.quota) return;
     // First plan of this tenant since start: measure once (a predecessor's objects count too).
     const known = this.planUsageEstimate.get(tenant);
-    const estimate = known === undefined ? await this.store.usage(tenant) : known + added;
+    const estimate = known === undefined ? await this.store.usage(tenant) : known + accountedBytes(added);
     this.planUsageEstimate.set(tenant, estimate);
     if (estimate <= this.quota.quota) return;
     let used = await this.store.usage(tenant);
@@ -219,7 +219,7 @@ export class Artifacts {
       const plans = (await this.store.list(tenant, 'plans/')).filter((plan) => plan.reference !== keep).sort((a, b) => a.modifiedMs - b.modifiedMs);
       for (const plan of plans) {
         if (used <= this.quota.quota) break;
-        if (await this.store.delete(tenant, plan.reference)) used -= plan.bytes;
+        if (await this.store.delete(tenant, plan.reference)) used -= accountedBytes(plan.bytes);
       }
     }
     this.planUsageEstimate.set(tenant, used);

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { isStale, ownedName } from '../jail/liveness.js';
 import {
+  accountedBytes,
   ARTIFACT_SCHEME,
   ArtifactTooLargeError,
   capped,
@@ -78,7 +79,7 @@ export class LocalArtifactStore implements ArtifactStore {
   async usage(tenant: string): Promise<number> {
     let total = 0;
     await walk(join(this.root, tenantNamespace(tenant)), (_path, info) => {
-      total += info.bytes;
+      total += accountedBytes(info.bytes);
       return Promise.resolve();
     });
     return total;

@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3Config } from '../config/settings.js';
 import {
+  accountedBytes,
   ArtifactTooLargeError,
   capped,
   keyOfArtifactReference,
@@ -120,7 +121,7 @@ export class S3ArtifactStore implements ArtifactStore {
   async usage(tenant: string): Promise<number> {
     let total = 0;
     await this.eachObject(this.namespace(tenant), (object) => {
-      total += object.Size ?? 0;
+      total += accountedBytes(object.Size ?? 0);
       return Promise.resolve();
     });
     return total;

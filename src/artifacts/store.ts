@@ -43,7 +43,10 @@ export interface ArtifactStore {
   open(tenant: string, reference: string): Promise<Readable | undefined>;
   /** false for unknown references and for other tenants' alike. */
   delete(tenant: string, reference: string): Promise<boolean>;
-  /** Bytes the tenant's namespace holds (what the per-tenant quota is checked against). */
+  /**
+   * Bytes the tenant's namespace holds (what the per-tenant quota is checked against), each object
+   * counted as at least OBJECT_FLOOR_BYTES.
+   */
   usage(tenant: string): Promise<number>;
   /** The tenant's objects below a key prefix (`plans/`), with size and age; references as get takes them. */
   list(tenant: string, prefix: string): Promise<ListedObject[]>;
@@ -54,6 +57,17 @@ export interface ArtifactStore {
   expire(cutoffMs: number, keyPrefix?: string): Promise<number>;
   /** Removes what a crashed predecessor left half-written; returns how many entries it removed. */
   sweep(): Promise<number>;
+}
+
+/**
+ * Each object counts as at least one disk block in a tenant's usage: a byte quota alone would let a
+ * tenant store millions of tiny objects (inodes, listing time); this bounds the count by quota / 4 KiB.
+ */
+export const OBJECT_FLOOR_BYTES = 4096;
+
+/** What one object of `bytes` costs against the quota. */
+export function accountedBytes(bytes: number): number {
+  return Math.max(bytes, OBJECT_FLOOR_BYTES);
 }
 
 /** Opaque, store-independent form: `artifact://plans/<run id>.json`, always read in the caller's namespace. */

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArtifactQuotaError, Artifacts, LocalArtifactStore } from '../../src/artifacts/index.js';
+import { ArtifactQuotaError, Artifacts, LocalArtifactStore, tenantNamespace } from '../../src/artifacts/index.js';
 
 let root: string;
 let store: LocalArtifactStore;
@@ -34,6 +34,26 @@ describe('artifact quota', () => {
     expect(results.every((r) => r.status === 'fulfilled' || r.reason instanceof ArtifactQuotaError)).toBe(true);
     expect(await store.usage('burst')).toBeLessThanOrEqual(100 * 1024);
     expect(await readdir(join(root, '.tmp'))).toEqual([]);
+  });
+
+  it('tinyUploads_eachCostsABlock_soTheObjectCountIsBoundedToo', async () => {
+    const artifacts = new Artifacts(store, { maxWorkspaceBytes: 64 * 1024, quotaBytes: 64 * 1024 });
+    const emptyZip = Buffer.concat([Buffer.from([0x50, 0x4b, 0x05, 0x06]), Buffer.alloc(18)]);
+    let stored = 0;
+    let refused = 0;
+    for (let i = 0; i < 40; i++) {
+      try {
+        await artifacts.storeUpload('tiny', emptyZip, 'zip');
+        stored++;
+      } catch (error) {
+        expect(error).toBeInstanceOf(ArtifactQuotaError);
+        refused++;
+      }
+    }
+    // 22-byte objects, but 4 KiB each against the quota: 16 fit in 64 KiB, not 2,978.
+    expect(stored).toBe(16);
+    expect(refused).toBe(24);
+    expect(await readdir(join(root, tenantNamespace('tiny'), 'uploads'))).toHaveLength(16);
   });
 
   it('plansBeyondQuota_evictTheTenantsOldestPlansNeverUploadsNorTheNewest', async () => {

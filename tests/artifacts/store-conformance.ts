@@ -18,7 +18,7 @@ async function readAll(stream: Readable): Promise<Buffer> {
 }
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ArtifactTooLargeError, type ArtifactStore } from '../../src/artifacts/index.js';
+import { ArtifactTooLargeError, OBJECT_FLOOR_BYTES, type ArtifactStore } from '../../src/artifacts/index.js';
 import { DomainError } from '../../src/domains/errors.js';
 
 export function storeConformance(name: string, store: () => ArtifactStore): void {
@@ -104,13 +104,14 @@ export function storeConformance(name: string, store: () => ArtifactStore): void
       expect(await store().open('alice', 'artifact://plans/none.json')).toBeUndefined();
     });
 
-    it('usage_countsOnlyTheTenantsOwnBytes', async () => {
+    it('usage_countsOnlyTheTenantsOwnBytesEachObjectAtLeastOneBlock', async () => {
       const tenant = `usage-${Date.now()}`;
       expect(await store().usage(tenant)).toBe(0);
-      await store().put(tenant, 'uploads/a.zip', Buffer.alloc(1000));
+      await store().put(tenant, 'uploads/a.zip', Buffer.alloc(10_000));
       await store().putStream(tenant, 'plans/b.json', chunks('y'.repeat(234)), { maxBytes: 1000 });
       await store().put(`${tenant}-other`, 'uploads/c.zip', Buffer.alloc(5000));
-      expect(await store().usage(tenant)).toBe(1234);
+      // A tiny object costs a block: a byte quota then also bounds how many objects a tenant keeps.
+      expect(await store().usage(tenant)).toBe(10_000 + OBJECT_FLOOR_BYTES);
     });
 
     it('list_returnsTheTenantsObjectsBelowThePrefixOnly', async () => {
