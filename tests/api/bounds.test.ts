@@ -340,9 +340,9 @@ describe('finished records are bounded in bytes', () => {
     const retained = heapAfterGc() - heapBaseline;
     console.log(`180 runs of 1 MB stdout: records hold ${(held / 1_048_576).toFixed(2)} MiB; heap retained after GC +${(retained / 1_048_576).toFixed(1)} MiB; service RSS peak +${(peak / 1_048_576).toFixed(1)} MiB, after +${((rssBytes() - baseline) / 1_048_576).toFixed(1)} MiB`);
     expect(held).toBeLessThanOrEqual(1_048_576);
-    // Without the byte budgets the records retained ~180 MiB of text (measured: see the report); now what
-    // stays after a GC is the budget plus small change.
-    expect(retained).toBeLessThan(24 * 1_048_576);
+    // Without the byte budgets the heap retained +212.7 MiB after a GC (measured with both budgets set to
+    // 1e9/1e11 in this very test); now it is the 1 MiB budget plus the process's own noise (10-31 MiB seen).
+    expect(retained).toBeLessThan(64 * 1_048_576);
     // RSS includes garbage V8 has not returned yet (in-flight bodies of 1 MB each): a generous bound.
     expect(rssBytes() - baseline).toBeLessThan(200 * 1_048_576);
   }, 240_000);
