@@ -32,7 +32,10 @@ export interface JobQueue<T> {
   /** Adds the entry if both bounds allow it and the queue is open; never throws for a full queue. */
   enqueue(entry: QueueEntry<T>): Promise<EnqueueResult>;
   /**
-   * Takes the oldest waiting entry, waiting for one if the queue is empty. Resolves undefined once the
+   * Takes the next waiting entry, tenants in turn (each tenant's own entries oldest first; a tenant with a
+   * backlog gets one entry per round, like everyone else), waiting for one if the queue is empty. Without
+   * turns, one tenant's 16 queued runs delayed every other tenant's next run by all of them (soak test).
+   * Resolves undefined once the
    * queue is closed and empty (workers then stop), or when the signal aborts.
    */
   claim(signal?: AbortSignal): Promise<QueueEntry<T> | undefined>;
@@ -63,6 +66,10 @@ interface Claimer<T> {
 export class MemoryJobQueue<T> implements JobQueue<T> {
   // A Map keeps insertion (FIFO) order and removes by id in O(1).
   private readonly waiting = new Map<string, QueueEntry<T>>();
+  /** Each tenant's waiting entries, oldest first. */
+  private readonly byTenant = new Map<string, Map<string, QueueEntry<T>>>();
+  /** Tenants with waiting entries, in the order their turn comes (a served tenant goes to the back). */
+  private readonly turns: string[] = [];
   private readonly perTenant = new Map<string, number>();
   private readonly perTenantBytes = new Map<string, number>();
   private totalBytes = 0;
@@ -91,6 +98,12 @@ export class MemoryJobQueue<T> implements JobQueue<T> {
     const myBytes = this.perTenantBytes.get(entry.tenant) ?? 0;
     if (myBytes + bytes > (this.limits.perTenantBytes ?? Infinity)) return { accepted: false, reason: 'tenant' };
     this.waiting.set(entry.id, entry);
+    const own = this.byTenant.get(entry.tenant);
+    if (own) own.set(entry.id, entry);
+    else {
+      this.byTenant.set(entry.tenant, new Map([[entry.id, entry]]));
+      this.turns.push(entry.tenant);
+    }
     this.perTenant.set(entry.tenant, mine + 1);
     this.perTenantBytes.set(entry.tenant, myBytes + bytes);
     this.totalBytes += bytes;
@@ -98,7 +111,7 @@ export class MemoryJobQueue<T> implements JobQueue<T> {
   }
 
   claim(signal?: AbortSignal): Promise<QueueEntry<T> | undefined> {
-    const next = this.takeOldest();
+    const next = this.takeNext();
     if (next || this.closed || signal?.aborted) return Promise.resolve(next);
     return new Promise((resolve) => {
       const claimer: Claimer<T> = {
@@ -153,21 +166,32 @@ export class MemoryJobQueue<T> implements JobQueue<T> {
   async drain(): Promise<QueueEntry<T>[]> {
     const entries = [...this.waiting.values()];
     this.waiting.clear();
+    this.byTenant.clear();
+    this.turns.splice(0);
     this.perTenant.clear();
     this.perTenantBytes.clear();
     this.totalBytes = 0;
     return entries;
   }
 
-  private takeOldest(): QueueEntry<T> | undefined {
-    const first = this.waiting.values().next();
-    if (first.done) return undefined;
-    this.forget(first.value);
-    return first.value;
+  private takeNext(): QueueEntry<T> | undefined {
+    const tenant = this.turns[0];
+    if (tenant === undefined) return undefined;
+    const entry = this.byTenant.get(tenant)!.values().next().value!;
+    this.forget(entry);
+    // Still waiting: back of the line. (forget took the tenant out of the turns if it has nothing left.)
+    if (this.byTenant.has(tenant)) this.turns.push(this.turns.shift()!);
+    return entry;
   }
 
   private forget(entry: QueueEntry<T>): void {
     this.waiting.delete(entry.id);
+    const own = this.byTenant.get(entry.tenant);
+    own?.delete(entry.id);
+    if (own?.size === 0) {
+      this.byTenant.delete(entry.tenant);
+      this.turns.splice(this.turns.indexOf(entry.tenant), 1);
+    }
     const left = (this.perTenant.get(entry.tenant) ?? 1) - 1;
     if (left > 0) this.perTenant.set(entry.tenant, left);
     else this.perTenant.delete(entry.tenant);

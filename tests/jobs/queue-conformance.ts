@@ -43,6 +43,32 @@ export function queueConformance(name: string, factory: QueueFactory): void {
       expect(await queue.size()).toBe(0);
     });
 
+    it('claim_takesTenantsInTurn_soOneTenantsBacklogDoesNotDelayAnother', async () => {
+      const queue = await create({ capacity: 20, perTenant: 10 });
+      for (const [id, tenant] of [['a1', 'a'], ['a2', 'a'], ['a3', 'a'], ['a4', 'a'], ['b1', 'b'], ['c1', 'c'], ['b2', 'b'], ['a5', 'a']] as const) {
+        expect((await queue.enqueue(entry(id, tenant))).accepted).toBe(true);
+      }
+      const order = [];
+      for (let i = 0; i < 8; i++) order.push((await queue.claim())?.id);
+      // a's backlog of four does not hold b and c back: one entry per tenant per round, each tenant FIFO.
+      expect(order).toEqual(['a1', 'b1', 'c1', 'a2', 'b2', 'a3', 'a4', 'a5']);
+      // A tenant arriving later waits for one round (one entry of each tenant ahead), not for the backlog.
+      for (const id of ['a6', 'a7', 'a8']) await queue.enqueue(entry(id, 'a'));
+      await queue.claim();
+      await queue.enqueue(entry('d1', 'd'));
+      expect([(await queue.claim())?.id, (await queue.claim())?.id, (await queue.claim())?.id]).toEqual(['a7', 'd1', 'a8']);
+    });
+
+    it('remove_lastEntryOfATenant_takesItOutOfTheTurns', async () => {
+      const queue = await create({ capacity: 10, perTenant: 10 });
+      await queue.enqueue(entry('a1', 'a'));
+      await queue.enqueue(entry('b1', 'b'));
+      await queue.enqueue(entry('a2', 'a'));
+      expect(await queue.remove('b1')).toBe(true);
+      expect([(await queue.claim())?.id, (await queue.claim())?.id]).toEqual(['a1', 'a2']);
+      expect(await queue.size()).toBe(0);
+    });
+
     it('enqueue_beyondCapacity_isRejectedAsService', async () => {
       const queue = await create({ capacity: 3, perTenant: 3 });
       const tenants = ['a', 'b', 'c', 'd', 'e'];

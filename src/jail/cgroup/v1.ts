@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CPU_PERIOD_US, cpuQuotaUs } from './cpu-quota.js';
+import { CPU_PERIOD_US, cpuQuotaUs, JOBS_CPU_SHARES_V1 } from './cpu-quota.js';
 import { type CgroupLayout, selfDirectory } from './detect.js';
 import {
   killPids, listDirs, makeDir, makeDirTree, pidsIn, readKeyed, readNumber, readText, removeCgroupDir, waitEmpty, writeText,
@@ -76,7 +76,10 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
     controllers: REQUIRED,
     roots: hierarchyRoots,
     async create(name: string, limits: CgroupLimits): Promise<JobCgroup> {
-      if (!rootsMade) for (const r of hierarchyRoots) makeDirTree(r);
+      if (!rootsMade) {
+        for (const r of hierarchyRoots) makeDirTree(r);
+        writeText(join(root('cpu'), 'cpu.shares'), String(JOBS_CPU_SHARES_V1));
+      }
       rootsMade = true;
       const group = open(name);
       await Promise.all([...new Set(jobDirs(name).values())].map((d) => makeDir(d)));

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CPU_PERIOD_US, cpuQuotaUs } from './cpu-quota.js';
+import { CPU_PERIOD_US, cpuQuotaUs, JOBS_CPU_WEIGHT_V2 } from './cpu-quota.js';
 import { type CgroupLayout, selfDirectory } from './detect.js';
 import {
   isErrno, killPids, listDirs, makeDir, makeDirTree, pidsIn, readKeyed, readNumber, removeCgroupDir, waitEmpty, writeText,
@@ -83,6 +83,7 @@ export async function v2Driver(layout: CgroupLayout, groupName: string): Promise
     writeText(join(self, 'cgroup.subtree_control'), enable);
     makeDirTree(root);
     writeText(join(root, 'cgroup.subtree_control'), enable);
+    writeText(join(root, 'cpu.weight'), String(JOBS_CPU_WEIGHT_V2));
     prepared = true;
   };
 
