@@ -62,6 +62,9 @@ export class ApiMetrics {
     gauge('confine_active_jails', 'Runs executing now (each holds at most one live jail).', (s) => s.running);
     gauge('confine_workers', 'Size of the worker pool.', (s) => s.workers);
     gauge('confine_queue_capacity', 'Queue capacity before back-pressure.', (s) => s.queueCapacity);
+    gauge('confine_queue_bytes', 'Bytes of queued run payloads (bounded by QUEUE_MAX_BYTES).', (s) => s.queuedBytes);
+    gauge('confine_run_record_bytes', 'Bytes of finished run records kept for polling (bounded by RUN_RECORDS_MAX_BYTES).', (s) => s.recordBytes);
+    gauge('confine_abandoned_worker_slots', 'Worker slots released because an executor never returned after its forced finish (each is a bug to report).', (s) => s.abandonedSlots);
   }
 
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { buildApp } from '../api/app.js';
-import { createAuditLog } from '../api/logging.js';
+import { configuredSecrets, createAuditLog } from '../api/logging.js';
 import { ApiMetrics } from '../api/metrics.js';
 import type { ApiDeps } from '../api/ports.js';
 import type { Config } from '../config/settings.js';
@@ -59,7 +59,7 @@ export async function createService(config: Readonly<Config>, options: ServiceOp
   });
   const jobs = layer.jobs;
   const metrics = new ApiMetrics(() => jobs.stats());
-  const audit = createAuditLog(config.auditLogPath);
+  const audit = createAuditLog(config.auditLogPath, configuredSecrets(config));
   const stopObserving = observeRuns(jobs, metrics, audit, () => app?.log);
   let ready = false;
   const deps: ApiDeps = {

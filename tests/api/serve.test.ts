@@ -77,7 +77,7 @@ describe('confine serve', () => {
     expect(r.status).toBe(200);
     expect(r.body['result']['run']['stdout']).toBe('hello\n');
     // After the first run of a shape, WORKSPACE_POOL (default 2) keeps fresh workspaces of it mounted.
-    const ownMounts = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(`/confine-test-state/workspaces/${proc.pid}-`));
+    const ownMounts = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(`/confine-test-state/workspaces/${proc.pid}.`));
     await until(async () => ((await ownMounts()).length > 0 ? true : undefined), 10_000);
     proc.kill('SIGTERM');
     expect(await proc.done).toBe(0);
@@ -101,7 +101,7 @@ describe('confine serve', () => {
     const jailRunning = async (): Promise<true | undefined> => {
       for (const pid of await readdir('/proc').catch(() => [])) {
         const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-        if (argv.includes('bwrap') && argv.includes(`/workspaces/${proc.pid}-`)) return true;
+        if (argv.includes('bwrap') && argv.includes(`/workspaces/${proc.pid}.`)) return true;
       }
       return undefined;
     };
@@ -111,7 +111,7 @@ describe('confine serve', () => {
     expect(answered.body['state'], JSON.stringify(answered.body)).toBe('succeeded');
     expect(answered.body['result']['run']['stdout']).toBe('done\n');
     expect(await proc.done).toBe(0);
-    const ownMounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(`/confine-test-state/workspaces/${proc.pid}-`));
+    const ownMounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(`/confine-test-state/workspaces/${proc.pid}.`));
     expect(ownMounts).toEqual([]);
   }, 120_000);
 
