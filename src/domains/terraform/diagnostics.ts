@@ -29,6 +29,9 @@ export function parseDiagnostics(stdout: string): Diagnostic[] {
   }
   const out: Diagnostic[] = [];
   for (const line of trimmed.split('\n')) {
+    // A plan's -json stream holds a line per resource (up to the 8 MiB output cap): only diagnostic lines
+    // are parsed, so the event loop's work stays with the few lines that matter.
+    if (!line.includes('"diagnostic"')) continue;
     const message = tryParse(line) as { type?: unknown; diagnostic?: RawDiagnostic } | undefined;
     if (message?.type !== 'diagnostic' || message.diagnostic === undefined) continue;
     const diagnostic = toDiagnostic(message.diagnostic);
