@@ -60,15 +60,8 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async open(tenant: string, reference: string): Promise<Readable | undefined> {
-    const key = keyOfArtifactReference(reference);
-    if (key === undefined) return undefined;
-    let handle;
-    try {
-      handle = await open(this.pathOf(tenant, key), constants.O_RDONLY | constants.O_NOFOLLOW);
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
-    }
+    const handle = await this.openObject(tenant, reference);
+    if (!handle) return undefined;
     if (!(await handle.stat()).isFile()) {
       await handle.close();
       return undefined;
@@ -110,15 +103,8 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async get(tenant: string, reference: string, options: GetOptions = {}): Promise<Buffer | undefined> {
-    const key = keyOfArtifactReference(reference);
-    if (key === undefined) return undefined;
-    let handle;
-    try {
-      handle = await open(this.pathOf(tenant, key), constants.O_RDONLY | constants.O_NOFOLLOW);
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
-    }
+    const handle = await this.openObject(tenant, reference);
+    if (!handle) return undefined;
     try {
       const stat = await handle.stat();
       if (!stat.isFile()) return undefined;
@@ -150,6 +136,18 @@ export class LocalArtifactStore implements ArtifactStore {
       removed++;
     }
     return removed;
+  }
+
+  /** The tenant's object opened read-only, never through a link; undefined when unknown or malformed. */
+  private async openObject(tenant: string, reference: string): Promise<FileHandle | undefined> {
+    const key = keyOfArtifactReference(reference);
+    if (key === undefined) return undefined;
+    try {
+      return await open(this.pathOf(tenant, key), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
   }
 
   private pathOf(tenant: string, key: string): string {

@@ -84,8 +84,8 @@ export function livePids(pids: readonly number[]): number[] {
   });
 }
 
-/** Live host processes whose real uid is the given one (a jail's leased host uid). */
-export function processesOfUid(uid: number): number[] {
+/** Host processes whose real uid is the given one (a jail's leased host uid): live ones, or only zombies. */
+export function processesOfUid(uid: number, which: 'live' | 'zombie' = 'live'): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -96,7 +96,7 @@ export function processesOfUid(uid: number): number[] {
       continue; // the process exited while we looked
     }
     const uidLine = /^Uid:\s+(\d+)/m.exec(status);
-    if (uidLine && Number(uidLine[1]) === uid && !/^State:\s+Z/m.test(status)) pids.push(Number(name));
+    if (uidLine && Number(uidLine[1]) === uid && /^State:\s+Z/m.test(status) === (which === 'zombie')) pids.push(Number(name));
   }
   return pids;
 }

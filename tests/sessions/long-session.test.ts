@@ -3,7 +3,6 @@
 // bubblewrap init outlives its monitor for a moment; before the jail agent reaped those orphans, they
 // waited for host init (~2 s here) as zombies of the session's uid, counted against the injection jail's
 // RLIMIT_NPROC, and 2-15 of 30 requests failed "bwrap: Can't fork for pid 1" as unknown_error.
-import { readFileSync, readdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/settings.js';
 import { createCommandRunner, type CommandRunner } from '../../src/domains/commands/index.js';
@@ -15,6 +14,7 @@ import { MemoryJobQueue } from '../../src/jobs/queue.js';
 import { createJobService, type JobServiceHandle } from '../../src/jobs/service.js';
 import type { RunRecord } from '../../src/jobs/types.js';
 import { SessionManager } from '../../src/sessions/index.js';
+import { processesOfUid } from '../jobs/support.js';
 import { TEST_STATE_DIR, TEST_UID_BASE, testHost } from '../support/jail.js';
 
 const RUNS = 100;
@@ -27,23 +27,6 @@ beforeAll(async () => {
   const config = loadConfig({ CONFINE_STATE_DIR: TEST_STATE_DIR, CONFINE_UID_BASE: String(TEST_UID_BASE), ALLOWED_COMMANDS: 'cat,sh' });
   commands = createCommandRunner(host, config);
 });
-
-/** Zombies whose real uid is the given one (not yet reaped by anyone). */
-function zombiesOfUid(uid: number): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let status: string;
-    try {
-      status = readFileSync(`/proc/${name}/status`, 'utf8');
-    } catch {
-      continue; // reaped while we looked
-    }
-    const uidLine = /^Uid:\s+(\d+)/m.exec(status);
-    if (uidLine && Number(uidLine[1]) === uid && /^State:\s+Z/m.test(status)) pids.push(Number(name));
-  }
-  return pids;
-}
 
 function describeFailure(record: RunRecord | undefined): string {
   if (!record?.outcome || record.outcome.kind === 'terraform') return JSON.stringify(record);
@@ -95,7 +78,7 @@ describe('long session', () => {
       const record = await jobs.wait('alice', submitted.id, 60_000);
       const result = record?.outcome && record.outcome.kind !== 'terraform' ? record.outcome.result : undefined;
       if (result?.status !== 'succeeded' || result.run?.stdout !== `${i}\nline ${i}\n`) failures.push(`run ${i}: ${describeFailure(record)}`);
-      mostZombies = Math.max(mostZombies, zombiesOfUid(uid).length);
+      mostZombies = Math.max(mostZombies, processesOfUid(uid, 'zombie').length);
     }
 
     expect(failures).toEqual([]);
