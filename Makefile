@@ -24,3 +24,9 @@ test: setup
 
 bench: setup
 	bash bench/run-all.sh
+
+# Regenerates security/seccomp.json, the service container's seccomp profile, from what `confine serve`
+# and its jails call under a workload (strace -f; security/gen-seccomp.ts). Root, a jail-capable host.
+.PHONY: security-profile
+security-profile: setup
+	npx vite-node security/gen-seccomp.ts
