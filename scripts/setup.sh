@@ -12,6 +12,10 @@ command -v ldd >/dev/null || need+=(libc-bin)
 /usr/bin/python3 -c 'import ctypes' 2>/dev/null || need+=(python3)
 # strace lets the CLI tests prove from outside that a rejected command executes no bwrap at all.
 command -v strace >/dev/null || need+=(strace)
+# make test-container: rootful podman (runc here, crun in the cgroup v2 guest) and debootstrap for the
+# local stand-in of the image's registry base.
+command -v podman >/dev/null || need+=(podman buildah crun runc uidmap slirp4netns fuse-overlayfs containernetworking-plugins catatonit)
+command -v debootstrap >/dev/null || need+=(debootstrap)
 # make test-v2 boots a User-Mode Linux guest with a pure cgroup v2 hierarchy (scripts/uml/run-guest.sh).
 command -v linux.uml >/dev/null || need+=(user-mode-linux)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
