@@ -49,7 +49,9 @@ if [ "${NO_REPO:-0}" != 1 ] && [ ! -d "$run/repo" ]; then
   src=$(readlink -f "${REPO:-$here/../..}")
   mkdir -p "$run/repo.tmp"
   # Not .git (large, and no job needs history) nor earlier harness runs kept inside the tree.
-  tar -C "$src" --exclude=./.git --exclude=./.uml-runs -cf - . | tar -C "$run/repo.tmp" -xf -
+  # tar exits 1 when a file changed while it was read (others edit the tree meanwhile): still a usable copy.
+  tar -C "$src" --exclude=./.git --exclude=./.uml-runs --warning=no-file-changed --ignore-failed-read -cf - . \
+    | tar -C "$run/repo.tmp" -xf - || [ "${PIPESTATUS[0]}" = 1 ]
   mv "$run/repo.tmp" "$run/repo"
 fi
 disk=""

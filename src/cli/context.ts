@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, type Config } from '../config/settings.js';
+import { CgroupDelegationError } from '../jail/cgroup/index.js';
 import { JailHost } from '../jail/host.js';
 
 /** Loads configuration or exits with a message naming the wrong variable. */
@@ -12,7 +13,13 @@ export function cliConfig(): Readonly<Config> {
 }
 
 export async function openJailHost(config: Config): Promise<JailHost> {
-  return JailHost.open({ stateDir: config.stateDir, uidBase: config.uidBase, uidCount: config.uidCount });
+  try {
+    return await JailHost.open({ stateDir: config.stateDir, uidBase: config.uidBase, uidCount: config.uidCount });
+  } catch (error) {
+    // Where this shell runs is not the caller's input but their setup: say what to do, without a stack.
+    if (error instanceof CgroupDelegationError) fail(error.message, 1);
+    throw error;
+  }
 }
 
 export function fail(message: string, code = 1): never {

@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/settings.js';
 import { AGENT_BINARY } from '../jail/agent/client.js';
+import { CgroupDelegationError } from '../jail/cgroup/index.js';
 import { runHostTool } from '../jail/host-exec.js';
 import { findExecutable } from '../jail/host-tools.js';
 import { JailHost } from '../jail/host.js';
@@ -50,6 +51,7 @@ export async function runDoctor(config: Config): Promise<DoctorReport> {
     host = await JailHost.open({ stateDir: config.stateDir, uidBase: config.uidBase, uidCount: config.uidCount });
     add('state directory', 'ok', `${config.stateDir}: every directory on the way is searchable by the jails' uids`);
     add('cgroups', 'ok', `v${host.cgroups.version}; controllers ${host.cgroups.controllers.join(', ')}; jobs under ${host.cgroups.roots.join(', ')}`);
+    if (host.cgroups.version === 2) add('cgroup delegation', 'ok', await delegationDetail());
     seccomp = Object.entries(host.seccomp).map(([profile, compiled]) => ({
       profile,
       allowed_syscalls: compiled.allowedSyscalls.length,
@@ -59,7 +61,12 @@ export async function runDoctor(config: Config): Promise<DoctorReport> {
     add('jail identities', 'ok', `host uids ${config.uidBase}..${config.uidBase + config.uidCount - 1}`);
   } catch (error) {
     // The state directory is checked first at open: its failure is named as such, not as a cgroup problem.
-    add(error instanceof StateDirError ? 'state directory' : 'cgroups', 'fail', error instanceof Error ? error.message : String(error));
+    if (error instanceof CgroupDelegationError) {
+      add('cgroups', 'fail', `cgroup v2: ${error.reason}`);
+      add('cgroup delegation', 'fail', error.advice);
+    } else {
+      add(error instanceof StateDirError ? 'state directory' : 'cgroups', 'fail', error instanceof Error ? error.message : String(error));
+    }
   }
 
   if (host) {
@@ -92,6 +99,12 @@ export async function runDoctor(config: Config): Promise<DoctorReport> {
   add('provider mirror', providers.length > 0 ? 'ok' : 'warn', config.providerMirror ? `${config.providerMirror}: ${providers.join(', ') || 'no providers'}` : 'not configured (TF_PROVIDER_MIRROR)');
 
   return { ok: !checks.some((c) => c.status === 'fail'), checks, seccomp, providers };
+}
+
+/** Where the service's own processes went (v2: the delegated cgroup's supervisor leaf). */
+async function delegationDetail(): Promise<string> {
+  const own = /^0::(.*)$/m.exec(await readFile('/proc/self/cgroup', 'utf8'))?.[1] ?? 'unknown';
+  return `service processes in ${own}; job groups beside it`;
 }
 
 /** Lists `hostname/namespace/type version` in an unpacked or packed filesystem mirror. */

@@ -2,31 +2,51 @@
 // programs instead of bubblewrap so every step it owns can be observed: descriptors, identity,
 // capabilities, rlimits, cgroup entry, kill, parent death, mounts. Jails through it are covered by the rest
 // of tests/jail.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_BINARY, JailAgent, type LaunchRequest } from '../../src/jail/agent/client.js';
 import { EventDecoder, encodeSpawn } from '../../src/jail/agent/protocol.js';
+import { detectCgroups } from '../../src/jail/cgroup/index.js';
 import { processAlive } from '../../src/jail/liveness.js';
 
 const UID = 1_950_199_901;
 const BASH = '/usr/bin/bash';
 const PIDS_ROOT = '/sys/fs/cgroup/pids';
+/** cgroup v1 (this host): a bare group in the pids hierarchy. cgroup v2 (make test-v2): a real job group. */
+const V1 = existsSync(join(PIDS_ROOT, 'cgroup.procs'));
 
 let agent: JailAgent;
 let scratch: string;
 
-/** Runs `body` with a fresh pids cgroup of its own (removed afterwards, once its last member has gone). */
+/**
+ * Runs `body` with a fresh cgroup of its own that has a pids controller (removed afterwards, once its last
+ * member has gone). On v1 it sits at the pids hierarchy's root; on v2 it is made by the service's own v2
+ * driver below the delegated cgroup (a bare group at the v2 root would not get the pids controller).
+ */
 async function withPidsGroup(name: string, body: (group: string) => Promise<void>): Promise<void> {
-  const group = join(PIDS_ROOT, `confine-agent-${name}-${process.pid}`);
-  mkdirSync(group);
+  const groupName = `confine-agent-${name}-${process.pid}`;
+  let group = join(PIDS_ROOT, groupName);
+  let removeV2: (() => Promise<void>) | undefined;
+  if (V1) {
+    mkdirSync(group);
+  } else {
+    const driver = await detectCgroups(groupName);
+    const job = await driver.create('g', { memoryBytes: 256 << 20, maxPids: 1000, cpuCores: 1 });
+    group = dirname(job.procsFiles[0]!);
+    removeV2 = async () => {
+      await job.remove();
+      rmdirSync(driver.roots[0]!);
+    };
+  }
   try {
     await body(group);
   } finally {
     for (let i = 0; i < 100 && readFileSync(join(group, 'cgroup.procs'), 'utf8') !== ''; i++) await sleep(10);
-    rmdirSync(group);
+    if (removeV2) await removeV2();
+    else rmdirSync(group);
   }
 }
 
@@ -197,7 +217,7 @@ def describe():
   it('enters_the_cgroup_before_the_program_runs', async () => {
     await withPidsGroup('test', async (group) => {
       writeFileSync(join(group, 'pids.max'), '5');
-      const result = await run(launch(`cat /proc/self/cgroup | grep -c "pids:/confine-agent-test-${process.pid}"; for i in 1 2 3 4 5 6; do sleep 1 & done; wait`), [join(group, 'cgroup.procs')]);
+      const result = await run(launch(`cat /proc/self/cgroup | grep -c "/confine-agent-test-${process.pid}"; for i in 1 2 3 4 5 6; do sleep 1 & done; wait`), [join(group, 'cgroup.procs')]);
       expect(result.stdout.split('\n')[0]).toBe('1');
       expect(result.stderr).toMatch(/fork|Resource temporarily unavailable/); // pids.max held inside the group
     });

@@ -1,13 +1,26 @@
-// cgroup detection from fixture /proc/self/mountinfo and /proc/self/cgroup texts. This machine is a
-// hybrid v1 host, so the v2 driver cannot run for real here; its detection is exercised against a fake
-// cgroup2 mount in a temporary directory (controller files only, no kernel behind them).
+// cgroup detection from fixture /proc/self/mountinfo and /proc/self/cgroup texts, and on the machine it runs
+// on: a hybrid v1 host here, a pure v2 guest under `make test-v2` (tests/jail/cgroup-v2.test.ts runs the v2
+// driver for real there). The v2 placement rules are also exercised against a fake cgroup2 mount in a
+// temporary directory (controller files only, no kernel behind them).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCgroupLayout, selfDirectory } from '../../src/jail/cgroup/detect.js';
 import { v1Driver } from '../../src/jail/cgroup/v1.js';
-import { v2Driver } from '../../src/jail/cgroup/v2.js';
+import { CgroupDelegationError, DELEGATION_ADVICE } from '../../src/jail/cgroup/delegation.js';
+import type { CgroupDriver } from '../../src/jail/cgroup/types.js';
+import { v2Driver, type V2Rejection } from '../../src/jail/cgroup/v2.js';
+
+function driverOf(probe: CgroupDriver | V2Rejection): CgroupDriver {
+  if ('rejected' in probe) throw probe.rejected;
+  return probe;
+}
+
+function rejectionOf(probe: CgroupDriver | V2Rejection): CgroupDelegationError {
+  if (!('rejected' in probe)) throw new Error(`v2 driver unexpectedly accepted: ${probe.roots.join(', ')}`);
+  return probe.rejected;
+}
 
 const HYBRID_MOUNTINFO = `\
 25 1 254:0 / / rw,relatime - ext4 /dev/vda rw
@@ -69,9 +82,18 @@ describe('cgroup layout parsing', () => {
 
   it('this_machine_is_detected_as_it_really_is', async () => {
     const { readFile } = await import('node:fs/promises');
-    const layout = parseCgroupLayout(await readFile('/proc/self/mountinfo', 'utf8'), await readFile('/proc/self/cgroup', 'utf8'));
-    expect(v1Driver(layout, 'confine')?.version).toBe(1);
-    expect(await v2Driver(layout, 'confine')).toBeUndefined(); // the v2 mount has no controllers here
+    const cgroupFile = await readFile('/proc/self/cgroup', 'utf8');
+    const layout = parseCgroupLayout(await readFile('/proc/self/mountinfo', 'utf8'), cgroupFile);
+    // Ground truth from the kernel: v1 controllers appear as "N:controller:path" lines, v2 only as "0::path".
+    const hasV1Memory = /^\d+:[^:]*\bmemory\b[^:]*:/m.test(cgroupFile);
+    if (hasV1Memory) {
+      expect(v1Driver(layout, 'confine')?.version).toBe(1);
+      // The hybrid host's v2 mount has no controllers: the refusal says so instead of vanishing.
+      expect(rejectionOf(await v2Driver(layout, 'confine')).reason).toMatch(/lacks the memory, pids, cpu controllers/);
+    } else {
+      expect(v1Driver(layout, 'confine')).toBeUndefined();
+      expect(driverOf(await v2Driver(layout, 'confine')).version).toBe(2);
+    }
   });
 });
 
@@ -85,22 +107,43 @@ describe('v2 detection on a fake unified mount', () => {
     writeFileSync(join(fake, 'system.slice/confine.service/cgroup.controllers'), 'cpuset cpu io memory hugetlb pids rdma misc\n');
     const layout = parseCgroupLayout(mountinfo, '0::/system.slice/confine.service\n');
     expect(layout.mounts).toEqual([{ version: 2, mountPoint: fake, root: '/', controllers: [] }]);
-    const driver = await v2Driver(layout, 'confine');
-    expect(driver?.version).toBe(2);
-    expect(driver?.roots).toEqual([join(fake, 'system.slice/confine.service/confine')]);
+    const driver = driverOf(await v2Driver(layout, 'confine'));
+    expect(driver.version).toBe(2);
+    expect(driver.roots).toEqual([join(fake, 'system.slice/confine.service/confine')]);
     expect(v1Driver(layout, 'confine')).toBeUndefined();
   });
 
   it('v2_supervisor_leaf_is_not_nested_again', async () => {
     // After the service moved itself into confine-supervisor, jobs still go beside it, not below.
     const layout = parseCgroupLayout(mountinfo, '0::/system.slice/confine.service/confine-supervisor\n');
-    const driver = await v2Driver(layout, 'confine');
-    expect(driver?.roots).toEqual([join(fake, 'system.slice/confine.service/confine')]);
+    const driver = driverOf(await v2Driver(layout, 'confine'));
+    expect(driver.roots).toEqual([join(fake, 'system.slice/confine.service/confine')]);
   });
 
   it('v2_without_pids_controller_is_refused', async () => {
     mkdirSync(join(fake, 'nopids'), { recursive: true });
     writeFileSync(join(fake, 'nopids/cgroup.controllers'), 'cpu memory\n');
-    expect(await v2Driver(parseCgroupLayout(mountinfo, '0::/nopids\n'), 'confine')).toBeUndefined();
+    const rejected = rejectionOf(await v2Driver(parseCgroupLayout(mountinfo, '0::/nopids\n'), 'confine'));
+    expect(rejected.reason).toBe('cgroup /nopids lacks the pids controller (available: cpu memory): its parent does not delegate them (systemd enables them for a unit with Delegate=yes)');
+    expect(rejected.message).toContain(DELEGATION_ADVICE);
+  });
+
+  it('v2_login_session_scope_is_refused_with_what_to_do', async () => {
+    // A CLI typed in an ssh or console login runs here; systemd never delegates it, even with controllers on.
+    const scope = 'user.slice/user-1000.slice/session-4.scope';
+    mkdirSync(join(fake, scope), { recursive: true });
+    writeFileSync(join(fake, scope, 'cgroup.controllers'), 'cpu io memory pids\n');
+    writeFileSync(join(fake, scope, 'cgroup.type'), 'domain\n');
+    const rejected = rejectionOf(await v2Driver(parseCgroupLayout(mountinfo, `0::/${scope}\n`), 'confine'));
+    expect(rejected.reason).toContain('login session scope /user.slice/user-1000.slice/session-4.scope');
+    expect(rejected.message).toContain('systemd-run --scope -p Delegate=yes confine');
+  });
+
+  it('v2_delegated_transient_scope_is_accepted', async () => {
+    // What `systemd-run --scope -p Delegate=yes confine ...` creates: a scope that is not a login session.
+    const scope = 'system.slice/run-r42.scope';
+    mkdirSync(join(fake, scope), { recursive: true });
+    writeFileSync(join(fake, scope, 'cgroup.controllers'), 'cpu io memory pids\n');
+    expect(driverOf(await v2Driver(parseCgroupLayout(mountinfo, `0::/${scope}\n`), 'confine')).roots).toEqual([join(fake, scope, 'confine')]);
   });
 });

@@ -36,6 +36,12 @@ export interface CgroupDriver {
   readonly controllers: readonly string[];
   /** Where this service's job groups live (below the service's own cgroup). */
   readonly roots: readonly string[];
+  /**
+   * Makes the job groups' parent ready (idempotent). On v2 this moves the service's processes out of its
+   * delegated cgroup first; it throws CgroupDelegationError when that cgroup is not the service's to use.
+   * Called at detection, before the jail agent exists; create() calls it too.
+   */
+  prepare(): Promise<void>;
   create(name: string, limits: CgroupLimits): Promise<JobCgroup>;
   /** Names of job groups present now (for sweeping what a crashed predecessor left). */
   list(): Promise<string[]>;

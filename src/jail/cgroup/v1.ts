@@ -25,6 +25,13 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
   /** Whether memory+swap accounting exists (a kernel property: asked once). */
   let swapAccounting: boolean | undefined;
   const root = (c: Controller): string => roots.get(c)!;
+  // v1 has no "no internal processes" rule: the roots are made below the service's cgroups, nothing moves.
+  const prepare = async (): Promise<void> => {
+    if (rootsMade) return;
+    for (const r of hierarchyRoots) makeDirTree(r);
+    writeText(join(root('cpu'), 'cpu.shares'), String(JOBS_CPU_SHARES_V1));
+    rootsMade = true;
+  };
 
   const jobDirs = (name: string): Map<Controller, string> =>
     new Map(REQUIRED.map((c) => [c, join(root(c), name)] as const));
@@ -75,12 +82,9 @@ export function v1Driver(layout: CgroupLayout, groupName: string): CgroupDriver 
     version: 1,
     controllers: REQUIRED,
     roots: hierarchyRoots,
+    prepare,
     async create(name: string, limits: CgroupLimits): Promise<JobCgroup> {
-      if (!rootsMade) {
-        for (const r of hierarchyRoots) makeDirTree(r);
-        writeText(join(root('cpu'), 'cpu.shares'), String(JOBS_CPU_SHARES_V1));
-      }
-      rootsMade = true;
+      await prepare();
       const group = open(name);
       await Promise.all([...new Set(jobDirs(name).values())].map((d) => makeDir(d)));
       await group.setLimits(limits);
