@@ -68,25 +68,28 @@ export function checkWritable(dir: string, name: string): void {
  */
 export async function evacuateAndEnable(dir: string, name: string, cgroupPath: string, enable: string): Promise<void> {
   const supervisor = join(dir, SUPERVISOR);
-  makeDirTree(supervisor);
   const head = familyHead(process.pid, cgroupPath);
   let lastError: unknown;
+  let foreignRounds = 0;
   for (let round = 0; round < 50; round++) {
     // node itself first: every child it spawns from now on starts in the supervisor leaf.
     const pids = pidsIn(join(dir, 'cgroup.procs')).sort((a, b) => (a === process.pid ? -1 : b === process.pid ? 1 : 0));
     const foreign = pids.filter((pid) => !descendsFrom(pid, head));
-    if (foreign.length > 0 && round >= 2) {
-      const named = foreign.slice(0, 5).map((pid) => `${pid} (${commandOf(pid)})`).join(', ');
-      throw new CgroupDelegationError(
-        `${name} also holds processes that are not this service's: ${named}${foreign.length > 5 ? ', ...' : ''}; ` +
-          'its controllers can only be enabled once it holds no process, and confine moves only its own',
-      );
-    }
-    for (const pid of pids.filter((p) => !foreign.includes(p))) movePid(supervisor, pid);
     if (foreign.length > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 20)); // a process mid-exit can look foreign for a moment
+      // Nothing is moved or created while a stranger is there. Looked at thrice: a process that was exiting,
+      // or whose parent was, can look foreign for a moment.
+      if (++foreignRounds >= 3) {
+        const named = foreign.slice(0, 5).map((pid) => `${pid} (${commandOf(pid)})`).join(', ');
+        throw new CgroupDelegationError(
+          `${name} also holds processes that are not this service's: ${named}${foreign.length > 5 ? ', ...' : ''}; ` +
+            'its controllers can only be enabled once it holds no process, and confine moves only its own',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
       continue;
     }
+    if (pids.length > 0) makeDirTree(supervisor);
+    for (const pid of pids) movePid(supervisor, pid);
     try {
       writeText(join(dir, 'cgroup.subtree_control'), enable);
       return;
