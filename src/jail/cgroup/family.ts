@@ -43,22 +43,30 @@ export function within(path: string | undefined, cgroup: string): boolean {
   return path === cgroup || path.startsWith(cgroup === '/' ? '/' : `${cgroup}/`);
 }
 
+/** How the family is read: /proc by default, a table in tests. */
+export interface ProcessView {
+  parentOf(pid: number): number | undefined;
+  cgroupOf(pid: number): string | undefined;
+}
+
+export const PROC: ProcessView = { parentOf, cgroupOf };
+
 /** The topmost ancestor of `self` (itself included) whose cgroup is `cgroup` or below it. */
-export function familyHead(self: number, cgroup: string): number {
+export function familyHead(self: number, cgroup: string, view: ProcessView = PROC): number {
   let head = self;
-  for (let pid = parentOf(self), i = 0; pid !== undefined && pid > 0 && i < MAX_DEPTH; pid = parentOf(pid), i++) {
-    if (!within(cgroupOf(pid), cgroup)) break;
+  for (let pid = view.parentOf(self), i = 0; pid !== undefined && pid > 0 && i < MAX_DEPTH; pid = view.parentOf(pid), i++) {
+    if (!within(view.cgroupOf(pid), cgroup)) break;
     head = pid;
   }
   return head;
 }
 
 /** Whether `pid` descends from `head` (or is it). A process already gone counts as ours: it is leaving. */
-export function descendsFrom(pid: number, head: number): boolean {
+export function descendsFrom(pid: number, head: number, view: ProcessView = PROC): boolean {
   if (pid === head) return true;
-  let p = parentOf(pid);
+  let p = view.parentOf(pid);
   if (p === undefined) return true; // gone: nothing left to move
-  for (let i = 0; i < MAX_DEPTH && p !== undefined && p > 0; i++, p = parentOf(p)) {
+  for (let i = 0; i < MAX_DEPTH && p !== undefined && p > 0; i++, p = view.parentOf(p)) {
     if (p === head) return true;
   }
   return false; // reached pid 0, or an ancestor vanished mid-walk (the caller looks again)
