@@ -19,6 +19,9 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 # make test-v2 boots a User-Mode Linux guest with a pure cgroup v2 hierarchy (scripts/uml/run-guest.sh).
 command -v linux.uml >/dev/null || need+=(user-mode-linux)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+# tests/deploy/systemd.test.ts checks the unit with systemd-analyze (verify, security, syscall-filter);
+# setpriv (util-linux) reproduces its capability bounding set.
+command -v systemd-analyze >/dev/null || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
