@@ -18,21 +18,29 @@ export interface Trace {
   steps: readonly WorkloadStep[];
   /** Processes the trace saw (each line carries its pid). */
   processes: number;
+  /** Address families of every socket(2)/socketpair(2) (AF_UNIX, AF_INET...), for RestrictAddressFamilies=. */
+  families: ReadonlySet<string>;
 }
 
 /** `PID name(` or `PID <... name resumed>`: strace -f's line prefixes. Signals and exits are skipped. */
 const CALL = /^(\d+)\s+(?:<\.\.\. )?([a-z_][a-z0-9_]*)(?:\(| resumed>)/;
 
-export function parseTrace(text: string): { syscalls: Set<string>; pids: Set<number> } {
+/** The first argument of socket(2) and socketpair(2), printed symbolically even with `-s 0`. */
+const SOCKET = /\s(?:socket|socketpair)\((AF_[A-Z0-9]+)/;
+
+export function parseTrace(text: string): { syscalls: Set<string>; pids: Set<number>; families: Set<string> } {
   const syscalls = new Set<string>();
   const pids = new Set<number>();
+  const families = new Set<string>();
   for (const line of text.split('\n')) {
     const match = CALL.exec(line);
     if (!match) continue;
     pids.add(Number(match[1]));
     syscalls.add(match[2]!);
+    const family = SOCKET.exec(line);
+    if (family) families.add(family[1]!);
   }
-  return { syscalls, pids };
+  return { syscalls, pids, families };
 }
 
 function waitForListening(output: () => string, exited: () => boolean, timeoutMs: number): Promise<string> {
@@ -96,7 +104,7 @@ export async function traceService(options: TraceOptions): Promise<Trace> {
       }
     }
     const parsed = parseTrace(await readFile(traceFile, 'utf8'));
-    return { syscalls: parsed.syscalls, steps, processes: parsed.pids.size };
+    return { syscalls: parsed.syscalls, steps, processes: parsed.pids.size, families: parsed.families };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

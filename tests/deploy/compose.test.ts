@@ -4,21 +4,10 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interpolate, podmanOptions } from './compose-podman.js';
-import { documentedCapabilities, IMAGE, PODMAN_ENV, podmanUnavailable, REPO, run, yamlDocuments, type Yaml } from './support.js';
+import { capabilityMask, documentedCapabilities, IMAGE, PODMAN_ENV, podmanUnavailable, REPO, run, yamlDocuments, type Yaml } from './support.js';
 
 const compose = yamlDocuments('compose.yaml')[0]!;
 const service = (compose.services as Record<string, Yaml>).confine!;
-/** Bit numbers from linux/capability.h for the capabilities the documented list may hold. */
-const CAP_BITS: Record<string, number> = { CHOWN: 0, DAC_OVERRIDE: 1, FOWNER: 3, KILL: 5, SETGID: 6, SETUID: 7, SETPCAP: 8, SYS_ADMIN: 21 };
-
-function capabilityMask(names: readonly string[]): bigint {
-  return names.reduce((mask, name) => {
-    const bit = CAP_BITS[name];
-    if (bit === undefined) throw new Error(`no bit number for ${name}: add it to CAP_BITS`);
-    return mask | (1n << BigInt(bit));
-  }, 0n);
-}
-
 const KEY_A = 'alpha-key-0123456789abcdef';
 const KEY_B = 'bravo-key-0123456789abcdef';
 

@@ -19,6 +19,17 @@ export function documentedCapabilities(): string[] {
   return match[1]!.trim().split(/\s+/).sort();
 }
 
+/** Bit numbers from linux/capability.h for the capabilities the documented list may hold. */
+const CAP_BITS: Record<string, number> = { CHOWN: 0, DAC_OVERRIDE: 1, FOWNER: 3, KILL: 5, SETGID: 6, SETUID: 7, SETPCAP: 8, SYS_ADMIN: 21 };
+
+export function capabilityMask(names: readonly string[]): bigint {
+  return names.reduce((mask, name) => {
+    const bit = CAP_BITS[name];
+    if (bit === undefined) throw new Error(`no bit number for ${name}: add it to CAP_BITS`);
+    return mask | (1n << BigInt(bit));
+  }, 0n);
+}
+
 export type Yaml = Record<string, unknown>;
 
 /** Every document of a YAML file, each parsed strictly (a syntax error or duplicate key throws). */
