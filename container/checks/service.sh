@@ -9,7 +9,7 @@ name=confine-test-service-$$
 cleanup() { podman rm -f -t 0 "$name" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 # No network: the checks call the service from inside its own network namespace (podman exec).
-if ! podman run -d --name "$name" --network=none "$@" -e API_KEYS=tenant-a:key-a,tenant-b:key-b -e LOG_LEVEL=warn "$image" >/dev/null; then
+if ! podman run -d --name "$name" --network=none "$@" -e API_KEYS=tenant-a:key-a-0123456789,tenant-b:key-b-0123456789 -e LOG_LEVEL=warn "$image" >/dev/null; then
   echo "not-ok service_starts podman run failed"; exit 0
 fi
 call() { # $1 method, $2 path, $3 api key or -, $4 JSON body or -: prints "<status> <body>"
@@ -35,7 +35,7 @@ esac
 health=$(call GET /health - -)
 case $health in 200*) echo "ok health_answers_200" ;; *) echo "not-ok health_answers_200 $health" ;; esac
 for tenant in a b; do
-  out=$(call POST '/api/v1/runs/commands?wait=true' "key-$tenant" '{"command":"echo hello"}')
+  out=$(call POST '/api/v1/runs/commands?wait=true' "key-$tenant-0123456789" '{"command":"echo hello"}')
   if [[ $out == 200* && $out == *'"state":"succeeded"'* && $out == *'hello\n'* ]]; then
     echo "ok tenant_${tenant}_runs_a_command_over_http"
   else
