@@ -44,3 +44,8 @@ security-profile: setup
 .PHONY: test-container
 test-container: setup
 	bash container/test.sh
+
+# deploy/systemd/confine.service placed and sandboxed as systemd would, on a cgroup v2 kernel (UML guest).
+.PHONY: test-deploy-v2
+test-deploy-v2: setup
+	bash tests/deploy/unit-v2.sh
