@@ -50,6 +50,14 @@ prepare_v1() {
     mnt=$(awk -v c="$c" '$3 == "cgroup" { n = split($4, o, ","); for (i = 1; i <= n; i++) if (o[i] == c) { print $2; exit } }' /proc/self/mounts)
     [ -n "$mnt" ] || { refuse "cgroup v1: no $c controller mounted in the container"; continue; }
     if ! writable_dir "$mnt"; then
+      # Only ever make the container's own subtree writable: if this mount shows the host's whole
+      # hierarchy (its root is / while this process's cgroup is not), remounting it would hand the host's
+      # cgroups to the container.
+      root=$(awk -v m="$mnt" '$5 == m { r = $4 } END { print r }' /proc/self/mountinfo)
+      own=$(awk -F: -v c="$c" '{ n = split($2, o, ","); for (i = 1; i <= n; i++) if (o[i] == c) print $3 }' /proc/self/cgroup)
+      if [ "$root" = / ] && [ "$own" != / ]; then
+        refuse "cgroup v1: $mnt shows the host's whole $c hierarchy (this container's cgroup is $own): run with --cgroupns=private"; continue
+      fi
       mount -o remount,rw,bind "$mnt" 2>/dev/null || true
       writable_dir "$mnt" || refuse "cgroup v1: $mnt is read-only and could not be remounted read-write (needs CAP_SYS_ADMIN; with --cgroupns=private only the container's own cgroup is exposed)"
     fi
@@ -58,6 +66,13 @@ prepare_v1() {
 
 prepare_v2() {
   self=$(sed -n 's/^0:://p' /proc/self/cgroup)
+  # In a private cgroup namespace the container's cgroup is its root (/; /confine-supervisor after a
+  # restart in place). Anything else means the host's hierarchy is in view: never make that writable.
+  case $self in
+    / | /confine-supervisor) ;;
+    *) refuse "cgroup v2: this container shares the host's cgroup namespace (its cgroup is $self): run with --cgroupns=private"; return 0 ;;
+  esac
+  [ "$self" = / ] || self=/
   dir=/sys/fs/cgroup${self%/}
   [ -d "$dir" ] || { refuse "cgroup v2: this process's cgroup ($self) is not visible at $dir: run with --cgroupns=private"; return 0; }
   if ! writable_dir "$dir"; then

@@ -18,7 +18,7 @@ echo "info podman $(podman info --format 'runtime={{.Host.OCIRuntime.Name}} cgro
 PRIVS=$(cat $T/privileges)
 s=$(date +%s%N)
 # shellcheck disable=SC2086 # PRIVS is a list of options
-podman run --rm --network=none $PRIVS -v $T/checks:/checks:ro $IMAGE sh /checks/cli.sh exec_echo memory pids plan 2>&1 \
+podman run --rm --network=none $PRIVS -v $T/checks:/checks:ro $IMAGE sh /checks/cli.sh exec_echo memory pids timeout plan 2>&1 \
   | sed -n 's/^\(ok\|not-ok\) \([^ ]*\)/\1 v2_documented_privileges_\2/p'
 echo "info CLI checks: $(ms_since $s) ms"
 # One capability fewer: the entrypoint refuses on v2 as on v1.
@@ -34,3 +34,10 @@ layout=$(podman run --rm --network=none $PRIVS $IMAGE sh -c 'cat /proc/self/cgro
 case $layout in *"0::/confine-supervisor"*"memory pids"*"cgroup2 rw"*|*"0::/confine-supervisor"*"cpu memory pids"*"cgroup2 rw"*)
   echo "ok v2_entrypoint_moves_itself_to_a_leaf_and_enables_controllers $(echo "$layout" | tr '\n' ' ')" ;;
   *) echo "not-ok v2_entrypoint_moves_itself_to_a_leaf_and_enables_controllers $(echo "$layout" | tr '\n' ' ')" ;; esac
+# Without a private cgroup namespace the host's hierarchy would be in view: the entrypoint refuses rather
+# than make it writable.
+NOPRIVATE=$(echo "$PRIVS" | sed 's/--cgroupns=private//')
+# shellcheck disable=SC2086
+out=$(podman run --rm --network=none --cgroupns=host $NOPRIVATE $IMAGE confine --help 2>&1); rc=$?
+case "$rc $out" in "78 "*"--cgroupns=private"*) echo "ok v2_without_a_private_cgroupns_the_entrypoint_refuses $(echo "$out" | head -1)" ;;
+  *) echo "not-ok v2_without_a_private_cgroupns_the_entrypoint_refuses rc=$rc $(echo "$out" | tail -1)" ;; esac
