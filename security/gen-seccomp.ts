@@ -22,7 +22,7 @@ async function previous(): Promise<Set<string>> {
 async function main(): Promise<void> {
   const observed = new Set<string>();
   for (let run = 0; run < RUNS; run++) {
-    const trace = await traceService({ uidBase: 1_950_460_000, stateDir: process.env.CONFINE_STATE_DIR ?? '/var/lib/confine' });
+    const trace = await traceService({ uidBase: 1_950_480_000, stateDir: process.env.CONFINE_STATE_DIR ?? '/var/lib/confine' });
     const failed = trace.steps.filter((step) => !step.ok);
     if (failed.length > 0) {
       throw new Error(`the workload failed, so the trace would not describe a working service:\n${failed.map((s) => `${s.name}: ${s.detail}`).join('\n')}`);

@@ -57,7 +57,7 @@ describe('security/seccomp.json', () => {
   });
 
   it('seccomp_profile_allows_every_syscall_the_service_makes_under_the_workload', async () => {
-    const trace = await traceService({ uidBase: 1_950_461_000, stateDir: TEST_STATE_DIR });
+    const trace = await traceService({ uidBase: 1_950_481_000, stateDir: TEST_STATE_DIR });
     expect(trace.steps.filter((step) => !step.ok)).toEqual([]);
     // The trace covered the whole tree: service, agent, launchers, bubblewrap, jailed programs, terraform.
     expect(trace.processes).toBeGreaterThan(50);

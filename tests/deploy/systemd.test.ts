@@ -100,7 +100,7 @@ describe('deploy/systemd/confine.service', () => {
 
   it('systemd_unit_address_families_cover_every_socket_the_service_opens', async () => {
     const allowed = value('RestrictAddressFamilies')!.split(/\s+/);
-    const trace = await traceService({ uidBase: 1_950_462_000, stateDir: TEST_STATE_DIR });
+    const trace = await traceService({ uidBase: 1_950_482_000, stateDir: TEST_STATE_DIR });
     expect(trace.steps.filter((step) => !step.ok)).toEqual([]);
     expect(trace.families).toContain('AF_UNIX');
     expect([...trace.families].filter((family) => !allowed.includes(family))).toEqual([]);
@@ -118,7 +118,7 @@ describe('deploy/systemd/confine.service reproduced (tests/deploy/unit-sandbox.s
     const keyB = 'unit-bravo-0123456789abcdef';
     const envFile = join(dir, 'confine.env');
     // What /etc/confine/confine.env holds in a deployment, plus a port and uid range of the test's own.
-    await writeFile(envFile, [`API_KEYS=alpha:${keyA},bravo:${keyB}`, 'PORT=0', 'CONFINE_UID_BASE=1950463000', 'CONFINE_UID_COUNT=32', 'LOG_LEVEL=warn', 'SHUTDOWN_GRACE_SECONDS=5', ''].join('\n'));
+    await writeFile(envFile, [`API_KEYS=alpha:${keyA},bravo:${keyB}`, 'PORT=0', 'CONFINE_UID_BASE=1950483000', 'CONFINE_UID_COUNT=32', 'LOG_LEVEL=warn', 'SHUTDOWN_GRACE_SECONDS=5', ''].join('\n'));
     // ExecStart is bin/confine, which rebuilds when sources are newer than dist/: under ProtectSystem=strict
     // it could not, so the built entry point is started directly (what bin/confine execs).
     const child = spawn(`${REPO}tests/deploy/unit-sandbox.sh`, [`${REPO}${UNIT}`, '-', process.execPath, `${REPO}dist/cli/main.js`, 'serve'], {
