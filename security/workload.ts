@@ -3,6 +3,10 @@
 // limit, cancel) and the HTTP edge, so the profile holds what the service, the jail agent, bubblewrap and
 // the jailed programs really call. Each step asserts its own outcome: a trace of failing runs would
 // describe a broken service, not a working one.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create } from 'tar';
 
 export interface WorkloadStep {
   name: string;
@@ -11,6 +15,17 @@ export interface WorkloadStep {
 }
 
 type Json = Record<string, unknown>;
+
+async function tarGz(files: Record<string, string>): Promise<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), 'confine-workload-'));
+  try {
+    for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+    await create({ gzip: true, file: join(dir, 'config.tar.gz'), cwd: dir, portable: true }, Object.keys(files));
+    return await readFile(join(dir, 'config.tar.gz'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 const TF_CONFIG = {
   'main.tf': 'resource "terraform_data" "a" {\n  input = "confine"\n}\noutput "v" {\n  value = terraform_data.a.input\n}\n',
@@ -93,6 +108,15 @@ export async function runWorkload(base: string, key: string): Promise<WorkloadSt
   const stored = await fetch(`${base}/api/v1/runs/${planId}/plan`, { headers: { 'x-api-key': key }, signal: AbortSignal.timeout(30_000) });
   await stored.arrayBuffer();
   steps.push(step('stored plan', stored.status === 200, stored.status));
+
+  // An archive: uploaded (streamed into the artifact store), then unpacked through intake for a plan.
+  const archive = await tarGz(TF_CONFIG);
+  const form = new FormData();
+  form.append('archive', new Blob([new Uint8Array(archive)], { type: 'application/gzip' }), 'config.tar.gz');
+  form.append('mode', 'plan');
+  const fromArchive = await fetch(`${base}/api/v1/runs/terraform/archive?wait=true`, { method: 'POST', headers: { 'x-api-key': key }, body: form, signal: AbortSignal.timeout(120_000) });
+  const archiveJson = (await fromArchive.json()) as Json;
+  steps.push(step('terraform archive plan', fromArchive.status === 200 && archiveJson.state === 'succeeded', archiveJson));
 
   // A blocked configuration: refused by the static policy (parsed in the analysis jail).
   const blocked = await runSync(base, key, '/api/v1/runs/terraform', { files: { 'main.tf': 'resource "terraform_data" "a" {\n  provisioner "local-exec" {\n    command = "id"\n  }\n}\n' } });

@@ -42,7 +42,7 @@ describe('security/seccomp.json', () => {
   it('seccomp_profile_is_exactly_what_the_generator_builds_from_its_observed_list', () => {
     // Hand edits would make the file lie about where its entries come from: regenerate instead.
     expect(profile.syscalls[0]!.comment).toMatch(/^Observed/);
-    expect(buildProfile(profile.syscalls[0]!.names)).toEqual(profile);
+    expect(buildProfile(profile.syscalls[0]!.names), 'security/seccomp.json is stale or hand-edited: run make security-profile').toEqual(profile);
   });
 
   it('seccomp_profile_allows_everything_the_jail_filters_let_tenant_programs_call', () => {
