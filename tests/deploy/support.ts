@@ -50,7 +50,8 @@ export function run(file: string, args: readonly string[], env: Record<string, s
   return new Promise((resolve) => {
     execFile(file, args, { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
+      // A program that could not start at all (ENOENT) says so through stderr.
+      resolve({ code, stdout, stderr: stderr || (error ? error.message : '') });
     });
   });
 }
