@@ -7,10 +7,15 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
-import { describe, expect, it } from 'vitest';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseApiKeys } from '../../src/api/auth/api-keys.js';
 import { loadConfig, SETTINGS } from '../../src/config/settings.js';
-import { documentedCapabilities, IMAGE, repoFile, yamlDocuments, type Yaml } from './support.js';
+import { expectDocumentedPrivileges, expectJailsServeTwoTenants, waitReady } from './in-container.js';
+import { documentedCapabilities, IMAGE, PODMAN_ENV, podmanUnavailable, REPO, repoFile, run, yamlDocuments, type Yaml } from './support.js';
 
 const DIR = 'deploy/kubernetes/';
 const FILES = ['namespace.yaml', 'configmap.yaml', 'secret.yaml', 'deployment.yaml', 'service.yaml'];
@@ -90,9 +95,11 @@ describe('deploy/kubernetes', () => {
   });
 
   it('kubernetes_pod_runs_under_the_generated_seccomp_profile', () => {
-    const expected = { type: 'Localhost', localhostProfile: 'profiles/confine.json' };
+    const expected = { type: 'Localhost', localhostProfile: 'confine.json' };
     expect(pod.securityContext?.seccompProfile).toEqual(expected);
     expect(container.securityContext?.seccompProfile).toEqual(expected);
+    // The older annotation some runtimes read instead (Kubernetes requires it to match the field).
+    expect(deployment.spec?.template.metadata?.annotations?.['container.seccomp.security.alpha.kubernetes.io/confine']).toBe('localhost/confine.json');
     expect(repoFile(`${DIR}deployment.yaml`)).toContain('copy security/seccomp.json there');
   });
 
@@ -139,4 +146,62 @@ describe('deploy/kubernetes', () => {
     const kustomization = yamlDocuments(`${DIR}kustomization.yaml`)[0]!;
     expect(kustomization.resources).toEqual(FILES.filter((f) => f !== 'secret.yaml'));
   });
+});
+
+/** Whether something on this host already listens on the port (podman kube play publishes containerPort). */
+function portBusy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(true));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(false)));
+  });
+}
+
+describe('deploy/kubernetes played by podman (podman kube play)', () => {
+  const pod = `${String(deployment.metadata?.name)}-pod-0`;
+  const name = `${pod}-${container.name}`;
+  const secret = container.env!.find((e) => e.name === 'API_KEYS')!.valueFrom!.secretKeyRef!.name!;
+  const keyA = 'kube-alpha-0123456789abcdef';
+  const keyB = 'kube-bravo-0123456789abcdef';
+  let unavailable: string | null = null;
+  let profiles = '';
+  let played = false;
+
+  beforeAll(async () => {
+    unavailable = await podmanUnavailable();
+    if (!unavailable && await portBusy(container.ports![0]!.containerPort)) unavailable = `port ${container.ports![0]!.containerPort} is in use on this host (podman kube play publishes the containerPort)`;
+    if (unavailable) process.stderr.write(`\n!!! tests/deploy/kubernetes.test.ts podman kube play CANNOT RUN: ${unavailable} (fails unless CONFINE_ALLOW_NO_CONTAINER=1) !!!\n\n`);
+    profiles = await mkdtemp(join(tmpdir(), 'confine-kube-'));
+  });
+
+  afterAll(async () => {
+    if (played) await run('podman', ['kube', 'play', '--down', `${REPO}${DIR}deployment.yaml`], PODMAN_ENV);
+    await run('podman', ['secret', 'rm', secret], PODMAN_ENV);
+    await rm(profiles, { recursive: true, force: true });
+  });
+
+  it('kubernetes_deployment_played_by_podman_runs_jails_with_exactly_its_privileges', async (ctx) => {
+    if (unavailable) {
+      expect(process.env.CONFINE_ALLOW_NO_CONTAINER, `cannot play the Deployment with podman: ${unavailable} (CONFINE_ALLOW_NO_CONTAINER=1 accepts that)`).toBe('1');
+      return ctx.skip();
+    }
+    // The node's kubelet seccomp directory, holding the generated profile under the name the manifest uses.
+    await copyFile(`${REPO}security/seccomp.json`, join(profiles, container.securityContext!.seccompProfile!.localhostProfile!));
+    // podman 4 reads a Secret from its own store: a JSON map of key -> base64 value.
+    const secretFile = join(profiles, 'secret.json');
+    await writeFile(secretFile, JSON.stringify({ API_KEYS: Buffer.from(`alpha:${keyA},bravo:${keyB}`).toString('base64') }));
+    await run('podman', ['secret', 'rm', secret], PODMAN_ENV);
+    expect((await run('podman', ['secret', 'create', secret, secretFile], PODMAN_ENV)).code).toBe(0);
+    await run('podman', ['pod', 'rm', '-f', pod], PODMAN_ENV);
+
+    const play = await run('podman', ['kube', 'play', '--configmap', `${REPO}${DIR}configmap.yaml`, '--seccomp-profile-root', profiles, `${REPO}${DIR}deployment.yaml`], PODMAN_ENV);
+    played = true;
+    expect(play.code, play.stderr).toBe(0);
+    await waitReady(name);
+    await expectDocumentedPrivileges(name);
+    // The ConfigMap reached the service: WORKERS as the manifest sets it.
+    const workers = await run('podman', ['exec', name, 'printenv', 'WORKERS'], PODMAN_ENV);
+    expect(workers.stdout.trim()).toBe(configData.WORKERS);
+    await expectJailsServeTwoTenants(name, keyA, keyB);
+  }, 300_000);
 });
