@@ -161,4 +161,25 @@ describe('deploy/systemd/confine.service reproduced (tests/deploy/unit-sandbox.s
     // SIGTERM (KillMode=mixed sends it to the main process): the service drains and exits 0.
     expect(await exited, output).toBe(0);
   }, 300_000);
+
+  it('systemd_unit_left_out_directives_would_break_jails_as_the_unit_says', async (ctx) => {
+    if (process.getuid?.() !== 0) {
+      process.stderr.write('\n!!! left-out directive check SKIPPED: needs root !!!\n\n');
+      return ctx.skip();
+    }
+    // Each directive the unit leaves out, added back: the jail fails with the reason its comment gives.
+    const cases: [string, RegExp][] = [
+      ['ProtectKernelTunables', /bwrap: cannot open \/proc\/sys\/user\/max_user_namespaces: Read-only file system/],
+      ['ProtectControlGroups', /EROFS: read-only file system, (open|mkdir) '\/sys\/fs\/cgroup\//],
+    ];
+    for (const [directive, failure] of cases) {
+      const unit = join(dir, `${directive}.service`);
+      await writeFile(unit, text.replace(/^\[Install\]$/m, `${directive}=yes\n\n[Install]`));
+      const out = await run(`${REPO}tests/deploy/unit-sandbox.sh`, [unit, '-', process.execPath, `${REPO}dist/cli/main.js`, 'exec', '--json', '--', 'echo', 'hi'], {
+        CONFINE_STATE_DIR: '/var/lib/confine', CONFINE_UID_BASE: '1950483100', CONFINE_UID_COUNT: '8', HOME: '/root',
+      });
+      expect(out.code, directive).not.toBe(0);
+      expect(out.stdout + out.stderr, directive).toMatch(failure);
+    }
+  }, 120_000);
 });

@@ -9,6 +9,7 @@
 #   PrivateTmp=        fresh /tmp and /var/tmp      ProtectHome=yes  empty, mode-000 /home, /root, /run/user
 #   PrivateDevices=    a /dev with only null zero full random urandom tty
 #   CapabilityBoundingSet=, AmbientCapabilities=, NoNewPrivileges=   through setpriv
+#   ProtectKernelTunables=, ProtectControlGroups=   (left out of the unit) /proc/sys, /sys/fs/cgroup read-only
 # Not reproduced (seccomp filters systemd compiles): SystemCallFilter=, RestrictAddressFamilies=,
 # SystemCallArchitectures=, LockPersonality=, RestrictRealtime=, RestrictSUIDSGID=, ProtectClock=;
 # tests/deploy/systemd.test.ts checks those against what the service was traced calling instead.
@@ -16,8 +17,10 @@
 set -euo pipefail
 unit=$1; cg=$2; shift 2
 
+# Read once, before any mount hides the file (PrivateTmp covers a unit copy kept in /tmp).
+unit_text=$(cat "$unit")
 get() { # last value of KEY= in [Service]
-  awk -v k="$1" '/^\[/ { s = ($0 == "[Service]") } s && index($0, k "=") == 1 { v = substr($0, length(k) + 2) } END { print v }' "$unit"
+  printf '%s\n' "$unit_text" | awk -v k="$1" '/^\[/ { s = ($0 == "[Service]") } s && index($0, k "=") == 1 { v = substr($0, length(k) + 2) } END { print v }'
 }
 
 if [ "$cg" != "--inner" ]; then
@@ -52,6 +55,16 @@ if [ "$(get ProtectSystem)" = strict ]; then
   done
   # A mount that stayed writable would make this an approximation of nothing.
   if touch /usr/.unit-sandbox-probe 2>/dev/null; then rm -f /usr/.unit-sandbox-probe; echo "unit-sandbox: /usr is still writable" >&2; exit 1; fi
+fi
+
+# Two directives the unit leaves out, reproduced so a test can show what each would break.
+if [ "$(get ProtectKernelTunables)" = yes ]; then
+  mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys
+fi
+if [ "$(get ProtectControlGroups)" = yes ]; then
+  awk '$5 ~ "^/sys/fs/cgroup" { print $5 }' /proc/self/mountinfo | while read -r point; do
+    mount -o remount,bind,ro "$point" 2>/dev/null || mount -o remount,ro "$point"
+  done
 fi
 
 if [ "$(get PrivateTmp)" = yes ]; then
