@@ -50,8 +50,9 @@ export function run(file: string, args: readonly string[], env: Record<string, s
   return new Promise((resolve) => {
     execFile(file, args, { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      // A program that could not start at all (ENOENT) says so through stderr.
-      resolve({ code, stdout, stderr: stderr || (error ? error.message : '') });
+      // A program that could not start (ENOENT) or was killed says so through stderr.
+      const why = error ? `${error.message}${error.signal ? ` (killed by ${error.signal})` : ''}` : '';
+      resolve({ code, stdout, stderr: stderr || why });
     });
   });
 }

@@ -50,7 +50,8 @@ if [ "$(get ProtectSystem)" = strict ]; then
   awk '{ print $5, $6 }' /proc/self/mountinfo | while read -r point options; do
     case "$point" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*|"$state"|"$state"/*) continue ;; esac
     case "$point" in *\\*) continue ;; esac # escaped names (spaces): none that matter here
-    flags=$(echo "$options" | tr ',' '\n' | grep -E '^(nosuid|nodev|noexec|relatime|noatime|nodiratime|strictatime)$' | paste -sd, -)
+    # (grep finds nothing for a plain "rw" mount: with pipefail that must not end the script)
+    flags=$(echo "$options" | tr ',' '\n' | { grep -E '^(nosuid|nodev|noexec|relatime|noatime|nodiratime|strictatime)$' || true; } | paste -sd, -)
     mount -o "remount,bind,ro${flags:+,$flags}" "$point" 2>/dev/null || true
   done
   # A mount that stayed writable would make this an approximation of nothing.
