@@ -24,6 +24,11 @@ cat "$run/job.log"
 count() { # vitest JSON -> "passed failed skipped"
   node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(r.numPassedTests, r.numFailedTests, r.numPendingTests + r.numTodoTests)' "$1" 2>/dev/null || echo "0 1 0"
 }
+failures() { # vitest JSON -> one line per failed test
+  node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); for (const f of r.testResults) for (const t of f.assertionResults) if (t.status === "failed") console.log(`FAILED (${process.argv[2]}): ${f.name.replace(/^.*\/tests\//, "tests/")} > ${t.title}`)' "$1" "$2" 2>/dev/null
+}
+grep '^CHECK FAIL' "$run/job.log"
+failures "$run/unit.json" "unit placement"; failures "$run/root.json" "root placement"
 read -r cp cf < "$run/cli-summary" 2>/dev/null || { cp=0; cf=1; }
 read -r up uf us < <(count "$run/unit.json")
 read -r rp rf rs < <(count "$run/root.json")

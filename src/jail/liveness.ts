@@ -23,6 +23,8 @@ export interface ProcessIdentity {
  * (Owners written before the namespace was part of it lack the last field: they are judged as this one's.)
  */
 const OWNER = /^(\d+)\.(\d+)\.([0-9a-f]{8})(?:\.(\d+))?$/;
+/** The initial pid namespace's inode: a fixed kernel constant (PROC_PID_INIT_INO, include/linux/proc_ns.h). */
+export const INITIAL_PID_NAMESPACE = String(0xeffffffc);
 /** Names written before owners carried a start time: `<pid>-<anything>`. */
 const LEGACY = /^(\d+)-/;
 
@@ -112,7 +114,14 @@ export function isOwnerAlive(owner: string): boolean {
   if (match) {
     const [, pid, startTicks, boot, pidNamespace] = match;
     if (boot !== SELF.boot) return false;
-    if (pidNamespace !== undefined && pidNamespace !== SELF.pidNamespace) return pidNamespaceInUse(pidNamespace);
+    if (pidNamespace !== undefined && pidNamespace !== SELF.pidNamespace) {
+      // The initial pid namespace is every other one's ancestor, and from inside a child namespace with its
+      // own /proc (a container's service, an instance under `unshare --pid --mount-proc`) none of its
+      // processes is visible: its owners cannot be judged from here, so they are never taken for dead (such
+      // a sweep killed a live host CLI's jail sharing the cgroup parent; found by make test-v2).
+      if (pidNamespace === INITIAL_PID_NAMESPACE) return true;
+      return pidNamespaceInUse(pidNamespace);
+    }
     const stat = procStat(Number(pid));
     return stat !== undefined && stat.startTicks === startTicks && stat.state !== 'Z' && stat.state !== 'X';
   }

@@ -70,7 +70,7 @@ describe('confine exec (real CLI)', () => {
   it('memory_bomb_via_cli_ends_memory_limit', async () => {
     const memoryMiB = 64;
     const { status, result } = await exec('x=aaaaaaaaaaaaaaaa; while :; do x="$x$x"; done\n', ['--memory', String(memoryMiB), '--timeout', '20']);
-    expect(result.exit_reason).toBe('memory_limit');
+    expect(result.exit_reason, JSON.stringify(result)).toBe('memory_limit'); // the whole result when it is not
     expect(result.peak_memory_bytes).toBeLessThanOrEqual(memoryMiB * 1024 * 1024);
     expect(status).not.toBe(0);
   });
