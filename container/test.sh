@@ -74,6 +74,13 @@ else
   not_ok image_builds_without_a_registry "$(tail -5 /tmp/confine-container-build.log)"
   echo "$passed passed, $failed failed"; exit 1
 fi
+# A terraform that is not the pinned binary (one byte appended) must stop the build.
+cp "$here/context/terraform" "$here/context/terraform.good" && printf '\0' >> "$here/context/terraform"
+out=$(podman build --pull=never --no-cache --target terraform -t localhost/confine-tampered:check "$repo" 2>&1); rc=$?
+mv -f "$here/context/terraform.good" "$here/context/terraform"
+podman rmi localhost/confine-tampered:check >/dev/null 2>&1
+if [ $rc != 0 ] && grep -q 'terraform: FAILED' <<<"$out"; then ok a_terraform_other_than_the_pinned_one_fails_the_build
+else not_ok a_terraform_other_than_the_pinned_one_fails_the_build "rc=$rc $(tail -2 <<<"$out")"; fi
 rm -rf "$here/context"
 pinned=$(awk '{print $1}' "$here/terraform.sha256")
 actual=$(podman run --rm --network=none --entrypoint sha256sum "$IMAGE" /usr/local/bin/terraform | awk '{print $1}')
