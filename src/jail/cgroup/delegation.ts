@@ -11,6 +11,7 @@
 // refused with the reason and what to do, never half-used.
 import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { commandOf, descendsFrom, familyHead } from './family.js';
 import { isErrno, makeDirTree, pidsIn, writeText } from './fsutil.js';
 
@@ -85,7 +86,7 @@ export async function evacuateAndEnable(dir: string, name: string, cgroupPath: s
             'its controllers can only be enabled once it holds no process, and confine moves only its own',
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
       continue;
     }
     if (pids.length > 0) makeDirTree(supervisor);
