@@ -20,8 +20,8 @@ export const SUPERVISOR = 'confine-supervisor';
 /** What to do when the current cgroup is not ours: the same text in errors and in `confine doctor`. */
 export const DELEGATION_ADVICE =
   'Run confine in a cgroup delegated to it: as the systemd service (a unit with Delegate=yes, e.g. deploy/systemd/confine.service), ' +
-  'or for one CLI command: systemd-run --scope -p Delegate=yes confine ... (as root; add --user for a user manager with delegation); ' +
-  'in a container, give it a private cgroup namespace with a writable cgroup2 mount';
+  'or for one CLI command: sudo systemd-run --scope -p Delegate=yes confine ...; ' +
+  'in a container, give it a private cgroup namespace and a writable cgroup2 mount';
 
 /** The current cgroup cannot host job groups; `reason` says why, `advice` what to do. */
 export class CgroupDelegationError extends Error {
