@@ -2,7 +2,7 @@
 # makes a jail fail; the messages are in the README "Run it in a container"). Sourced by bash scripts.
 #   SYS_ADMIN     mount(2): per-workspace tmpfs (size/inode quota), the entrypoint's remounts of the container's
 #                 own cgroups and of /proc/sys/user, bwrap's mounts; without it: `ENOENT: mkdir
-#                 '/sys/fs/cgroup/memory/confine'` (cgroups stay read-only), and `unmount ... failed`
+#                 '/sys/fs/cgroup/memory/confine'` (the container's cgroups stay read-only)
 #   SETUID        each jail runs as its own leased host uid: `setresuid: Operation not permitted`
 #   SETGID        ... and gid, with no supplementary groups: `setgroups: Operation not permitted`
 #   SETPCAP       the jail's capability bounding set is emptied: `drop bounding set: Operation not permitted`
