@@ -50,7 +50,8 @@ if [ "${NO_REPO:-0}" != 1 ] && [ ! -d "$run/repo" ]; then
   mkdir -p "$run/repo.tmp"
   # Not .git (large, and no job needs history) nor earlier harness runs kept inside the tree.
   # tar exits 1 when a file changed while it was read (others edit the tree meanwhile): still a usable copy.
-  tar -C "$src" --exclude=./.git --exclude=./.uml-runs --warning=no-file-changed --ignore-failed-read -cf - . \
+  # container/context holds the image build's hard-linked provider mirror (~700 MB) while an image builds.
+  tar -C "$src" --exclude=./.git --exclude=./.uml-runs --exclude=./container/context --warning=no-file-changed --ignore-failed-read -cf - . \
     | tar -C "$run/repo.tmp" -xf - || [ "${PIPESTATUS[0]}" = 1 ]
   mv "$run/repo.tmp" "$run/repo"
 fi

@@ -22,6 +22,12 @@ export interface JailHostConfig {
   uidBase: number;
   uidCount: number;
   /**
+   * Directory below the service's own cgroup that holds its job groups (default `confine`). Every host
+   * using one name sweeps the others' dead groups there; a test that plants dead-looking groups on purpose
+   * uses its own name so no other process's sweep takes them first.
+   */
+  cgroupGroup?: string;
+  /**
    * Workspaces kept mounted ahead of demand (0 = none, the default): a pool takes the tmpfs mount and
    * the uid lease off the request's path. Pooled workspaces were never used by a jail.
    */
@@ -87,7 +93,7 @@ export class JailHost {
     await mkdir(config.stateDir, { recursive: true, mode: 0o711 });
     await checkStateDirReachable(config.stateDir); // before anything is built that no jail could use
     const tools = resolveHostTools();
-    const cgroups = await detectCgroups();
+    const cgroups = await detectCgroups(config.cgroupGroup);
     const arch = hostSeccompArch();
     const seccomp = {
       shell: compileSeccomp(POLICIES.shell, arch),

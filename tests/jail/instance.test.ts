@@ -98,10 +98,16 @@ describe('owner identity', () => {
   });
 });
 
+/**
+ * The dead-looking groups these tests plant are, to every other process's sweep, just as dead: they live in
+ * their own job-group directory so a test file running beside this one cannot sweep them first.
+ */
+const GROUP = 'confine-instance-test';
+
 describe('sweep after pid reuse', () => {
   it('predecessorWithThisPid_leftovers_areSweptAtOpen_andThisInstancesOwnStay', async () => {
     const dir = stateDir();
-    const cgroups = await detectCgroups();
+    const cgroups = await detectCgroups(GROUP);
     // The predecessor's job cgroup, still holding a process (a jail it never got to kill).
     const theirs = `${PREDECESSOR}-cgroup`;
     const theirGroup = await cgroups.create(theirs, CGROUP_LIMITS);
@@ -127,7 +133,7 @@ describe('sweep after pid reuse', () => {
     mkdirSync(join(trees, `.building-${PREDECESSOR}-t`, 'bin'), { recursive: true });
     mkdirSync(join(trees, `.building-${ownedName('t')}`, 'bin'), { recursive: true });
 
-    const host = await JailHost.open({ stateDir: dir, uidBase: UID_BASE, uidCount: UID_COUNT });
+    const host = await JailHost.open({ stateDir: dir, uidBase: UID_BASE, uidCount: UID_COUNT, cgroupGroup: GROUP });
     try {
       await sleeperExit; // killed by the sweep, not left running
       expect(alive(sleeper.pid!)).toBe(false);
@@ -146,7 +152,7 @@ describe('sweep after pid reuse', () => {
 
   it('sweep_whileThisInstanceRuns_removesOnlyThePredecessorsAndTheLiveWorkspaceStillRuns', async () => {
     const dir = stateDir();
-    const host = await JailHost.open({ stateDir: dir, uidBase: UID_BASE, uidCount: UID_COUNT });
+    const host = await JailHost.open({ stateDir: dir, uidBase: UID_BASE, uidCount: UID_COUNT, cgroupGroup: GROUP });
     const workspace = await host.createWorkspace({ sizeBytes: 4 * MiB, maxInodes: DEFAULT_WORKSPACE_INODES });
     try {
       const theirWorkspace = join(dir, 'workspaces', `${PREDECESSOR}-ws`);
