@@ -34,7 +34,10 @@ export function detectAction(input: ActionInput): ActionResult {
   const fromQuery = input.query.getAll('Action');
   if (fromQuery.length > 1) return { ok: false, reason: 'query-protocol request must name exactly one Action', protocol: queryProtocol };
   if (fromQuery.length === 1 && input.method === 'GET') return named(queryProtocol, fromQuery[0] ?? '');
-  return { ok: true, detected: { protocol: 'rest', action: input.method.toUpperCase() } };
+  const method = input.method.toUpperCase();
+  // A "read" that carries a body could be a query-protocol write in disguise (no form content type).
+  if ((method === 'GET' || method === 'HEAD') && input.body.length > 0) return { ok: false, reason: `${method} with a body is not relayed`, protocol: queryProtocol === 'ec2' ? 'ec2' : 'rest' };
+  return { ok: true, detected: { protocol: 'rest', action: method } };
 }
 
 function named(protocol: AwsProtocol, action: string): ActionResult {
