@@ -10,6 +10,8 @@ import type { EgressCall, EgressProxy, EgressProxyOptions } from './types.js';
 /** Bounds on what one connection may send before its call is read (slowloris, header floods). */
 const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_CALLS_KEPT = 10_000;
+/** The door caps concurrent connections too; this bound holds even if it did not. */
+const MAX_CONNECTIONS = 32;
 
 export interface EgressSocketOwner {
   uid: number;
@@ -35,6 +37,7 @@ export async function startEgressProxy(options: EgressProxyOptions & { socketOwn
       else res.destroy();
     });
   });
+  server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.socketPath, () => {
