@@ -1,6 +1,6 @@
 // Sends one re-signed call upstream and streams the answer back to the jail, counting every byte against
 // the run's budget and bounding the call's time. Nothing is buffered on the way down.
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpRequest, type Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Budget } from './budget.js';
 
@@ -13,6 +13,8 @@ export interface ForwardInput {
   body: Buffer;
   budget: Budget;
   signal: AbortSignal;
+  /** The proxy's own connection pool, destroyed with it (no idle upstream socket outlives the run). */
+  agent: Agent;
 }
 
 export interface ForwardOutcome {
@@ -45,6 +47,7 @@ export function forward(input: ForwardInput, res: ServerResponse): Promise<Forwa
       path: input.pathAndQuery,
       headers: input.headers,
       signal: input.signal,
+      agent: input.agent,
     });
     const cut = (reason: string, capped = false): void => {
       upstream.destroy();

@@ -1,6 +1,6 @@
 // One call from the jail, start to end: count it, read its scope and action, check the allowlist, then
 // either answer an AWS-shaped refusal or re-sign and forward it. Every call, allowed or not, is recorded.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Agent, IncomingMessage, ServerResponse } from 'node:http';
 import { detectAction } from './action.js';
 import { MAX_REQUEST_BODY_BYTES, readBoundedBody } from './body.js';
 import type { Budget } from './budget.js';
@@ -18,6 +18,7 @@ export interface HandlerContext {
   budget: Budget;
   upstream: string | undefined;
   signal: AbortSignal;
+  agents: { http: Agent; https: Agent };
   record: (call: EgressCall) => void;
 }
 
@@ -80,7 +81,7 @@ export async function handleCall(ctx: HandlerContext, req: IncomingMessage, res:
     ctx.credentials,
   );
   const outcome = await forward(
-    { target: destination, method, pathAndQuery: rawUrl, headers, body: body.body, budget: ctx.budget, signal: ctx.signal },
+    { target: destination, method, pathAndQuery: rawUrl, headers, body: body.body, budget: ctx.budget, signal: ctx.signal, agent: destination.protocol === 'https:' ? ctx.agents.https : ctx.agents.http },
     res,
   );
   call.allowed = outcome.capped !== true;

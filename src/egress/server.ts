@@ -1,7 +1,8 @@
 // The per-run egress proxy: an HTTP server on a unix socket (the door relays the jail's TCP connections
 // to it), holding the run's real credentials in memory only. Its calls() are the run's egress evidence.
 import { chmod, chown, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { Agent as HttpAgent, createServer, type Server } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { Budget } from './budget.js';
 import { checkUpstream } from './endpoint.js';
 import { handleCall } from './handler.js';
@@ -28,7 +29,8 @@ export async function startEgressProxy(options: EgressProxyOptions & { socketOwn
     if (calls.length < MAX_CALLS_KEPT) calls.push(call);
     options.onCall?.(call);
   };
-  const ctx = { credentials: options.credentials, policy: options.policy, budget, upstream, signal: aborter.signal, record };
+  const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: MAX_CONNECTIONS }), https: new HttpsAgent({ keepAlive: true, maxSockets: MAX_CONNECTIONS }) };
+  const ctx = { credentials: options.credentials, policy: options.policy, budget, upstream, signal: aborter.signal, agents, record };
   const server: Server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: options.caps.ms, headersTimeout: Math.min(options.caps.ms, 10_000) }, (req, res) => {
     handleCall(ctx, req, res).catch((error: unknown) => {
       // A bug here must not leave the jail's call hanging, nor take the service down.
@@ -55,6 +57,8 @@ export async function startEgressProxy(options: EgressProxyOptions & { socketOwn
     close: () => {
       closing ??= (async () => {
         aborter.abort();
+        agents.http.destroy();
+        agents.https.destroy();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await rm(options.socketPath, { force: true });

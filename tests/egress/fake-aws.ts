@@ -29,13 +29,15 @@ export interface FakeAws {
   padBytes: number;
   /** Delay (ms) before every answer (to run a call past its time cap). */
   delayMs: number;
+  /** Connections open to the fake right now (a closed proxy must leave none). */
+  connections(): Promise<number>;
   close(): Promise<void>;
 }
 
 const MAX_BODY = 1 << 20;
 
 export async function startFakeAws(credentials: AwsCredentials): Promise<FakeAws> {
-  const fake: FakeAws = { url: '', requests: [], objects: new Map(), padBytes: 0, delayMs: 0, close: () => Promise.resolve() };
+  const fake: FakeAws = { url: '', requests: [], objects: new Map(), padBytes: 0, delayMs: 0, connections: () => Promise.resolve(0), close: () => Promise.resolve() };
   const server: Server = createServer((req, res) => {
     readBody(req)
       .then((body) => answer(fake, credentials, req, body, res))
@@ -47,6 +49,7 @@ export async function startFakeAws(credentials: AwsCredentials): Promise<FakeAws
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   fake.url = `http://127.0.0.1:${port}`;
+  fake.connections = () => new Promise((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
   fake.close = () =>
     new Promise<void>((resolve, reject) => {
       server.closeAllConnections();

@@ -111,10 +111,12 @@ describe('egress proxy containment', () => {
     }
   });
 
-  it('close_ends_a_call_in_flight_and_removes_the_socket', async () => {
+  it('close_ends_a_call_in_flight_and_leaves_no_socket_or_connection', async () => {
     const run = await openProxy(fake.url);
-    fake.delayMs = 10_000;
     try {
+      // Two finished calls at once leave idle keep-alive connections in the proxy's pool.
+      await Promise.all([send(identity, run), send(identity, run)]);
+      fake.delayMs = 10_000;
       const pending = send(identity, run).then(
         (answer) => `status ${answer.status}`,
         (error: unknown) => `error ${error instanceof Error ? error.message : String(error)}`,
@@ -130,6 +132,13 @@ describe('egress proxy containment', () => {
         socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
       });
       expect(refused).toBe('ENOENT');
+      // No upstream connection outlives the proxy either (its pool is destroyed with it).
+      let open = await fake.connections();
+      for (let i = 0; i < 50 && open > 0; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        open = await fake.connections();
+      }
+      expect(open).toBe(0);
     } finally {
       fake.delayMs = 0;
       await closeProxy(run);
