@@ -47,7 +47,10 @@ export async function handleCall(ctx: HandlerContext, req: IncomingMessage, res:
   // Only origin-form paths: an absolute URL here would ask the proxy to go somewhere else (SSRF).
   const rawUrl = req.url ?? '/';
   if (!rawUrl.startsWith('/') || rawUrl.startsWith('//')) return deny('request target must be a path');
-  const url = new URL(rawUrl, 'http://egress.invalid');
+  // Sign exactly the path that is sent: a URL parser would resolve `..` and re-encode (S3 keys may hold both).
+  const queryAt = rawUrl.indexOf('?');
+  const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
+  const query = new URLSearchParams(queryAt === -1 ? '' : rawUrl.slice(queryAt + 1));
   const sha = req.headers['x-amz-content-sha256'];
   // Chunk-signed uploads carry the placeholder key's signature in every chunk; they are writes anyway.
   if (typeof sha === 'string' && sha.startsWith('STREAMING-')) return deny('chunk-signed (streaming) uploads are not relayed');
@@ -59,7 +62,7 @@ export async function handleCall(ctx: HandlerContext, req: IncomingMessage, res:
   const detected = detectAction({
     service: scope.scope.service,
     method,
-    query: url.searchParams,
+    query,
     contentType: req.headers['content-type'],
     target: typeof target === 'string' ? target : undefined,
     body: body.body,
@@ -76,7 +79,7 @@ export async function handleCall(ctx: HandlerContext, req: IncomingMessage, res:
 
   const destination = endpointFor(call.service, call.region, ctx.upstream);
   const headers = await resign(
-    { method, path: url.pathname, query: url.searchParams, headers: req.headers, body: body.body, service: call.service, region: call.region },
+    { method, path, query, headers: req.headers, body: body.body, service: call.service, region: call.region },
     destination,
     ctx.credentials,
   );

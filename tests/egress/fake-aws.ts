@@ -84,7 +84,7 @@ async function answer(fake: FakeAws, credentials: AwsCredentials, req: IncomingM
   const { service, region } = verdict.scope;
   if (service === 'sts' && action === 'GetCallerIdentity') return send(res, 200, 'text/xml', bodies.callerIdentity(credentials.aws_access_key_id));
   if (service === 'ec2') return ec2(fake, res, action, region, form);
-  if (service === 's3') return s3(fake, req, res, url.pathname);
+  if (service === 's3') return s3(fake, req, res, (req.url ?? '/').split('?')[0] ?? '/');
   send(res, 400, 'text/xml', bodies.queryError('InvalidAction', `fake-aws does not implement ${service}:${action}`));
 }
 

@@ -73,6 +73,15 @@ describe('egress proxy: allowed reads', () => {
     ]);
   });
 
+  it('s3_key_with_dot_segments_and_escapes_is_signed_as_sent', async () => {
+    run = await openProxy(fake.url);
+    fake.objects.set('confine-bucket/a/../odd key+1.txt', { body: 'odd', contentType: 'text/plain' });
+    const answer = await send({ service: 's3', method: 'GET', path: '/confine-bucket/a/../odd%20key%2B1.txt' }, run);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toBe('odd');
+    expect(fake.requests.at(-1)?.signatureOk).toBe(true);
+  });
+
   it('second_region_in_the_list_is_answered', async () => {
     run = await openProxy(fake.url);
     const answer = await send({ ...ec2('DescribeAvailabilityZones'), region: 'eu-west-1' }, run);
