@@ -1,8 +1,13 @@
 // What a hostile jail could try against the proxy itself: steer it to another host (absolute URL,
 // Host header, a crafted scope), skip signing, flood it with a body, or read the real credentials back
-// from anything the proxy says. Each attempt is refused, named in calls(), and sends nothing upstream.
-import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
+// from anything the proxy says. Each attempt is refused, named in calls(), and sends nothing upstream;
+// an upstream whose TLS certificate does not verify is never called.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raw, send, signedPlaceholder, type Answer } from './client.js';
 import { startFakeAws, type FakeAws } from './fake-aws.js';
@@ -142,6 +147,32 @@ describe('egress proxy containment', () => {
     } finally {
       fake.delayMs = 0;
       await closeProxy(run);
+    }
+  });
+});
+
+describe('egress proxy upstream TLS', () => {
+  it('https_upstream_with_an_unverifiable_certificate_is_not_called', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'confine-egress-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    let served = 0;
+    const impostor = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => {
+      served += 1;
+      res.end('<GetCallerIdentityResponse/>');
+    });
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    const run = await openProxy(`https://127.0.0.1:${(impostor.address() as AddressInfo).port}`);
+    try {
+      const answer = await send(identity, run);
+      expect(answer.status).toBe(502);
+      expect(served).toBe(0);
+      expect(run.proxy.calls()).toEqual([expect.objectContaining({ allowed: true, status: 502 })]);
+      expect(run.proxy.calls()[0]?.reason).toMatch(/certificate/);
+    } finally {
+      await closeProxy(run);
+      impostor.closeAllConnections();
+      await new Promise((resolve) => impostor.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
