@@ -33,8 +33,9 @@ export async function startEgressProxy(options: EgressProxyOptions & { socketOwn
   const ctx = { credentials: options.credentials, policy: options.policy, budget, upstream, signal: aborter.signal, agents, record };
   const server: Server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: options.caps.ms, headersTimeout: Math.min(options.caps.ms, 10_000) }, (req, res) => {
     handleCall(ctx, req, res).catch((error: unknown) => {
-      // A bug here must not leave the jail's call hanging, nor take the service down.
-      record({ service: '', action: '', region: '', method: req.method ?? '', status: 500, bytes: 0, ms: 0, allowed: false, reason: `proxy error: ${error instanceof Error ? error.message : String(error)}` });
+      // A bug here (or a throwing onCall) must not leave the jail's call hanging, nor take the service
+      // down; the failure is kept in calls() without calling onCall again.
+      if (calls.length < MAX_CALLS_KEPT) calls.push({ service: '', action: '', region: '', method: req.method ?? '', status: 500, bytes: 0, ms: 0, allowed: false, reason: `proxy error: ${error instanceof Error ? error.message : String(error)}` });
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });

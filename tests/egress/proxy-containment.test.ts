@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raw, send, signedPlaceholder, type Answer } from './client.js';
 import { startFakeAws, type FakeAws } from './fake-aws.js';
-import { closeProxy, openProxy, REAL, secretsIn } from './support.js';
+import { startEgressProxy } from '../../src/egress/index.js';
+import { CAPS, closeProxy, openProxy, POLICY, REAL, secretsIn } from './support.js';
 
 let fake: FakeAws;
 beforeAll(async () => {
@@ -147,6 +148,33 @@ describe('egress proxy containment', () => {
     } finally {
       fake.delayMs = 0;
       await closeProxy(run);
+    }
+  });
+});
+
+describe('egress proxy robustness', () => {
+  it('throwing_on_call_hook_neither_hangs_the_call_nor_loses_it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'confine-egress-'));
+    const socketPath = join(dir, 'proxy.sock');
+    const proxy = await startEgressProxy({
+      socketPath,
+      credentials: REAL,
+      policy: POLICY,
+      caps: CAPS,
+      upstream: fake.url,
+      onCall: () => {
+        throw new Error('audit sink down');
+      },
+    });
+    try {
+      const answer = await send(identity, { socketPath });
+      expect(answer.status).toBe(200);
+      const calls = proxy.calls();
+      expect(calls[0]).toEqual(expect.objectContaining({ action: 'GetCallerIdentity', allowed: true, status: 200 }));
+      expect(calls.at(-1)?.reason).toBe('proxy error: audit sink down');
+    } finally {
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
