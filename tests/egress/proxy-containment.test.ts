@@ -3,7 +3,7 @@
 // from anything the proxy says. Each attempt is refused, named in calls(), and sends nothing upstream;
 // an upstream whose TLS certificate does not verify is never called.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -175,6 +175,40 @@ describe('egress proxy robustness', () => {
     } finally {
       await proxy.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('egress proxy socket', () => {
+  /** Connects to the socket as another uid, the way the door does after dropping privileges. */
+  const connectAs = (uid: number, socketPath: string): string => {
+    const script = `const s=require('net').connect(process.argv[1]);s.on('connect',()=>{console.log('connected');s.destroy()});s.on('error',e=>console.log(e.code))`;
+    return execFileSync(process.execPath, ['-e', script, socketPath], { uid, gid: uid, encoding: 'utf8' }).trim();
+  };
+
+  it('socket_admits_only_the_given_owner_uid', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'confine-egress-'));
+    chmodSync(dir, 0o711);
+    const socketPath = join(dir, 'proxy.sock');
+    const proxy = await startEgressProxy({ socketPath, credentials: REAL, policy: POLICY, caps: CAPS, upstream: fake.url, socketOwner: { uid: 65534, gid: 65534 } });
+    try {
+      expect(statSync(socketPath).mode & 0o777).toBe(0o660);
+      expect(statSync(socketPath).uid).toBe(65534);
+      expect(connectAs(65534, socketPath)).toBe('connected');
+      expect(connectAs(65533, socketPath)).toBe('EACCES');
+    } finally {
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('socket_without_an_owner_is_private_to_the_service', async () => {
+    const run = await openProxy(fake.url);
+    try {
+      expect(statSync(run.socketPath).mode & 0o777).toBe(0o600);
+      expect(statSync(run.socketPath).uid).toBe(process.getuid?.());
+    } finally {
+      await closeProxy(run);
     }
   });
 });
