@@ -14,12 +14,7 @@ const MAX_CALLS_KEPT = 10_000;
 /** The door caps concurrent connections too; this bound holds even if it did not. */
 const MAX_CONNECTIONS = 32;
 
-export interface EgressSocketOwner {
-  uid: number;
-  gid: number;
-}
-
-export async function startEgressProxy(options: EgressProxyOptions & { socketOwner?: EgressSocketOwner }): Promise<EgressProxy> {
+export async function startEgressProxy(options: EgressProxyOptions): Promise<EgressProxy> {
   const upstream = options.upstream === undefined ? undefined : checkUpstream(options.upstream).origin;
   checkCaps(options.caps);
   const calls: EgressCall[] = [];

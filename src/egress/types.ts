@@ -50,6 +50,11 @@ export interface EgressProxyOptions {
   /** Send every call to this origin instead of the real regional endpoint (TF_EGRESS_UPSTREAM_URL). */
   upstream?: string;
   onCall?: (call: EgressCall) => void;
+  /**
+   * Owner of the socket file. Without it the socket is 0600 to the service; with it, 0660 owned by this
+   * uid/gid, so the door (which connects after dropping to that uid) may connect and no other uid may.
+   */
+  socketOwner?: { uid: number; gid: number };
 }
 
 export interface EgressProxy {
