@@ -36,8 +36,14 @@ else
   echo "ok v2_shell_image_builds_and_saves $(( $(date +%s) - t )) s, $(du -m "$run/confine.tar" | cut -f1) MB"
 fi
 cp "$here"/checks/*.sh "$run/checks/"
-# seccomp: the guest sees the host's / read-only, so the profile path is the same there.
-echo "${PRIVILEGES[*]}" > "$run/privileges"
+# seccomp: the guest sees the host's / read-only, but not a checkout under /tmp (a tmpfs there): the profile
+# travels in the run directory (/run/tb in the guest).
+privileges="${PRIVILEGES[*]}"
+if [ -f "$_confine_repo/security/seccomp.json" ]; then
+  cp "$_confine_repo/security/seccomp.json" "$run/seccomp.json"
+  privileges=${privileges//"$_confine_repo/security/seccomp.json"/\/run\/tb\/seccomp.json}
+fi
+echo "$privileges" > "$run/privileges"
 cat > "$run/guest-containers.conf" <<'CONF'
 # podman inside the cgroup v2 guest: no systemd there, so cgroupfs and file events; crun handles v2.
 [containers]

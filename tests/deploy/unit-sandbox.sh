@@ -68,14 +68,30 @@ if [ "$(get ProtectControlGroups)" = yes ]; then
   done
 fi
 
+# A real installation lives outside what the unit hides (/opt/confine); a checkout under /tmp or /root (where
+# a CI clone may sit) is carried across the hiding mount at the same path, so the reproduction can run it.
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+hide() { # hide DIR with a tmpfs (OPTIONS), keeping the checkout visible if it lies below DIR
+  local dir=$1 options=$2 hold=''
+  case "$repo/" in "$dir"/*) hold=$(mktemp -d /run/.unit-repo.XXXXXX); mount --bind "$repo" "$hold";; esac
+  mount -t tmpfs -o "$options" tmpfs "$dir"
+  if [ -n "$hold" ]; then
+    mount -o remount,rw "$dir"
+    mkdir -p "$repo"
+    mount --move "$hold" "$repo"
+    rmdir "$hold"
+    case ",$options," in *,ro,*) mount -o remount,ro "$dir";; esac
+  fi
+}
+
 if [ "$(get PrivateTmp)" = yes ]; then
-  mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
-  [ -d /var/tmp ] && mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp
+  hide /tmp mode=1777,nosuid,nodev
+  [ -d /var/tmp ] && hide /var/tmp mode=1777,nosuid,nodev
 fi
 
 if [ "$(get ProtectHome)" = yes ]; then
   for dir in /home /root /run/user; do
-    [ -d "$dir" ] && mount -t tmpfs -o mode=000,ro,nosuid,nodev,noexec tmpfs "$dir"
+    [ -d "$dir" ] && hide "$dir" mode=000,ro,nosuid,nodev,noexec
   done
 fi
 
