@@ -20,7 +20,7 @@ export const JAIL_BIN_DIR = '/usr/bin';
 /** Jail path prefixes the tree can hold: everything under /usr, and /lib, /lib64 through symlinks into it. */
 const LINKED_TOP_DIRS = ['lib', 'lib64'] as const;
 
-interface TreeFile {
+export interface TreeFile {
   /** Path inside the tree, relative to the jail's /usr. */
   relative: string;
   hostPath: string;
@@ -79,8 +79,12 @@ export async function sweepPartialTrees(treesDir: string): Promise<string[]> {
   return removed;
 }
 
-/** The tree's directory (its jail /usr), built atomically unless an identical one exists already. */
-async function materialize(files: readonly TreeFile[], treesDir: string): Promise<string> {
+/**
+ * The tree's directory, built atomically unless an identical one exists already: root-owned copies that
+ * any jail uid can read, in the state directory (whose reachability start-up checks), whatever the
+ * permissions of the files' own location (a checkout below a 0700 home, say).
+ */
+export async function materialize(files: readonly TreeFile[], treesDir: string): Promise<string> {
   const sorted = [...files].sort((a, b) => a.relative.localeCompare(b.relative));
   const hash = createHash('sha256');
   for (const file of sorted) {

@@ -1,9 +1,10 @@
-// The analysis jail's filesystem: node and its libraries (one program tree, as shell profiles have), the
-// service's compiled code read-only, and exactly the packages that code imports. No network (the `node`
-// seccomp profile has no sockets), no /proc, /sys or /dev, no shell.
+// The analysis jail's filesystem: node and its libraries (one program tree, as shell profiles have), and a
+// tree holding the service's compiled domain code and exactly the packages it imports, read-only. No network
+// (the `node` seccomp profile has no sockets), no /proc, /sys or /dev, no shell.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { materialize, type TreeFile } from '../../../jail/profiles/program-tree.js';
 import { buildExactProfile } from '../../../jail/profiles/shell.js';
 import type { ProgramSource } from '../../../jail/profiles/host-programs.js';
 import type { Mount } from '../../../jail/spec.js';
@@ -25,20 +26,26 @@ export interface AnalysisProfile {
 export async function buildAnalysisProfile(source: ProgramSource): Promise<AnalysisProfile> {
   assertBuilt();
   const node = await buildExactProfile(['node'], source);
-  const packages = packageClosure(PACKAGES).map((dir): Mount => ({
-    kind: 'ro-bind',
-    source: dir,
-    target: join(CODE_IN_JAIL, relative(REPO_ROOT, dir)),
-  }));
-  return {
-    mounts: [
-      ...node.mounts,
-      { kind: 'ro-bind', source: join(REPO_ROOT, 'dist'), target: `${CODE_IN_JAIL}/dist` },
-      // dist/ is ESM because the repository's package.json says so; the jail sees only this much of it.
-      { kind: 'file', target: `${CODE_IN_JAIL}/package.json`, content: '{"type":"module"}\n' },
-      ...packages,
-    ],
-  };
+  // The code the jail runs is copied once into a content-addressed tree in the state directory: the jail's
+  // uid may not be able to reach the checkout itself (a clone below a 0700 home), and a tree holds exactly
+  // the compiled domain code and the packages it imports, nothing else of the repository.
+  const files: TreeFile[] = [{ relative: 'package.json', hostPath: join(REPO_ROOT, 'package.json') }];
+  for (const dir of [join(REPO_ROOT, 'dist', 'domains'), ...packageClosure(PACKAGES)]) {
+    for (const path of filesBelow(dir)) files.push({ relative: relative(REPO_ROOT, path), hostPath: path });
+  }
+  const tree = await materialize(files, source.treesDir);
+  return { mounts: [...node.mounts, { kind: 'ro-bind', source: tree, target: CODE_IN_JAIL }] };
+}
+
+/** Regular files below dir (source maps left out: the jail never needs them). */
+function filesBelow(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...filesBelow(path));
+    else if (entry.isFile() && !entry.name.endsWith('.map')) out.push(path);
+  }
+  return out;
 }
 
 /** Directories of `names` and of everything they depend on, as installed in the repository. */
