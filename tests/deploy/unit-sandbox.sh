@@ -34,6 +34,12 @@ if [ -n "${UNIT_ENV_FILE:-}" ]; then set -a; . "$UNIT_ENV_FILE"; set +a; fi
 state=/var/lib/$(get StateDirectory)
 mkdir -p "$state"; chmod "$(get StateDirectoryMode)" "$state"
 
+# A real installation lives outside what the unit hides (/opt/confine); a checkout under /tmp, /var/tmp,
+# /home or /root (where a CI clone may sit) is bound aside into the state directory (which every step leaves
+# writable) just before it is hidden, and bound back at its own path, read-only (hide below).
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+aside="$state/.unit-checkout"
+
 if [ "$(get PrivateDevices)" = yes ]; then
   pd=$(mktemp -d /tmp/.unit-dev.XXXXXX)
   mount -t tmpfs -o mode=0755,nosuid,noexec tmpfs "$pd"
@@ -68,20 +74,19 @@ if [ "$(get ProtectControlGroups)" = yes ]; then
   done
 fi
 
-# A real installation lives outside what the unit hides (/opt/confine); a checkout under /tmp or /root (where
-# a CI clone may sit) is carried across the hiding mount at the same path, so the reproduction can run it.
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-hide() { # hide DIR with a tmpfs (OPTIONS), keeping the checkout visible if it lies below DIR
-  local dir=$1 options=$2 hold=''
-  case "$repo/" in "$dir"/*) hold=$(mktemp -d /run/.unit-repo.XXXXXX); mount --bind "$repo" "$hold";; esac
+hide() { # hide DIR with a tmpfs (OPTIONS); a checkout below DIR is bound back at its own path, read-only
+  local dir=$1 options=$2
+  case "$repo/" in "$dir"/*) mkdir -p "$aside" && mount --bind "$repo" "$aside" ;; esac
   mount -t tmpfs -o "$options" tmpfs "$dir"
-  if [ -n "$hold" ]; then
-    mount -o remount,rw "$dir"
-    mkdir -p "$repo"
-    mount --move "$hold" "$repo"
-    rmdir "$hold"
-    case ",$options," in *,ro,*) mount -o remount,ro "$dir";; esac
-  fi
+  case "$repo/" in
+    "$dir"/*)
+      mount -o remount,rw "$dir"
+      mkdir -p "$repo"
+      mount --bind "$aside" "$repo"
+      mount -o remount,bind,ro "$repo"
+      case ",$options," in *,ro,*) mount -o remount,ro "$dir" ;; esac
+      ;;
+  esac
 }
 
 if [ "$(get PrivateTmp)" = yes ]; then
