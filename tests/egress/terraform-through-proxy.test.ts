@@ -65,6 +65,8 @@ afterAll(async () => {
 
 const placeholder = () => ({ endpoint: shim.url, ...PLACEHOLDER });
 
+// Two real terraform runs per test (init + plan each, the AWS provider starting every time): minutes
+// are allowed on a loaded 2-core machine; the bounds are generous upper limits, not expectations.
 describe('terraform through the egress proxy', () => {
   it('plan_with_five_data_sources_through_proxy_equals_bare_terraform_with_real_credentials', async () => {
     const bare = await hostPlan(DATA_SOURCES, { endpoint: fake.url, accessKeyId: REAL.aws_access_key_id, secretAccessKey: REAL.aws_secret_access_key, sessionToken: REAL.aws_session_token ?? '' });
@@ -86,7 +88,7 @@ describe('terraform through the egress proxy', () => {
       expect(names.has(name), name).toBe(true);
     }
     expect(secretsIn(JSON.stringify(proxied.plan) + JSON.stringify(calls))).toEqual([]);
-  });
+  }, 180_000);
 
   it('refused_service_reaches_terraform_as_access_denied_naming_the_reason', async () => {
     const before = run.proxy.calls().length;
@@ -96,5 +98,5 @@ describe('terraform through the egress proxy', () => {
     expect(result.output).toContain('confine egress: service iam is not allowlisted');
     const refused = run.proxy.calls().slice(before).filter((c) => !c.allowed);
     expect(refused).toEqual([expect.objectContaining({ service: 'iam', action: 'GetUser', status: 403 })]);
-  });
+  }, 120_000);
 });
