@@ -20,13 +20,8 @@ export function payloadBytes(run: RunRequest): number {
   };
   switch (run.kind) {
     case 'command':
-      text(run.request.command);
-      text(run.request.stdin);
-      text(run.request.cwd);
-      files(run.request.files);
-      break;
     case 'script':
-      text(run.request.script);
+      text(run.kind === 'command' ? run.request.command : run.request.script);
       text(run.request.stdin);
       text(run.request.cwd);
       files(run.request.files);
