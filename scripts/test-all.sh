@@ -31,8 +31,9 @@ leg() {
     failed=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
     if [[ $line == *skipped ]]; then skipped=$(sed -E 's/.*, ([0-9]+) skipped$/\1/' <<<"$line"); fi
   fi
-  # A leg that failed without counting a failure (it could not run) counts as one failure.
-  if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+  # A leg that failed without counting a failure (it could not run, or crashed), or that ended without
+  # its summary line, counts as one failure.
+  if { [ "$rc" != 0 ] || [ -z "$line" ]; } && [ "$failed" = 0 ]; then failed=1; fi
   total_passed=$((total_passed + passed))
   total_failed=$((total_failed + failed))
   total_skipped=$((total_skipped + skipped))
@@ -48,7 +49,9 @@ background=.test-v2-legs.log
 v2_pid=$!
 leg typecheck bash -c 'npx tsc -p tsconfig.check.json && echo "1 passed, 0 failed"'
 leg container bash container/test.sh
-leg main bash -c 'npx vitest run --reporter=default --reporter=json --outputFile=.vitest-results.json; node scripts/test-summary.mjs .vitest-results.json'
+# vitest's own exit status counts too: a test file that cannot load is a failed suite with no failed test,
+# and a vitest that dies writes no results (the stale file of an earlier run must not be read instead).
+leg main bash -c 'rm -f .vitest-results.json; npx vitest run --reporter=default --reporter=json --outputFile=.vitest-results.json; rc=$?; node scripts/test-summary.mjs .vitest-results.json || rc=1; exit $rc'
 waited=$SECONDS
 wait "$v2_pid"
 echo "(waited $((SECONDS - waited)) s for the cgroup v2 legs)"
