@@ -3,6 +3,13 @@
 # agent in native/ and the containment suite's static attack helper), and npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Node.js >= 20 is not an apt package on Debian 12 (bookworm ships 18): say so before installing anything.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: confine needs Node.js >= 20 with npm (found: $(node --version 2>/dev/null || echo none));" \
+    "Debian 12's nodejs is 18: install Node 20 from nodejs.org or NodeSource, then run make again" >&2
+  exit 1
+fi
 need=()
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v cc >/dev/null || need+=(gcc libc6-dev)
@@ -16,6 +23,8 @@ command -v strace >/dev/null || need+=(strace)
 # local stand-in of the image's registry base.
 command -v podman >/dev/null || need+=(podman buildah crun runc uidmap slirp4netns fuse-overlayfs containernetworking-plugins catatonit)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# container/prepare-context.sh downloads the pinned terraform release when the host has none.
+command -v curl >/dev/null || need+=(curl ca-certificates)
 # make test-v2 boots a User-Mode Linux guest with a pure cgroup v2 hierarchy (scripts/uml/run-guest.sh).
 command -v linux.uml >/dev/null || need+=(user-mode-linux)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
