@@ -65,24 +65,21 @@ export function packageClosure(names: readonly string[]): string[] {
 }
 
 /**
- * The jail runs the compiled code in dist/. When the service itself runs from the TypeScript sources
- * (tests), an edit not yet built would make the jail run old code: refuse that loudly.
+ * The jail runs the compiled code in dist/ (all of dist/domains is copied in). When the service itself runs
+ * from the TypeScript sources (tests), an edit not yet built would make the jail run old code: refuse that
+ * loudly. Every source under src/domains is compared with its own compiled twin, so an edit to code the
+ * analysis imports from outside analysis/ and policy/ (summary.ts, errors.ts) is caught as well.
  */
 function assertBuilt(): void {
   const entry = join(REPO_ROOT, 'dist/domains/terraform/analysis/main.js');
   if (!existsSync(entry)) throw new Error(`analysis jail: ${entry} is missing (run npm run build)`);
   if (!fileURLToPath(import.meta.url).includes('/src/')) return;
-  const built = statSync(entry).mtimeMs;
-  for (const dir of ['domains/terraform/analysis', 'domains/terraform/policy']) {
-    const srcDir = join(REPO_ROOT, 'src', dir);
-    for (const name of readdirTs(srcDir)) {
-      if (statSync(join(srcDir, name)).mtimeMs > built) {
-        throw new Error(`analysis jail: src/${dir}/${name} is newer than dist/ (run npm run build)`);
-      }
+  const srcRoot = join(REPO_ROOT, 'src');
+  for (const source of filesBelow(join(srcRoot, 'domains'))) {
+    if (!source.endsWith('.ts') || source.endsWith('.d.ts')) continue;
+    const built = join(REPO_ROOT, 'dist', relative(srcRoot, source)).replace(/\.ts$/, '.js');
+    if (!existsSync(built) || statSync(source).mtimeMs > statSync(built).mtimeMs) {
+      throw new Error(`analysis jail: ${relative(REPO_ROOT, source)} is newer than dist/ (run npm run build)`);
     }
   }
-}
-
-function readdirTs(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.ts')) : [];
 }
