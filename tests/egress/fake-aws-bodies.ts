@@ -5,6 +5,13 @@ export const ACCOUNT_ID = '123456789012';
 const EC2_NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 const REQUEST_ID = '7a62c49f-347e-4fc4-9331-6e8eEXAMPLE';
 
+/** The EC2 query protocol's envelope: <ActionResponse> with the request id, then the action's own elements. */
+function ec2Response(action: string, inner: string): string {
+  return `<${action}Response xmlns="${EC2_NS}">
+  <requestId>${REQUEST_ID}</requestId>${inner}
+</${action}Response>`;
+}
+
 export function callerIdentity(accessKeyId: string): string {
   return `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <GetCallerIdentityResult>
@@ -32,17 +39,14 @@ export function availabilityZones(region: string): string {
     </item>`,
     )
     .join('\n');
-  return `<DescribeAvailabilityZonesResponse xmlns="${EC2_NS}">
-  <requestId>${REQUEST_ID}</requestId>
+  return ec2Response('DescribeAvailabilityZones', `
   <availabilityZoneInfo>
 ${zones}
-  </availabilityZoneInfo>
-</DescribeAvailabilityZonesResponse>`;
+  </availabilityZoneInfo>`);
 }
 
 export function images(): string {
-  return `<DescribeImagesResponse xmlns="${EC2_NS}">
-  <requestId>${REQUEST_ID}</requestId>
+  return ec2Response('DescribeImages', `
   <imagesSet>
     <item>
       <imageId>ami-0abcdef1234567890</imageId>
@@ -82,13 +86,11 @@ export function images(): string {
       <imdsSupport>v2.0</imdsSupport>
       <deprecationTime>2025-03-12T20:19:00.000Z</deprecationTime>
     </item>
-  </imagesSet>
-</DescribeImagesResponse>`;
+  </imagesSet>`);
 }
 
 export function vpcs(): string {
-  return `<DescribeVpcsResponse xmlns="${EC2_NS}">
-  <requestId>${REQUEST_ID}</requestId>
+  return ec2Response('DescribeVpcs', `
   <vpcSet>
     <item>
       <vpcId>vpc-0a1b2c3d4e5f67890</vpcId>
@@ -107,22 +109,18 @@ export function vpcs(): string {
       <isDefault>true</isDefault>
       <tagSet><item><key>Name</key><value>default</value></item></tagSet>
     </item>
-  </vpcSet>
-</DescribeVpcsResponse>`;
+  </vpcSet>`);
 }
 
 export function vpcAttribute(vpcId: string, attribute: string): string {
   const element = attribute.charAt(0).toLowerCase() + attribute.slice(1);
-  return `<DescribeVpcAttributeResponse xmlns="${EC2_NS}">
-  <requestId>${REQUEST_ID}</requestId>
+  return ec2Response('DescribeVpcAttribute', `
   <vpcId>${vpcId}</vpcId>
-  <${element}><value>${attribute === 'enableNetworkAddressUsageMetrics' ? 'false' : 'true'}</value></${element}>
-</DescribeVpcAttributeResponse>`;
+  <${element}><value>${attribute === 'enableNetworkAddressUsageMetrics' ? 'false' : 'true'}</value></${element}>`);
 }
 
 export function routeTables(vpcId: string): string {
-  return `<DescribeRouteTablesResponse xmlns="${EC2_NS}">
-  <requestId>${REQUEST_ID}</requestId>
+  return ec2Response('DescribeRouteTables', `
   <routeTableSet>
     <item>
       <routeTableId>rtb-0123456789abcdef0</routeTableId>
@@ -142,17 +140,14 @@ export function routeTables(vpcId: string): string {
       <propagatingVgwSet/>
       <tagSet/>
     </item>
-  </routeTableSet>
-</DescribeRouteTablesResponse>`;
+  </routeTableSet>`);
 }
 
 /** aws_ami asks for the image's UEFI data store; AMIs without one answer an empty element. */
 export function instanceUefiData(imageId: string): string {
-  return `<GetInstanceUefiDataResponse xmlns="${EC2_NS}">
-  <requestId>${REQUEST_ID}</requestId>
+  return ec2Response('GetInstanceUefiData', `
   <instanceId>${imageId}</instanceId>
-  <uefiData/>
-</GetInstanceUefiDataResponse>`;
+  <uefiData/>`);
 }
 
 export function ec2Error(code: string, message: string): string {
