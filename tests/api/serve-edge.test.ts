@@ -3,12 +3,12 @@
 // by the server while a tenant is answered; its descriptors come back down.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAIN_TF, multipart, tarGz } from './fixtures.js';
 import { freshCall, rawExchange } from './raw.js';
+import { freePort } from './served.js';
 import { call, until } from './support.js';
 
 const BIN = fileURLToPath(new URL('../../bin/confine', import.meta.url));
@@ -25,15 +25,6 @@ interface Served {
 }
 
 const started = new Set<ChildProcess>();
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const free = (server.address() as { port: number }).port;
-      server.close(() => resolve(free));
-    });
-  });
-}
 
 async function serve(env: Record<string, string>): Promise<Served> {
   const port = await freePort();

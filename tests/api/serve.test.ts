@@ -3,9 +3,9 @@
 // drains and exits 0.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './served.js';
 import { call, until } from './support.js';
 
 const BIN = fileURLToPath(new URL('../../bin/confine', import.meta.url));
@@ -30,15 +30,6 @@ function run(env: Record<string, string>, options: { ownProcessGroup?: boolean }
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   return { pid: child.pid!, done: new Promise((resolve) => child.once('exit', (code) => resolve(code))), output: () => output, kill: (signal) => child.kill(signal) };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe('confine serve', () => {
