@@ -1,14 +1,14 @@
 // The edge in `confine serve` as users start it (bin/confine, a real process, logs on its real stdout):
 // at LOG_LEVEL=trace no planted secret reaches its output, and a stranger's half-open flood is closed
 // by the server while a tenant is answered; its descriptors come back down.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAIN_TF, multipart, tarGz } from './fixtures.js';
 import { freshCall, rawExchange } from './raw.js';
-import { freePort } from './served.js';
+import { serve, type Served } from './served.js';
 import { call, until } from './support.js';
 
 const BIN = fileURLToPath(new URL('../../bin/confine', import.meta.url));
@@ -16,50 +16,13 @@ const KEY = 'serve-edge-key-5c1b7e0f9a2d4c68';
 const JWT_SECRET = 'serve-edge-jwt-secret-7d41a9c3e5b2f086';
 const S3_SECRET = 'serve-edge-s3-secret-0a9b8c7d6e5f';
 
-interface Served {
-  child: ChildProcess;
-  port: number;
-  base: string;
-  output(): string;
-  stop(): Promise<number | null>;
-}
+// Every started service, so a failing assertion cannot leave one running (afterEach stops it).
+const started = new Set<Served>();
 
-const started = new Set<ChildProcess>();
-
-async function serve(env: Record<string, string>): Promise<Served> {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const child = spawn(BIN, ['serve'], {
-    env: {
-      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/root',
-      CONFINE_STATE_DIR: '/tmp/confine-test-state',
-      CONFINE_UID_BASE: '1950452000',
-      CONFINE_UID_COUNT: '32',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      API_KEYS: `edge:${KEY}`,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  started.add(child);
-  child.once('exit', () => started.delete(child));
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  await until(async () => ((await fetch(`${base}/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 60_000);
-  return {
-    child,
-    port,
-    base,
-    output: () => output,
-    stop: () => {
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
+async function serveEdge(env: Record<string, string>): Promise<Served> {
+  const svc = await serve({ CONFINE_UID_BASE: '1950452000', CONFINE_UID_COUNT: '32', API_KEYS: `edge:${KEY}`, ...env });
+  started.add(svc);
+  return svc;
 }
 
 const descriptors = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
@@ -72,16 +35,13 @@ beforeAll(async () => {
 }, 300_000);
 
 afterEach(async () => {
-  for (const child of started) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
+  for (const svc of started) await svc.stop();
+  started.clear();
 });
 
 describe('confine serve at the edge', () => {
   it('trace_logs_on_stdout_hold_no_planted_secret', async () => {
-    const svc = await serve({ LOG_LEVEL: 'trace', JWT_SECRET, S3_SECRET_ACCESS_KEY: S3_SECRET });
+    const svc = await serveEdge({ LOG_LEVEL: 'trace', JWT_SECRET, S3_SECRET_ACCESS_KEY: S3_SECRET });
     const jwt = await new SignJWT({ tenant: 'serve' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(JWT_SECRET));
     const archive = await tarGz({ 'main.tf': MAIN_TF });
     expect((await call(svc.base, 'POST', '/api/v1/uploads', { key: KEY, body: multipart({}, archive) })).status).toBe(201);
@@ -95,8 +55,8 @@ describe('confine serve at the edge', () => {
   }, 90_000);
 
   it('half_open_sockets_are_closed_and_a_tenant_is_answered', async () => {
-    const svc = await serve({ LOG_LEVEL: 'warn', HTTP_MAX_CONNECTIONS: '200', HTTP_MAX_UNAUTHENTICATED_CONNECTIONS: '100', HTTP_HEADERS_TIMEOUT_SECONDS: '2' });
-    const pid = svc.child.pid!;
+    const svc = await serveEdge({ LOG_LEVEL: 'warn', HTTP_MAX_CONNECTIONS: '200', HTTP_MAX_UNAUTHENTICATED_CONNECTIONS: '100', HTTP_HEADERS_TIMEOUT_SECONDS: '2' });
+    const pid = svc.pid;
     const baseline = descriptors(pid);
     // 600 sockets whose headers never finish, against a strangers' cap of 100.
     const attack = Array.from({ length: 600 }, () => rawExchange(svc.port, ['POST /api/v1/runs/commands HTTP/1.1\r\nHost: x\r\n'], 15_000));

@@ -10,11 +10,13 @@ const BIN = fileURLToPath(new URL('../../bin/confine', import.meta.url));
 
 export interface Served {
   base: string;
+  port: number;
   pid: number;
   output(): string;
   /** Resident and peak resident memory of the service process, in MiB. */
   memory(): Promise<{ rssMiB: number; peakMiB: number }>;
-  stop(): Promise<void>;
+  /** SIGTERM (SIGKILL after 20 s); the exit code, null when killed by a signal. */
+  stop(): Promise<number | null>;
 }
 
 export async function freePort(): Promise<number> {
@@ -43,7 +45,7 @@ export async function serve(env: Record<string, string>): Promise<Served> {
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const base = `http://127.0.0.1:${port}`;
   try {
     await until(async () => ((await fetch(`${base}/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 120_000);
@@ -53,6 +55,7 @@ export async function serve(env: Record<string, string>): Promise<Served> {
   }
   return {
     base,
+    port,
     pid: child.pid!,
     output: () => output,
     async memory() {
@@ -66,7 +69,7 @@ export async function serve(env: Record<string, string>): Promise<Served> {
         await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000))]);
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       }
-      await exited;
+      return exited;
     },
   };
 }
