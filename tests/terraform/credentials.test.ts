@@ -115,6 +115,18 @@ describe('credentials', () => {
     }
   });
 
+  it('stream_redactor_replaces_a_secret_containing_another_whole_at_every_split', () => {
+    // A shorter secret inside a longer one, held back in one chunk's tail, was replaced first and left the
+    // rest of the longer secret in the output ("ab[REDACTED]ef").
+    const text = 'x abcdef y cd z';
+    for (let cut = 0; cut <= text.length; cut++) {
+      const redactor = new StreamRedactor(['abcdef', 'cd']);
+      const bytes = Buffer.from(text);
+      const out = Buffer.concat([redactor.push(bytes.subarray(0, cut)), redactor.push(bytes.subarray(cut)), redactor.end()]).toString();
+      expect(out).toBe('x [REDACTED] y [REDACTED] z');
+    }
+  });
+
   it('redactor_replaces_every_occurrence_in_text_and_nested_json', () => {
     const redactor = new Redactor([PLANTED.aws_secret_access_key, PLANTED.aws_access_key_id]);
     const text = `a ${PLANTED.aws_secret_access_key} b ${PLANTED.aws_secret_access_key}${PLANTED.aws_access_key_id}`;

@@ -58,9 +58,13 @@ export function jsonForms(secret: string): string[] {
 }
 
 /**
- * Redacts a byte stream chunk by chunk, in bounded memory: every secret form is replaced within a chunk,
- * and the last (longest form - 1) bytes are held back until the next chunk, so a secret split across two
- * chunks is still found. Replacement works on bytes (Buffer.indexOf), never decoding the stream.
+ * Redacts a byte stream chunk by chunk, in bounded memory. The stream is scanned once, left to right: at
+ * each place the longest secret form starting there is replaced. Only matches starting before the last
+ * (longest form - 1) bytes are decided; those bytes are held back, unredacted, until the next chunk, so a
+ * secret split across two chunks is still found and the output is the same wherever the chunks split.
+ * (Replacing form by form within a chunk, as before, let a shorter secret held in the tail be replaced
+ * first and hide the longer secret containing it, whose other bytes then passed.) Replacement works on
+ * bytes (Buffer.indexOf), never decoding the stream.
  */
 export class StreamRedactor {
   private readonly forms: Buffer[];
@@ -78,34 +82,38 @@ export class StreamRedactor {
   /** Redacted bytes that are safe to pass on now. */
   push(chunk: Buffer): Buffer {
     if (this.forms.length === 0) return chunk;
-    const data = this.replace(this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]));
-    const cut = Math.max(0, data.length - this.keep);
-    this.carry = Buffer.from(data.subarray(cut));
-    return data.subarray(0, cut);
+    const data = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
+    const { done, rest } = this.replace(data, data.length - this.keep);
+    this.carry = Buffer.from(rest);
+    return done;
   }
 
-  /** What was held back, at the end of the stream. */
+  /** What was held back, redacted, at the end of the stream. */
   end(): Buffer {
-    const rest = this.carry;
+    const { done } = this.replace(this.carry, this.carry.length);
     this.carry = Buffer.alloc(0);
-    return rest;
+    return done;
   }
 
-  private replace(data: Buffer): Buffer {
-    let out = data;
-    for (const form of this.forms) {
-      let at = out.indexOf(form);
-      if (at < 0) continue;
-      const parts: Buffer[] = [];
-      let from = 0;
-      while (at >= 0) {
-        parts.push(out.subarray(from, at), this.marker);
-        from = at + form.length;
-        at = out.indexOf(form, from);
+  /** Replaces every match starting before `limit`; `done` runs to `limit` (or the end of the last match). */
+  private replace(data: Buffer, limit: number): { done: Buffer; rest: Buffer } {
+    const next = this.forms.map((form) => data.indexOf(form));
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (;;) {
+      let best = -1;
+      for (let i = 0; i < this.forms.length; i++) {
+        if (next[i]! >= 0 && next[i]! < from) next[i] = data.indexOf(this.forms[i]!, from);
+        const at = next[i]!;
+        // forms are sorted longest first: at one position the first found is the longest
+        if (at >= 0 && at < limit && (best < 0 || at < next[best]!)) best = i;
       }
-      parts.push(out.subarray(from));
-      out = Buffer.concat(parts);
+      if (best < 0) break;
+      parts.push(data.subarray(from, next[best]), this.marker);
+      from = next[best]! + this.forms[best]!.length;
     }
-    return out;
+    const cut = Math.max(from, limit, 0);
+    parts.push(data.subarray(from, cut));
+    return { done: Buffer.concat(parts), rest: data.subarray(cut) };
   }
 }
