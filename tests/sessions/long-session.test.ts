@@ -8,14 +8,11 @@ import { loadConfig } from '../../src/config/settings.js';
 import { createCommandRunner, type CommandRunner } from '../../src/domains/commands/index.js';
 import { DEFAULT_WORKSPACE_INODES, type JailHost } from '../../src/jail/host.js';
 import { MiB } from '../../src/jail/limits.js';
-import type { Workspace } from '../../src/jail/workspace.js';
-import { createExecutor } from '../../src/jobs/executor.js';
-import { MemoryJobQueue } from '../../src/jobs/queue.js';
-import { createJobService, type JobServiceHandle } from '../../src/jobs/service.js';
+import type { JobServiceHandle } from '../../src/jobs/service.js';
 import type { RunRecord } from '../../src/jobs/types.js';
-import { SessionManager } from '../../src/sessions/index.js';
 import { processesOfUid } from '../jobs/support.js';
 import { TEST_STATE_DIR, TEST_UID_BASE, testHost } from '../support/jail.js';
+import { recordingSessions, sessionJobs } from './support.js';
 
 const RUNS = 100;
 
@@ -44,13 +41,7 @@ async function otherTenant(jobs: JobServiceHandle, i: number): Promise<string | 
 
 describe('long session', () => {
   it('hundredSequentialRunsWithInputFiles_inOneSession_allSucceed_whileAnotherTenantIsServed', async () => {
-    const workspaces: Workspace[] = [];
-    const sessions = new SessionManager({
-      createWorkspace: async (options) => {
-        const workspace = await host.createWorkspace(options);
-        workspaces.push(workspace);
-        return workspace;
-      },
+    const { sessions, workspaces } = recordingSessions(host, {
       ttlMs: 600_000,
       quotaBytes: 4 * MiB,
       maxInodes: DEFAULT_WORKSPACE_INODES,
@@ -58,13 +49,7 @@ describe('long session', () => {
       maxPerTenant: 4,
       cleanupIntervalMs: 600_000,
     });
-    const executor = createExecutor({
-      terraform: { run: async () => { throw new Error('no terraform in this test'); } },
-      commands,
-      artifacts: { storePlanFile: async () => { throw new Error('no plans in this test'); } },
-      sessions,
-    });
-    const jobs = createJobService({ queue: new MemoryJobQueue({ capacity: 8, perTenant: 8 }), workers: 2, executor, runTimeoutMs: () => 60_000 });
+    const jobs = sessionJobs(commands, sessions);
     const session = await sessions.open('alice', 'long');
     const uid = workspaces[0]!.identity.uid;
 

@@ -10,13 +10,11 @@ import { DomainError } from '../../src/domains/errors.js';
 import { DEFAULT_WORKSPACE_INODES, type JailHost } from '../../src/jail/host.js';
 import { MiB } from '../../src/jail/limits.js';
 import type { Workspace } from '../../src/jail/workspace.js';
-import { createExecutor } from '../../src/jobs/executor.js';
-import { MemoryJobQueue } from '../../src/jobs/queue.js';
-import { createJobService } from '../../src/jobs/service.js';
 import type { RunRecord, RunRequest } from '../../src/jobs/types.js';
 import { SessionManager, type SessionManagerOptions } from '../../src/sessions/index.js';
 import { TEST_STATE_DIR, TEST_UID_BASE, testHost } from '../support/jail.js';
 import { livePids, processesOfUid } from '../jobs/support.js';
+import { recordingSessions, sessionJobs } from './support.js';
 
 let host: JailHost;
 let config: Readonly<Config>;
@@ -38,15 +36,9 @@ interface Harness {
   clock: { now: number };
 }
 
-function harness(overrides: Partial<SessionManagerOptions> = {}, fakeClock = true): Harness {
-  const workspaces: Workspace[] = [];
+function harness(overrides: Partial<Omit<SessionManagerOptions, 'createWorkspace'>> = {}, fakeClock = true): Harness {
   const clock = { now: Date.now() };
-  const sessions = new SessionManager({
-    createWorkspace: async (options) => {
-      const workspace = await host.createWorkspace(options);
-      workspaces.push(workspace);
-      return workspace;
-    },
+  const { sessions, workspaces } = recordingSessions(host, {
     ttlMs: 60_000,
     quotaBytes: 4 * MiB,
     maxInodes: DEFAULT_WORKSPACE_INODES,
@@ -59,15 +51,7 @@ function harness(overrides: Partial<SessionManagerOptions> = {}, fakeClock = tru
   return { sessions, workspaces, clock };
 }
 
-function jobsFor(sessions: SessionManager) {
-  const executor = createExecutor({
-    terraform: { run: async () => { throw new Error('no terraform in these tests'); } },
-    commands,
-    artifacts: { storePlanFile: async () => { throw new Error('no plans in these tests'); } },
-    sessions,
-  });
-  return createJobService({ queue: new MemoryJobQueue({ capacity: 8, perTenant: 8 }), workers: 2, executor, runTimeoutMs: () => 60_000 });
-}
+const jobsFor = (sessions: SessionManager) => sessionJobs(commands, sessions);
 
 function script(text: string, files?: Record<string, string>): RunRequest {
   return { kind: 'script', request: { kind: 'script', script: text, ...(files ? { files } : {}) } };
