@@ -28,6 +28,14 @@ describe('nesting checked before any parser', () => {
     }
   });
 
+  it('a_lone_quote_in_a_heredoc_does_not_hide_the_nesting_after_it', () => {
+    // The quote opened a "string" that ran to the next quote: the 150-deep list after the heredoc went
+    // uncounted, straight to the parser.
+    const deep = `locals {\n  h = <<EOT\nit's "quoted\nEOT\n  a = ${'['.repeat(150)}${']'.repeat(150)}\n}\n`;
+    expect(() => checkNesting('main.tf', deep, 'hcl')).toThrow(/main\.tf nests deeper than 100 levels/);
+    expect(() => checkNesting('main.tf', deep.replace('quoted', 'quoted\\'), 'hcl')).toThrow(/nests deeper than 100 levels/);
+  });
+
   it('repeated_json_key_is_refused_with_its_line', () => {
     expect(() => parseJsonConfig('x.tf.json', '{\n "a": 1,\n "a": 2\n}')).toThrow(/repeats the key "a"/);
     expect(() => parseJsonConfig('x.tf.json', '{"a": {"b": 1}, "c": {"b": 2}}')).not.toThrow(); // same key, different objects

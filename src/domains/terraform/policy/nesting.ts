@@ -10,7 +10,8 @@ export const MAX_NESTING = 100;
 /**
  * The deepest nesting in `source`, scanning once: brackets inside string literals and comments do not
  * count, but `${`/`%{` interpolations inside HCL strings do (they hold expressions). Heredoc bodies are
- * scanned like code: their brackets count, which can only over-count (a parser crash past the check stays
+ * scanned like code: their brackets count, which can only over-count (a quote there opens a string that
+ * ends with its line) (a parser crash past the check stays
  * contained in the analysis jail anyway). Throws a validation_error at the first line past `limit`.
  */
 export function checkNesting(file: string, source: string, syntax: 'hcl' | 'json', limit = MAX_NESTING): number {
@@ -30,8 +31,15 @@ export function checkNesting(file: string, source: string, syntax: 'hcl' | 'json
     const c = source.charCodeAt(i);
     if (c === 10) line++;
     if (inString) {
-      if (c === 92 /* \ */) {
-        if (source.charCodeAt(i + 1) === 10) line++;
+      if (c === 10 && syntax === 'hcl') {
+        // An HCL quoted string ends at its line. A lone `"` in a heredoc body (`it's "quoted`) would
+        // otherwise open a "string" that hid every bracket of the code after the heredoc from this count.
+        inString = false;
+      } else if (c === 92 /* \ */) {
+        if (source.charCodeAt(i + 1) === 10) {
+          if (syntax === 'hcl') continue; // no escaped newline in HCL: the string ends there all the same
+          line++;
+        }
         i++; // an escaped character never ends the string or opens a template
       } else if (c === 34 /* " */) {
         inString = false;
