@@ -1,6 +1,6 @@
 // `confine plan` end to end: the real CLI process, real jails, JSON shape, plan file, exit status.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,7 @@ describe('confine plan', () => {
     expect(parsed).toMatchObject({ status: 'succeeded', error: null, plan_path: out, summary: { add: 1 } });
     const plan = JSON.parse(await readFile(out, 'utf8')) as { resource_changes: { address: string }[] };
     expect(plan.resource_changes.map((r) => r.address)).toEqual(['terraform_data.a']);
+    expect((await stat(out)).mode & 0o777).toBe(0o600); // the plan may hold sensitive values
     // Progress per step on stderr while it runs.
     expect(result.stderr).toMatch(/terraform init[\s\S]*terraform plan[\s\S]*terraform show/);
   });

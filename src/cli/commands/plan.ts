@@ -1,6 +1,8 @@
 // `confine plan PATH`: the same TerraformRequest the HTTP API builds, from a directory, .zip or .tar.gz.
-import { chmod, copyFile, lstat, readFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, lstat, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { createTerraformRunner } from '../../domains/terraform/index.js';
 import type { TerraformInput, TerraformMode } from '../../domains/terraform/types.js';
@@ -41,8 +43,10 @@ export function registerPlan(program: Command): void {
             : {
                 onPlan: async (plan) => {
                   planPath = resolve(out);
-                  await copyFile(plan.path, planPath);
-                  await chmod(planPath, 0o600);
+                  // Created 0600, not copied 0644 and narrowed after: the plan holds the values terraform
+                  // marks sensitive, readable by any local user in between.
+                  await pipeline(createReadStream(plan.path), createWriteStream(planPath, { mode: 0o600 }));
+                  await chmod(planPath, 0o600); // a file that existed keeps its mode when opened
                 },
               }),
         },
