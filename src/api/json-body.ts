@@ -37,11 +37,15 @@ export function registerJsonBody(app: FastifyInstance, limits: JsonBodyLimits): 
       if (settled) return;
       settled = true;
       payload.removeListener('data', onData);
-      // A refused body is still read to its end and dropped (bounded by the byte limit and the request
-      // timeout), so the client can read the error instead of meeting a reset mid-upload.
+      // A refused body is still read and dropped up to the byte limit, so the client can read the error
+      // instead of meeting a reset mid-upload; past the limit (or the request timeout) the connection is cut.
       if (error) {
         refused.add(request);
-        payload.on('data', discard);
+        let drained = scanner.bytes;
+        payload.on('data', (chunk: Buffer) => {
+          drained += chunk.length;
+          if (drained > limits.maxBytes) request.raw.destroy();
+        });
       }
       done(error, body);
     };
@@ -68,10 +72,6 @@ export function registerJsonBody(app: FastifyInstance, limits: JsonBodyLimits): 
       }
     });
   });
-}
-
-function discard(): void {
-  // the bytes of a refused body
 }
 
 /** A streaming structural scan of JSON bytes: no decoding, no objects, a few comparisons per byte. */
