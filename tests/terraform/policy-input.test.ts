@@ -57,6 +57,18 @@ describe('the policy parses in a jail', () => {
     }
   });
 
+  it('configuration_that_exhausts_the_parsers_memory_ends_its_own_run_resource_limit_and_the_next_runs', async () => {
+    // Within every pre-check (shallow, valid, under TF_MAX_FILE_SIZE) but more than the parser can hold in
+    // MEMORY_LIMIT=64: the kernel's memory cgroup ends the analysis jail, not this process.
+    let big = '';
+    for (let i = 0; i < 40_000; i++) big += `resource "terraform_data" "r${i}" {\n  input = ${i}\n}\n`;
+    const hostile = await runTerraform({ input: files({ 'main.tf': big }), mode: 'validate' }, { MEMORY_LIMIT: '64' });
+    expect(hostile.error).toMatchObject({ type: 'resource_limit', message: 'configuration analysis exceeded the memory limit (64 MiB)' });
+    expect(hostile.steps).toEqual([]);
+    const plain = await runTerraform({ input: files({ 'main.tf': DATA }) });
+    expect(plain.error).toBeNull();
+  });
+
   it('invalid_utf8_main_tf_is_validation_error_naming_the_file', async () => {
     const result = await runTerraform({ input: { kind: 'zip', data: zipOf('main.tf', Buffer.from([0x6c, 0x6f, 0x63, 0x61, 0x6c, 0x73, 0x20, 0x7b, 0xff, 0xfe, 0x7d, 0x0a])) }, mode: 'validate' });
     expect(result.error).toMatchObject({ type: 'validation_error', message: 'main.tf is not valid UTF-8' });

@@ -46,8 +46,9 @@ export function createAnalysisRunner(host: JailHost): AnalysisRunner {
     profile ??= buildAnalysisProfile(host.programSource);
     profile.catch(() => (profile = undefined)); // a failed build is retried next time
     const { mounts } = await profile;
-    // V8's heap stays inside the cgroup's limit, leaving room for the parser's WASM memory.
-    const heapMiB = Math.max(64, Math.floor((limits.memoryBytes * 0.5) / MiB));
+    // V8's own heap limit sits at the cgroup's: input that exhausts memory meets the kernel's limit first and
+    // is reported from kernel evidence (memory_limit -> resource_limit), not as V8 aborting the process.
+    const heapMiB = Math.max(64, Math.ceil(limits.memoryBytes / MiB));
     return {
       argv: [NODE_IN_JAIL, `--max-old-space-size=${heapMiB}`, '--disallow-code-generation-from-strings', LIFTOFF_ONLY, ENTRY_IN_JAIL],
       // UV_USE_IO_URING=0: libuv must not try io_uring, which the seccomp profile kills.
