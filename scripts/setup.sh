@@ -31,6 +31,8 @@ command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
 # tests/deploy/systemd.test.ts checks the unit with systemd-analyze (verify, security, syscall-filter);
 # setpriv (util-linux) reproduces its capability bounding set.
 command -v systemd-analyze >/dev/null || need+=(systemd)
+# Many hosts (issue 12): the Redis tests start their own redis-server on a loopback port.
+command -v redis-server >/dev/null || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
