@@ -25,8 +25,9 @@ export interface BwrapContext {
 
 export function bwrapArgs(spec: JailSpec, context: BwrapContext): BwrapPlan {
   const args: string[] = [
-    // Every namespace, explicitly: a "-try" variant would silently run without one.
-    '--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup',
+    // Every namespace, explicitly: a "-try" variant would silently run without one. With `network` the
+    // launcher has already joined a door's namespace (setns before dropping privileges): bubblewrap keeps it.
+    '--unshare-user', '--unshare-pid', ...(spec.network ? [] : ['--unshare-net']), '--unshare-ipc', '--unshare-uts', '--unshare-cgroup',
     // No nested user namespaces, so no way back to capabilities inside the jail.
     '--disable-userns',
     '--die-with-parent',

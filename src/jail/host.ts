@@ -3,6 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectCgroups, type CgroupDriver } from './cgroup/index.js';
+import { openDoor, type Door, type DoorOptions } from './door.js';
 import { JailAgent } from './agent/client.js';
 import { resolveHostTools, type AllHostTools } from './host-tools.js';
 import { IdentityPool } from './identity.js';
@@ -98,6 +99,7 @@ export class JailHost {
     const seccomp = {
       shell: compileSeccomp(POLICIES.shell, arch),
       terraform: compileSeccomp(POLICIES.terraform, arch),
+      'terraform-egress': compileSeccomp(POLICIES['terraform-egress'], arch),
       node: compileSeccomp(POLICIES.node, arch),
     };
     const identities = new IdentityPool(config);
@@ -144,6 +146,15 @@ export class JailHost {
   async close(): Promise<void> {
     await Promise.allSettled([...this.cleanups]);
     await Promise.all([this.workspaces.drainPool(), this.warm?.close()]);
+  }
+
+  /**
+   * Opens a door (src/jail/door.ts): a fresh network namespace with `lo` and a listener on
+   * 127.0.0.1:port relayed to `socketPath`. A run joins it with `JailSpec.network: { netnsPath }`;
+   * close() it once the run is over (it never outlives the agent either).
+   */
+  openDoor(options: DoorOptions): Promise<Door> {
+    return openDoor(this.agent, options);
   }
 
   createWorkspace(options: WorkspaceOptions): Promise<Workspace> {

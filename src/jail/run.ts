@@ -81,6 +81,7 @@ export async function runJail(deps: RunDependencies, spec: JailSpec, workspace: 
         ...plan.dataFiles.map((content, i) => ({ fd: FIRST_DATA_FD + i, content })),
       ],
       stdin: spec.stdin ?? '', // no stdin: end of file at once, as /dev/null would give
+      ...(spec.network ? { netnsPath: spec.network.netnsPath } : {}),
     };
 
     let supervisor: SupervisorAction;

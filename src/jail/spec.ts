@@ -25,7 +25,7 @@ export interface JailLimits {
   stderrBytes: number;
 }
 
-export type SeccompProfileName = 'shell' | 'terraform' | 'node';
+export type SeccompProfileName = 'shell' | 'terraform' | 'terraform-egress' | 'node';
 
 export interface JailSpec {
   /** argv[0] is an absolute path inside the jail. */
@@ -42,6 +42,12 @@ export interface JailSpec {
   /** Bytes written to the jailed program's stdin, then closed. */
   stdin?: string | Buffer;
   hostname?: string;
+  /**
+   * The network namespace the jail joins instead of a fresh empty one: a door's (JailHost.openDoor), which
+   * holds only `lo` and the door's listener. Absent: an empty namespace, no network at all. The jail agent
+   * refuses any path that is not the namespace of a live door it started.
+   */
+  network?: { netnsPath: string };
 }
 
 export const EXIT_REASONS = [

@@ -153,13 +153,62 @@ for (const arch of ['x86_64', 'aarch64'] as const) {
   }
 }
 
+// terraform-egress (issue 11): terraform's profile plus IPv4 TCP client sockets, and nothing else.
+for (const arch of ['x86_64', 'aarch64'] as const) {
+  describe(`seccomp terraform-egress on ${arch}`, () => {
+    const numbers = SYSCALL_NUMBERS[arch] as Record<string, number>;
+    const egress = compileSeccomp(POLICIES['terraform-egress'], arch);
+    const terraform = compileSeccomp(POLICIES.terraform, arch);
+    const verdict = (program: Buffer, name: string, args: bigint[]): number => evaluate(program, { nr: numbers[name]!, arch: AUDIT_ARCH[arch], args });
+    const SOCK = { STREAM: 1n, DGRAM: 2n, RAW: 3n, SEQPACKET: 5n, NONBLOCK: 0x800n, CLOEXEC: 0x80000n };
+    const IPPROTO = { TCP: 6n, UDP: 17n, SCTP: 132n, MPTCP: 262n };
+
+    it('inet_tcp_stream_sockets_allowed_with_any_flags', () => {
+      for (const flags of [0n, SOCK.NONBLOCK, SOCK.CLOEXEC, SOCK.NONBLOCK | SOCK.CLOEXEC]) {
+        for (const protocol of [0n, IPPROTO.TCP]) {
+          expect(verdict(egress.program, 'socket', [BigInt(AF.INET), SOCK.STREAM | flags, protocol]), `flags ${flags} protocol ${protocol}`).toBe(ALLOW);
+        }
+      }
+      expect(verdict(egress.program, 'socket', [BigInt(AF_UNIX), SOCK.STREAM, 0n])).toBe(ALLOW); // the provider's gRPC
+    });
+
+    it('inet_udp_raw_sctp_mptcp_and_unknown_type_bits_refused', () => {
+      for (const type of [SOCK.DGRAM, SOCK.RAW, SOCK.SEQPACKET, SOCK.DGRAM | SOCK.CLOEXEC, SOCK.STREAM | 0x40n, SOCK.STREAM | (1n << 32n) | 0x10n]) {
+        expect(verdict(egress.program, 'socket', [BigInt(AF.INET), type, 0n]), `type ${type}`).toBe(EAFNOSUPPORT);
+      }
+      for (const protocol of [IPPROTO.UDP, IPPROTO.SCTP, IPPROTO.MPTCP, 255n]) {
+        expect(verdict(egress.program, 'socket', [BigInt(AF.INET), SOCK.STREAM, protocol]), `protocol ${protocol}`).toBe(EAFNOSUPPORT);
+      }
+    });
+
+    it('ipv6_netlink_packet_sockets_still_refused', () => {
+      for (const family of [AF.INET6, AF.NETLINK, AF.PACKET]) {
+        expect(verdict(egress.program, 'socket', [BigInt(family), SOCK.STREAM, 0n]), `family ${family}`).toBe(EAFNOSUPPORT);
+        expect(verdict(egress.program, 'socketpair', [BigInt(family), SOCK.STREAM, 0n]), `socketpair ${family}`).toBe(EAFNOSUPPORT);
+      }
+      // High garbage in the family does not make it AF_INET.
+      expect(verdict(egress.program, 'socket', [BigInt(AF.INET6) | (1n << 32n), SOCK.STREAM, 0n])).toBe(EAFNOSUPPORT);
+    });
+
+    it('every_other_syscall_same_verdict_as_terraform', () => {
+      for (const [name] of Object.entries(numbers)) {
+        if (name === 'socket' || name === 'socketpair') continue;
+        for (const args of [[BigInt(AF.INET), SOCK.STREAM, 0n], [0n, BigInt(IOCTL_TIOCSTI)], [BigInt(CLONE_NEWUSER)]]) {
+          expect(verdict(egress.program, name, args), name).toBe(verdict(terraform.program, name, args));
+        }
+      }
+      expect(egress.allowedSyscalls).toEqual(terraform.allowedSyscalls);
+    });
+  });
+}
+
 describe('seccomp golden', () => {
   const golden = {
-    x86_64: { shell: [158, 634, 'b52ca828163bc868'], terraform: [197, 712, '5163de144560c252'] },
-    aarch64: { shell: [130, 570, '8d9bbf117711b45c'], terraform: [166, 642, '847fc99e20cb7367'] },
+    x86_64: { shell: [158, 634, 'b52ca828163bc868'], terraform: [197, 712, '5163de144560c252'], 'terraform-egress': [197, 774, '393c5a61cb7b57cb'] },
+    aarch64: { shell: [130, 570, '8d9bbf117711b45c'], terraform: [166, 642, '847fc99e20cb7367'], 'terraform-egress': [166, 704, 'de9dd570a6990b0f'] },
   } as const;
   for (const arch of ['x86_64', 'aarch64'] as const) {
-    for (const profile of ['shell', 'terraform'] as const) {
+    for (const profile of ['shell', 'terraform', 'terraform-egress'] as const) {
       it(`${profile}_${arch}_allowed_count_and_program_unchanged`, () => {
         // A policy change must update these on purpose (and docs/security.md's counts).
         const compiled = compileSeccomp(POLICIES[profile], arch);

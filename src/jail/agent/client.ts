@@ -9,10 +9,11 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { JailSetupError } from '../errors.js';
 import {
-  EventDecoder, encodeKill, encodeMount, encodePrepare, encodeSpawn, encodeUmount, type AgentEvent, type LaunchRequest,
+  EventDecoder, encodeDoor, encodeKill, encodeMount, encodePrepare, encodeSpawn, encodeUmount, type AgentEvent, type DoorRequest,
+  type LaunchRequest,
 } from './protocol.js';
 
-export type { LaunchRequest } from './protocol.js';
+export type { DoorRequest, LaunchRequest } from './protocol.js';
 
 /** Built by `npm run build` (scripts/build-native.sh); the same path from src/ and from dist/. */
 export const AGENT_BINARY = fileURLToPath(new URL('../../../dist/native/confine-jail-agent', import.meta.url));
@@ -30,6 +31,14 @@ export interface AgentExit {
 export interface AgentRun {
   /** Output of the jail's stdout (1) and stderr (2), in arrival order. Attach before the next tick. */
   onOutput(handler: (stream: 1 | 2, chunk: Buffer) => void): void;
+  readonly exited: Promise<AgentExit>;
+  kill(): void;
+}
+
+/** A running door process (the agent's child): its pid names its network namespace. */
+export interface AgentDoor {
+  readonly pid: number;
+  /** Resolves once the door process is gone (killed, or died). */
   readonly exited: Promise<AgentExit>;
   kill(): void;
 }
@@ -150,6 +159,37 @@ export class JailAgent {
     this.listeners.set(id, run);
     this.send(encodeSpawn(id, false, procsFiles, launch));
     return run;
+  }
+
+  /** Starts a door; resolves once its listener is bound and it runs as `uid` (the agent says `started`). */
+  openDoor(door: DoorRequest): Promise<AgentDoor> {
+    const id = this.id();
+    this.begin();
+    return new Promise((resolve, reject) => {
+      let failure = '';
+      let started = false;
+      let exited: (exit: AgentExit) => void = () => {};
+      const gone = new Promise<AgentExit>((r) => (exited = r));
+      const end = (exit: AgentExit): void => {
+        this.end(id);
+        if (!started) reject(new JailSetupError('could not open the door', exit.failure ?? describeExit({ code: exit.code, signal: null })));
+        exited(exit);
+      };
+      this.listeners.set(id, {
+        onEvent: (event) => {
+          if (event.type === 'started') {
+            started = true;
+            resolve({ pid: event.pid, exited: gone, kill: () => this.send(encodeKill(id)) });
+          } else if (event.type === 'failed') {
+            failure ||= event.message;
+          } else if (event.type === 'exit') {
+            end({ code: event.code, signal: signalName(event.signal), ...(failure ? { failure } : {}) });
+          }
+        },
+        abort: (reason) => end({ code: null, signal: 'SIGKILL', failure: reason }),
+      });
+      this.send(encodeDoor(id, door));
+    });
   }
 
   async mountTmpfs(target: string, options: string, flags: number): Promise<void> {

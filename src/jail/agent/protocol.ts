@@ -2,7 +2,7 @@
 //   u32 length-of-rest | u8 type | u32 id | payload
 // Pure encoding and decoding; client.ts does the talking.
 
-export const REQUEST = { prepare: 1, spawn: 2, kill: 3, mount: 4, umount: 5 } as const;
+export const REQUEST = { prepare: 1, spawn: 2, kill: 3, mount: 4, umount: 5, door: 6 } as const;
 export const EVENT = { ready: 1, started: 2, output: 3, failed: 4, exit: 5, done: 6 } as const;
 
 /** What a launcher needs to become the jail: identity, rlimits, descriptors and bubblewrap's argv. */
@@ -21,6 +21,21 @@ export interface LaunchRequest {
   /** Content written to a pipe that the jail reads at descriptor `fd` (seccomp, --args, file mounts). */
   dataFiles: readonly { fd: number; content: Buffer | string }[];
   stdin: Buffer | string;
+  /**
+   * A door's network namespace (`/proc/<door pid>/ns/net`) that the launcher joins before dropping
+   * privileges; absent = bubblewrap makes an empty one. The agent refuses any other path.
+   */
+  netnsPath?: string;
+}
+
+/** A door (native/jail-agent.c): a listener on 127.0.0.1:port in a fresh network namespace, relayed to a unix socket. */
+export interface DoorRequest {
+  /** Absolute path of the host's unix socket every accepted connection is relayed to. */
+  socketPath: string;
+  port: number;
+  /** The unprivileged identity the door drops to once its listener is bound. */
+  uid: number;
+  gid: number;
 }
 
 export type AgentEvent =
@@ -92,10 +107,14 @@ export function encodeSpawn(id: number, prepared: boolean, procsFiles: readonly 
     .u64(r.processes)
     .u32(launch.dataFiles.length);
   for (const file of launch.dataFiles) exec.u32(file.fd);
-  exec.strs(launch.argv);
+  exec.strs(launch.argv).bytes(launch.netnsPath ?? '');
   const w = new Writer().u32(prepared ? 1 : 0).strs(procsFiles).bytes(exec.buffer()).u32(launch.dataFiles.length);
   for (const file of launch.dataFiles) w.bytes(file.content);
   return w.bytes(launch.stdin).frame(REQUEST.spawn, id);
+}
+
+export function encodeDoor(id: number, door: DoorRequest): Buffer {
+  return new Writer().bytes(door.socketPath).u32(door.port).u32(door.uid).u32(door.gid).frame(REQUEST.door, id);
 }
 
 export function encodeKill(id: number): Buffer {

@@ -2,7 +2,7 @@
 // architecture, same bytes (golden-tested). Syscall lookup is a balanced decision tree, so a Go program's
 // hot syscalls cost about log2(n) comparisons instead of a linear scan of the allowlist.
 import { BPF, SECCOMP_DATA, SECCOMP_RET, MAX_PROGRAM_LENGTH, encode, jump, stmt, type BpfInsn } from './bpf.js';
-import { ERRNO, type SeccompPolicy } from './policy.js';
+import { ERRNO, SOCK_STREAM_TYPES, TCP_PROTOCOLS, type SeccompPolicy } from './policy.js';
 import { SYSCALL_NUMBERS } from './syscalls.generated.js';
 
 export type SeccompArch = keyof typeof SYSCALL_NUMBERS;
@@ -11,11 +11,8 @@ const AUDIT_ARCH: Record<SeccompArch, number> = { x86_64: 0xc000003e, aarch64: 0
 const X32_SYSCALL_BIT = 0x40000000;
 
 type Verdict = { ret: number } | { argIndex: number; tests: ArgTest[]; otherwise: number };
-interface ArgTest {
-  op: 'eq' | 'set';
-  value: number;
-  ret: number;
-}
+/** A match either returns, or checks a further argument (`then`, which always ends in a return). */
+type ArgTest = { op: 'eq' | 'set'; value: number } & ({ ret: number } | { then: Verdict });
 
 export interface CompiledSeccomp {
   arch: SeccompArch;
@@ -63,10 +60,24 @@ function verdictTable(policy: SeccompPolicy, arch: SeccompArch): Map<number, Ver
   };
   for (const name of policy.allow) set(name, { ret: SECCOMP_RET.ALLOW });
   for (const [name, errno] of Object.entries(policy.errno)) set(name, { ret: SECCOMP_RET.errno(errno) });
+  const refused = SECCOMP_RET.errno(ERRNO.EAFNOSUPPORT);
+  // A stream-only family: the type (argument 1), then the protocol (argument 2) must be TCP's.
+  const tcpOnly: Verdict = {
+    argIndex: 1,
+    tests: SOCK_STREAM_TYPES.map((type) => ({
+      op: 'eq',
+      value: type,
+      then: { argIndex: 2, tests: TCP_PROTOCOLS.map((protocol) => ({ op: 'eq', value: protocol, ret: SECCOMP_RET.ALLOW })), otherwise: refused },
+    })),
+    otherwise: refused,
+  };
   const familyCheck: Verdict = {
     argIndex: 0,
-    tests: policy.socketFamilies.map((family) => ({ op: 'eq', value: family, ret: SECCOMP_RET.ALLOW })),
-    otherwise: SECCOMP_RET.errno(ERRNO.EAFNOSUPPORT),
+    tests: [
+      ...policy.socketFamilies.map((family): ArgTest => ({ op: 'eq', value: family, ret: SECCOMP_RET.ALLOW })),
+      ...(policy.streamFamilies ?? []).map((family): ArgTest => ({ op: 'eq', value: family, then: tcpOnly })),
+    ],
+    otherwise: refused,
   };
   set('socket', familyCheck);
   set('socketpair', familyCheck);
@@ -87,7 +98,7 @@ function verdictTable(policy: SeccompPolicy, arch: SeccompArch): Map<number, Ver
 
 function allowsSomething(verdict: Verdict): boolean {
   if ('ret' in verdict) return verdict.ret === SECCOMP_RET.ALLOW;
-  return verdict.otherwise === SECCOMP_RET.ALLOW || verdict.tests.some((t) => t.ret === SECCOMP_RET.ALLOW);
+  return verdict.otherwise === SECCOMP_RET.ALLOW || verdict.tests.some((t) => ('then' in t ? allowsSomething(t.then) : t.ret === SECCOMP_RET.ALLOW));
 }
 
 const LEAF_SIZE = 4;
@@ -115,7 +126,9 @@ function verdictBlock(verdict: Verdict): BpfInsn[] {
   // the full 64-bit value would let TIOCSTI | (1 << 32) through (CVE-2019-10063).
   const code: BpfInsn[] = [stmt(BPF.LD_W_ABS, SECCOMP_DATA.argLow(verdict.argIndex))];
   for (const test of verdict.tests) {
-    code.push(jump(test.op === 'eq' ? BPF.JEQ_K : BPF.JSET_K, test.value, 0, 1), stmt(BPF.RET_K, test.ret));
+    // A nested check always ends in a return, so a miss jumps over it to the next test of this argument.
+    const matched = 'then' in test ? verdictBlock(test.then) : [stmt(BPF.RET_K, test.ret)];
+    code.push(jump(test.op === 'eq' ? BPF.JEQ_K : BPF.JSET_K, test.value, 0, matched.length), ...matched);
   }
   code.push(stmt(BPF.RET_K, verdict.otherwise));
   return code;

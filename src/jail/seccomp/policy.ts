@@ -4,6 +4,11 @@
 export const ERRNO = { EPERM: 1, ENOSYS: 38, EAFNOSUPPORT: 97 } as const;
 
 export const AF_UNIX = 1;
+export const AF_INET = 2;
+/** socket(2) types that are a plain TCP stream: SOCK_STREAM, optionally | SOCK_NONBLOCK | SOCK_CLOEXEC. */
+export const SOCK_STREAM_TYPES = [0x1, 0x801, 0x80001, 0x80801] as const;
+/** Protocols of a stream socket that are TCP: 0 (the default) and IPPROTO_TCP (not SCTP, not MPTCP). */
+export const TCP_PROTOCOLS = [0, 6] as const;
 
 /** clone(2) flags that create namespaces (Docker's default profile uses the same mask). */
 export const CLONE_NAMESPACE_FLAGS = 0x7e020000;
@@ -18,6 +23,11 @@ export interface SeccompPolicy {
   allow: readonly string[];
   /** Allowed only for these address families (socket, socketpair); others get EAFNOSUPPORT. */
   socketFamilies: readonly number[];
+  /**
+   * Families allowed as TCP streams only (type SOCK_STREAM_TYPES, protocol TCP_PROTOCOLS); any other
+   * type or protocol of these families gets EAFNOSUPPORT too (no UDP, no raw, no SCTP).
+   */
+  streamFamilies?: readonly number[];
   /** ioctl is allowed except for these requests (compared on the low 32 bits, CVE-2019-10063). */
   ioctlKill: readonly number[];
   /** clone is allowed unless a flag in this mask is set. */
@@ -124,4 +134,20 @@ export const NODE_POLICY: SeccompPolicy = {
   ...COMMON,
 };
 
-export const POLICIES = { shell: SHELL_POLICY, terraform: TERRAFORM_POLICY, node: NODE_POLICY } as const;
+/**
+ * A Terraform step with a door (issue 11): terraform's profile plus TCP client sockets over IPv4, so the
+ * provider can reach the door's listener on 127.0.0.1 (the only address its network namespace has).
+ * IPv6, netlink, packet, UDP and raw sockets are still refused.
+ */
+export const TERRAFORM_EGRESS_POLICY: SeccompPolicy = {
+  ...TERRAFORM_POLICY,
+  name: 'terraform-egress',
+  streamFamilies: [AF_INET],
+};
+
+export const POLICIES = {
+  shell: SHELL_POLICY,
+  terraform: TERRAFORM_POLICY,
+  'terraform-egress': TERRAFORM_EGRESS_POLICY,
+  node: NODE_POLICY,
+} as const;
