@@ -20,10 +20,16 @@
 // Requests:
 //   PREPARE  strs procsFiles                  fork a launcher and enter its cgroup; -> READY or FAILED
 //   SPAWN    u32 prepared | strs procsFiles | bytes exec | u32 n | bytes data x n | bytes stdin
-//            exec = u32 uid | u32 gid | u64 rlimit x 6 | u32 n | u32 targetFd x n | strs argv
+//            exec = u32 uid | u32 gid | u64 rlimit x 6 | u32 n | u32 targetFd x n | strs argv | bytes netns
 //            rlimits: cpu soft, cpu hard (s), fsize (bytes), nofile, core, nproc
+//            netns: empty, or /proc/<pid>/ns/net of a live door of this agent: the launcher joins it
+//            (setns, while still root) and bubblewrap keeps it; any other path fails the run
 //            -> STARTED pid, OUTPUT..., [FAILED], EXIT
-//   KILL     (none)                            SIGKILL the run's launcher/bubblewrap
+//   DOOR     bytes socketPath | u32 port | u32 uid | u32 gid
+//            a door (issue 11): a process in a fresh network namespace holding only lo (up) and a TCP
+//            listener on 127.0.0.1:port; it drops to uid/gid once bound and relays every connection to
+//            the unix socket socketPath.  -> STARTED pid (listening), [FAILED], EXIT when it dies
+//   KILL     (none)                            SIGKILL the run's launcher/bubblewrap, or the door
 //   MOUNT    bytes source | bytes target | bytes fstype | u64 flags | bytes data   -> DONE
 //   UMOUNT   bytes target | u32 flags                                             -> DONE
 // Events:
@@ -37,6 +43,9 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/keyctl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -47,10 +56,12 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,7 +69,7 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-enum { REQ_PREPARE = 1, REQ_SPAWN = 2, REQ_KILL = 3, REQ_MOUNT = 4, REQ_UMOUNT = 5 };
+enum { REQ_PREPARE = 1, REQ_SPAWN = 2, REQ_KILL = 3, REQ_MOUNT = 4, REQ_UMOUNT = 5, REQ_DOOR = 6 };
 enum { EV_READY = 1, EV_STARTED = 2, EV_OUTPUT = 3, EV_FAILED = 4, EV_EXIT = 5, EV_DONE = 6 };
 // SCM_RIGHTS carries at most 253 descriptors per message; a run's are sent in chunks of FDS_PER_MESSAGE.
 enum { MAX_FRAME = 64 * 1024 * 1024, MAX_PASSED_FDS = 1000, FDS_PER_MESSAGE = 250, OUTPUT_CHUNK = 64 * 1024 };
@@ -157,6 +168,24 @@ static void free_strs(char **v) {
   free(v);
 }
 
+/**
+ * The netns path at the end of an exec blob (after argv); *len 0 when there is none. Sets r->bad when
+ * the blob is malformed. The agent checks it, and the launcher counts the descriptor it implies.
+ */
+static const uint8_t *exec_netns(const uint8_t *exec, size_t exec_len, uint32_t *len, int *bad) {
+  struct reader r = {exec, exec + exec_len, 0};
+  *len = 0;
+  if (exec_len < EXEC_NDATA_OFFSET) { *bad = 1; return NULL; }
+  r.p += EXEC_NDATA_OFFSET;
+  uint32_t ndata = rd_u32(&r);
+  for (uint32_t i = 0; !r.bad && i < ndata && i <= MAX_PASSED_FDS; i++) rd_u32(&r);
+  uint32_t argc = rd_u32(&r), arg_len;
+  for (uint32_t i = 0; !r.bad && i < argc; i++) rd_bytes(&r, &arg_len);
+  const uint8_t *netns = r.bad || r.p == r.end ? NULL : rd_bytes(&r, len);
+  if (r.bad || ndata > MAX_PASSED_FDS) { *bad = 1; *len = 0; return NULL; }
+  return netns;
+}
+
 /* ---------- runs ---------- */
 
 /* What an epoll event refers to. Watches live inside their run, which is freed only between batches. */
@@ -176,13 +205,14 @@ struct run {
   int took;           /* the launcher acknowledged the run (so a later death is the run's, not a setup failure) */
   uint8_t *go;        /* a cold SPAWN waits here for READY */
   size_t go_len;
-  int go_fds[MAX_PASSED_FDS + 3];
+  int go_fds[MAX_PASSED_FDS + 4]; /* stdio, data, and a door's network namespace */
   int go_nfds;
   int output[2];      /* stdout, stderr read ends (-1 at EOF) */
   struct pending_write *writes;
   int nwrites;
   int reaped, status;
   int finished;       /* EXIT sent; freed after the current batch of events */
+  int door;           /* a door process, not a launcher: `ready` once it listens */
   struct watch ctl_watch, output_watch[2];
   struct run *next;
 };
@@ -291,13 +321,13 @@ static void clear_capability_sets(int ctl) {
   if (syscall(SYS_capset, &header, data) != 0) launcher_fail(ctl, "clear capabilities");
 }
 
-static void exec_jail(int ctl, const uint8_t *go, size_t go_len, const int *fds, int nfds) {
+static void exec_jail(int ctl, const uint8_t *go, size_t go_len, const int *fds, int nfds, int has_netns) {
   struct reader r = {go, go + go_len, 0};
   uint32_t uid = rd_u32(&r), gid = rd_u32(&r);
   uint64_t rl[6];
   for (int i = 0; i < 6; i++) rl[i] = rd_u64(&r);
   uint32_t ndata = rd_u32(&r);
-  if (r.bad || ndata > MAX_PASSED_FDS || (int)ndata + 3 != nfds) { errno = EINVAL; launcher_fail(ctl, "malformed run"); }
+  if (r.bad || ndata > MAX_PASSED_FDS || (int)ndata + 3 + has_netns != nfds) { errno = EINVAL; launcher_fail(ctl, "malformed run"); }
   int targets[MAX_PASSED_FDS + 3] = {0, 1, 2};
   int highest = 2;
   for (uint32_t i = 0; i < ndata; i++) {
@@ -309,6 +339,14 @@ static void exec_jail(int ctl, const uint8_t *go, size_t go_len, const int *fds,
   char **argv = rd_strs(&r, &argc);
   if (r.bad || argc == 0 || argv[0][0] != '/') { errno = EINVAL; launcher_fail(ctl, "malformed argv"); }
   if (uid == 0 || gid == 0) { errno = EPERM; launcher_fail(ctl, "refusing to run a jail as host root"); }
+  if (has_netns) {
+    // A door's network namespace (the agent checked the path and opened it): joined while still root,
+    // before anything is dropped; bubblewrap then runs without --unshare-net and keeps it. The jail's own
+    // user namespace does not own it, so nothing inside holds a capability over its interfaces.
+    nfds--;
+    if (setns(fds[nfds], CLONE_NEWNET) != 0) launcher_fail(ctl, "join the door's network namespace");
+    close(fds[nfds]);
+  }
 
   // Descriptors: move everything above the targets first, so no dup2 overwrites a source.
   int moved_ctl = fcntl(ctl, F_DUPFD_CLOEXEC, highest + 1);
@@ -399,8 +437,8 @@ static void launcher_main(int ctl, char **procs) {
   if (send(ctl, "R", 1, MSG_NOSIGNAL) != 1) _exit(125);
 
   static uint8_t go[1 << 20];
-  static int fds[MAX_PASSED_FDS + 3];
-  int nfds = 0, expected = -1;
+  static int fds[MAX_PASSED_FDS + 4];
+  int nfds = 0, expected = -1, has_netns = 0;
   ssize_t go_len = 0;
   // The run arrives as one message with the details and the first descriptors, then messages with the rest.
   while (expected < 0 || nfds < expected) {
@@ -416,7 +454,7 @@ static void launcher_main(int ctl, char **procs) {
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
       int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-      if (nfds + count > MAX_PASSED_FDS + 3) { errno = EMSGSIZE; launcher_fail(ctl, "too many descriptors"); }
+      if (nfds + count > MAX_PASSED_FDS + 4) { errno = EMSGSIZE; launcher_fail(ctl, "too many descriptors"); }
       memcpy(fds + nfds, CMSG_DATA(c), sizeof(int) * (size_t)count);
       nfds += count;
     }
@@ -425,12 +463,197 @@ static void launcher_main(int ctl, char **procs) {
       struct reader r = {go + EXEC_NDATA_OFFSET, go + n, 0};
       uint32_t count = n >= EXEC_NDATA_OFFSET ? rd_u32(&r) : 0;
       if (n < EXEC_NDATA_OFFSET || r.bad || count > MAX_PASSED_FDS) { errno = EINVAL; launcher_fail(ctl, "malformed run"); }
-      expected = (int)count + 3;
+      uint32_t netns_len;
+      int bad = 0;
+      exec_netns(go, (size_t)n, &netns_len, &bad);
+      if (bad) { errno = EINVAL; launcher_fail(ctl, "malformed run"); }
+      has_netns = netns_len > 0;
+      expected = (int)count + 3 + has_netns; // the agent sends the namespace's descriptor last
     }
   }
   // Acknowledged before anything else: a launcher killed after this point died running the run.
   if (send(ctl, "G", 1, MSG_NOSIGNAL) != 1) _exit(125);
-  exec_jail(ctl, go, (size_t)go_len, fds, nfds);
+  exec_jail(ctl, go, (size_t)go_len, fds, nfds, has_netns);
+}
+
+/* ---------- the door (child side) ---------- */
+
+// A door relays the jail's TCP connections to the host's proxy: fd[0] is the jail's connection, fd[1] the
+// proxy's unix socket; buf[i] holds bytes read from fd[i] not yet written to fd[1 - i]. One bounded buffer
+// per direction, refilled only once drained, so a slow reader stalls its writer instead of growing memory.
+enum { DOOR_MAX_CONNECTIONS = 64, DOOR_BUFFER = 64 * 1024, DOOR_LISTENER = 2 * DOOR_MAX_CONNECTIONS };
+struct door_conn {
+  int used;
+  int fd[2];
+  size_t len[2], off[2];
+  int eof[2];      /* fd[i] reached end of file */
+  int shut[2];     /* write side of fd[i] shut down (its peer saw our end of file) */
+  uint32_t armed[2]; /* events fd[i] is registered for; 0 = not in the epoll set */
+};
+static struct door_conn door_conns[DOOR_MAX_CONNECTIONS];
+static uint8_t door_buffers[DOOR_MAX_CONNECTIONS][2][DOOR_BUFFER];
+static int door_epoll, door_listener, door_listening, door_open;
+static struct sockaddr_un door_target;
+
+static void door_arm(int fd, uint32_t *armed, uint32_t want, uint64_t tag) {
+  if (want == *armed) return;
+  struct epoll_event ev = {.events = want, .data.u64 = tag};
+  int op = *armed == 0 ? EPOLL_CTL_ADD : want == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+  if (epoll_ctl(door_epoll, op, fd, &ev) != 0) _exit(5);
+  *armed = want;
+}
+
+/** Stops accepting while at the cap (the backlog waits), resumes below it. */
+static void door_listen(int on) {
+  uint32_t armed = door_listening ? EPOLLIN : 0;
+  door_arm(door_listener, &armed, on ? EPOLLIN : 0, DOOR_LISTENER);
+  door_listening = on;
+}
+
+static void door_close(int index) {
+  struct door_conn *c = &door_conns[index];
+  for (int i = 0; i < 2; i++) {
+    if (c->armed[i]) epoll_ctl(door_epoll, EPOLL_CTL_DEL, c->fd[i], NULL);
+    close(c->fd[i]);
+  }
+  memset(c, 0, sizeof *c);
+  door_open--;
+  if (!door_listening) door_listen(1);
+}
+
+/** Moves what it can both ways, handles end of file, re-arms; closes the pair once both ways are done. */
+static void door_pump(int index, uint32_t events[2]) {
+  struct door_conn *c = &door_conns[index];
+  for (int i = 0; i < 2; i++) {
+    if (events[i] & EPOLLERR) { door_close(index); return; }
+    if ((events[i] & (EPOLLIN | EPOLLHUP)) && !c->eof[i] && c->len[i] == 0) {
+      ssize_t n = read(c->fd[i], door_buffers[index][i], DOOR_BUFFER);
+      if (n > 0) { c->len[i] = (size_t)n; c->off[i] = 0; }
+      else if (n == 0) c->eof[i] = 1;
+      else if (errno != EAGAIN && errno != EINTR) { door_close(index); return; }
+    }
+  }
+  for (int i = 0; i < 2; i++) {
+    while (c->off[i] < c->len[i]) {
+      ssize_t n = send(c->fd[1 - i], door_buffers[index][i] + c->off[i], c->len[i] - c->off[i], MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) break;
+      if (n < 0) { door_close(index); return; } // the reader is gone: nothing more can be delivered
+      c->off[i] += (size_t)n;
+    }
+    if (c->off[i] == c->len[i]) c->off[i] = c->len[i] = 0;
+    // Half-close passes through: end of file from one side, once its bytes are delivered, reaches the other.
+    if (c->eof[i] && c->len[i] == 0 && !c->shut[1 - i]) {
+      shutdown(c->fd[1 - i], SHUT_WR);
+      c->shut[1 - i] = 1;
+    }
+  }
+  if (c->eof[0] && c->eof[1] && c->len[0] == 0 && c->len[1] == 0) { door_close(index); return; }
+  for (int i = 0; i < 2; i++) {
+    uint32_t want = (!c->eof[i] && c->len[i] == 0 ? EPOLLIN : 0) | (c->len[1 - i] > 0 ? EPOLLOUT : 0);
+    // Not registered at all when it wants nothing: epoll reports a hung-up socket even with no events
+    // asked for, which would spin while the other direction drains.
+    door_arm(c->fd[i], &c->armed[i], want, (uint64_t)(index * 2 + i));
+  }
+}
+
+static void door_accept(void) {
+  while (door_open < DOOR_MAX_CONNECTIONS) {
+    int client = accept4(door_listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (client < 0) return; // EAGAIN, or a connection aborted before it was taken
+    // The one place this process connects to: the path it was given, fixed before it dropped privileges.
+    int proxy = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (proxy < 0 || connect(proxy, (struct sockaddr *)&door_target, sizeof door_target) != 0) {
+      // Proxy gone or its backlog full: the jail sees its connection closed, the door carries on.
+      if (proxy >= 0) close(proxy);
+      close(client);
+      continue;
+    }
+    int index = 0;
+    while (door_conns[index].used) index++;
+    door_conns[index] = (struct door_conn){.used = 1, .fd = {client, proxy}};
+    door_open++;
+    uint32_t none[2] = {0, 0};
+    door_pump(index, none);
+  }
+  door_listen(0);
+}
+
+static void door_main(int ctl, const char *path, uint32_t port, uid_t uid, gid_t gid) {
+  // Only the control socket stays, as in a launcher: nothing of the agent's or other runs' reaches here.
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0) _exit(125);
+  if (ctl > 3 && syscall(SYS_close_range, 3, ctl - 1, 0) != 0) _exit(125);
+  if (syscall(SYS_close_range, ctl + 1, ~0U, 0) != 0) _exit(125);
+  sigset_t all;
+  sigemptyset(&all);
+  sigprocmask(SIG_SETMASK, &all, NULL);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != agent_pid) _exit(125);
+
+  // A fresh network namespace: only lo, down until raised here. Nothing routes anywhere else.
+  if (unshare(CLONE_NEWNET) != 0) launcher_fail(ctl, "new network namespace");
+  int probe = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (probe < 0 || ioctl(probe, SIOCGIFFLAGS, &ifr) != 0) launcher_fail(ctl, "read lo flags");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(probe, SIOCSIFFLAGS, &ifr) != 0) launcher_fail(ctl, "bring lo up");
+  close(probe);
+  door_listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (door_listener < 0 || setsockopt(door_listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) launcher_fail(ctl, "listener socket");
+  if (bind(door_listener, (struct sockaddr *)&address, sizeof address) != 0) launcher_fail(ctl, "bind 127.0.0.1");
+  if (listen(door_listener, DOOR_MAX_CONNECTIONS) != 0) launcher_fail(ctl, "listen");
+  door_target.sun_family = AF_UNIX;
+  memcpy(door_target.sun_path, path, strlen(path) + 1); // length checked by the agent
+
+  // Bound: from here on it needs no privilege at all. Same drop as a launcher's, plus limits that fit a
+  // relay (descriptors for its connections, no files written, no processes).
+  if (chdir("/") != 0) launcher_fail(ctl, "chdir /");
+  drop_capabilities(ctl);
+  if (setgroups(0, NULL) != 0) launcher_fail(ctl, "setgroups");
+  if (setresgid(gid, gid, gid) != 0) launcher_fail(ctl, "setresgid");
+  if (setresuid(uid, uid, uid) != 0) launcher_fail(ctl, "setresuid");
+  clear_capability_sets(ctl);
+  uid_t ru, eu, su;
+  gid_t rg, eg, sg;
+  if (getresuid(&ru, &eu, &su) != 0 || ru != uid || eu != uid || su != uid) { errno = EPERM; launcher_fail(ctl, "uid check"); }
+  if (getresgid(&rg, &eg, &sg) != 0 || rg != gid || eg != gid || sg != gid || getgroups(0, NULL) != 0) { errno = EPERM; launcher_fail(ctl, "gid check"); }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) launcher_fail(ctl, "no_new_privs");
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) launcher_fail(ctl, "not dumpable");
+  struct rlimit limit = {2 * DOOR_MAX_CONNECTIONS + 16, 2 * DOOR_MAX_CONNECTIONS + 16};
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) launcher_fail(ctl, "rlimit nofile");
+  limit = (struct rlimit){0, 0};
+  if (setrlimit(RLIMIT_FSIZE, &limit) != 0 || setrlimit(RLIMIT_CORE, &limit) != 0 || setrlimit(RLIMIT_NPROC, &limit) != 0) launcher_fail(ctl, "rlimits");
+  // Set after the uid change, which clears it.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) launcher_fail(ctl, "parent-death signal");
+  if (getppid() != agent_pid) _exit(125);
+
+  door_epoll = epoll_create1(EPOLL_CLOEXEC);
+  if (door_epoll < 0) launcher_fail(ctl, "epoll");
+  door_listen(1);
+  if (send(ctl, "R", 1, MSG_NOSIGNAL) != 1) _exit(125);
+  close(ctl);
+
+  struct epoll_event events[64];
+  for (;;) {
+    int n = epoll_wait(door_epoll, events, 64, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) _exit(5);
+    for (int i = 0; i < n; i++) {
+      uint64_t tag = events[i].data.u64;
+      if (tag == DOOR_LISTENER) { door_accept(); continue; }
+      int index = (int)(tag / 2);
+      // An earlier event of this batch may have closed the pair (and a new one may have reused its slot,
+      // for which a spurious pump is harmless: reads and writes are non-blocking).
+      if (!door_conns[index].used) continue;
+      uint32_t got[2] = {0, 0};
+      got[tag % 2] = events[i].events;
+      door_pump(index, got);
+    }
+  }
 }
 
 /* ---------- requests ---------- */
@@ -456,6 +679,64 @@ static struct run *start_launcher(uint32_t id, char **procs) {
   runs = run;
   watch_fd(sv[0], EPOLLIN, &run->ctl_watch, run, W_CTL, 0);
   return run;
+}
+
+/** Forks a door (door_main); it reports 'R' on its control socket once it listens as `uid`. */
+static void start_door(uint32_t id, const char *path, uint32_t port, uint32_t uid, uint32_t gid) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) { fail_request(id, "could not start a door"); return; }
+  pid_t pid = fork();
+  if (pid < 0) { close(sv[0]); close(sv[1]); fail_request(id, "could not start a door"); return; }
+  if (pid == 0) {
+    close(sv[0]);
+    door_main(sv[1], path, port, (uid_t)uid, (gid_t)gid);
+    _exit(125);
+  }
+  close(sv[1]);
+  struct run *run = calloc(1, sizeof *run);
+  if (!run) _exit(4);
+  run->id = id;
+  run->pid = pid;
+  run->ctl = sv[0];
+  run->door = 1;
+  run->taken = 1; // never a launcher: no SPAWN may use it
+  run->output[0] = run->output[1] = -1;
+  run->next = runs;
+  runs = run;
+  watch_fd(sv[0], EPOLLIN, &run->ctl_watch, run, W_CTL, 0);
+}
+
+static void handle_door(uint32_t id, struct reader *r) {
+  char *path = rd_str(r);
+  uint32_t port = rd_u32(r), uid = rd_u32(r), gid = rd_u32(r);
+  if (r->bad || r->p != r->end) fail_request(id, "malformed DOOR");
+  else if (find_run(id)) fprintf(stderr, "confine-jail-agent: DOOR with the id of live run %u ignored\n", id);
+  else if (path[0] != '/' || strlen(path) >= sizeof door_target.sun_path) fail_request(id, "door socket path must be absolute and fit sun_path");
+  else if (port == 0 || port > 65535) fail_request(id, "door port out of range");
+  else if (uid == 0 || gid == 0) fail_request(id, "refusing to run a door as host root");
+  else start_door(id, path, port, uid, gid);
+  free(path);
+}
+
+/**
+ * Opens the network namespace a SPAWN names, only if it is /proc/<pid>/ns/net of a door this agent
+ * started that is listening and not reaped (an unreaped child's pid cannot have been reused), so no bug
+ * on the service's side can move a jail into the host's namespace or another process's. -1 + why if not.
+ */
+static int open_door_netns(const uint8_t *path, uint32_t len, const char **why) {
+  char text[64];
+  *why = "the jail's network namespace is not a live door of this agent";
+  if (len >= sizeof text) return -1;
+  memcpy(text, path, len);
+  text[len] = 0;
+  unsigned pid;
+  int end = 0;
+  if (sscanf(text, "/proc/%u/ns/net%n", &pid, &end) != 1 || end != (int)len || text[6] < '1' || text[6] > '9') return -1;
+  struct run *door = find_pid((pid_t)pid);
+  if (!door || !door->door || !door->ready) return -1;
+  int fd = open(text, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) *why = "could not open the door's network namespace";
+  return fd;
 }
 
 static void flush_write(struct run *run, int index) {
@@ -547,7 +828,11 @@ static void handle_spawn(uint32_t id, struct reader *r) {
     else fprintf(stderr, "confine-jail-agent: malformed SPAWN for live run %u ignored\n", id);
     return;
   }
+  uint32_t netns_len;
+  int netns_bad = 0;
+  const uint8_t *netns = exec_netns(exec, exec_len, &netns_len, &netns_bad);
   struct run *run = prepared ? find_run(id) : NULL;
+  if (run && run->door) run = NULL; // a door is no launcher
   if (prepared && !run) { free_strs(procs); fail_request(id, "no prepared launcher with this id"); return; }
   if (prepared && (run->taken || run->ctl < 0 || !run->ready || run->reaped)) {
     // Taken twice, or dying: the run fails, and the launcher's own EXIT ends it.
@@ -562,14 +847,25 @@ static void handle_spawn(uint32_t id, struct reader *r) {
     fprintf(stderr, "confine-jail-agent: SPAWN with the id of live run %u ignored\n", id);
     return;
   }
+  int netns_fd = -1;
+  const char *netns_why = "malformed SPAWN";
+  if (netns_bad || (netns_len > 0 && (netns_fd = open_door_netns(netns, netns_len, &netns_why)) < 0)) {
+    free_strs(procs);
+    if (!prepared) { fail_request(id, netns_why); return; }
+    send_message(EV_FAILED, id, "%s", netns_why); // the prepared launcher's own EXIT ends the run
+    run->taken = 1;
+    if (!run->reaped) kill(run->pid, SIGKILL);
+    return;
+  }
   if (!prepared) {
     run = start_launcher(id, procs);
-    if (!run) { free_strs(procs); fail_request(id, "could not start a launcher"); return; }
+    if (!run) { free_strs(procs); if (netns_fd >= 0) close(netns_fd); fail_request(id, "could not start a launcher"); return; }
   }
   free_strs(procs);
   run->taken = 1;
-  run->go_nfds = (int)ndata + 3;
+  run->go_nfds = (int)ndata + 3 + (netns_fd >= 0);
   for (int i = 0; i < run->go_nfds; i++) run->go_fds[i] = -1;
+  if (netns_fd >= 0) run->go_fds[ndata + 3] = netns_fd; // last: the launcher joins it, then closes it
 
   // Pipes: stdin and data pipes (agent writes), stdout and stderr (agent reads). The launcher gets its
   // ends through SCM_RIGHTS in the same message as the run.
@@ -633,6 +929,9 @@ static void handle_request(uint8_t type, uint32_t id, struct reader *r) {
     case REQ_SPAWN:
       handle_spawn(id, r);
       return;
+    case REQ_DOOR:
+      handle_door(id, r);
+      return;
     case REQ_KILL: {
       struct run *run = find_run(id);
       if (run && !run->reaped) kill(run->pid, SIGKILL);
@@ -683,6 +982,12 @@ static void on_ctl(struct run *run) {
   buf[n] = 0;
   if (buf[0] == 'G') {
     run->took = 1;
+  } else if (buf[0] == 'R' && run->door) {
+    run->ready = 1;
+    struct out p = {0};
+    out_u32(&p, (uint32_t)run->pid);
+    send_event(EV_STARTED, run->id, &p);
+    free(p.data);
   } else if (buf[0] == 'R') {
     run->ready = 1;
     if (run->go) send_go(run);
