@@ -580,9 +580,10 @@ static void door_accept(void) {
 }
 
 static void door_main(int ctl, const char *path, uint32_t port, uid_t uid, gid_t gid) {
-  // Only the control socket stays, as in a launcher: nothing of the agent's or other runs' reaches here.
+  // Only the control socket stays, as in a launcher: nothing of the agent's or other runs' reaches here,
+  // not even the service's stderr (a door has nothing to say but its failures, sent on the control socket).
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0) _exit(125);
+  if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0) _exit(125);
   if (ctl > 3 && syscall(SYS_close_range, 3, ctl - 1, 0) != 0) _exit(125);
   if (syscall(SYS_close_range, ctl + 1, ~0U, 0) != 0) _exit(125);
   sigset_t all;

@@ -2,7 +2,7 @@
 // programs instead of bubblewrap so every step it owns can be observed: descriptors, identity,
 // capabilities, rlimits, cgroup entry, kill, parent death, mounts. Jails through it are covered by the rest
 // of tests/jail.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -312,6 +312,94 @@ describe('mounts', () => {
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(` ${target} `);
     await agent.unmount(target); // not mounted: nothing to do
     await expect(agent.mountTmpfs(join(scratch, 'missing'), 'size=1m', 0)).rejects.toThrow(/mount tmpfs/);
+  });
+});
+
+describe('doors', () => {
+  const DOOR_UID = 1_950_199_902;
+  const PORT = 48_123;
+  const doorRequest = { socketPath: '/run/confine-test-no-proxy.sock', port: PORT, uid: DOOR_UID, gid: DOOR_UID };
+  /** Local TCP listeners of a network namespace, as `address:port` in /proc/<pid>/net/tcp's hex. */
+  const listeners = (pid: number | 'self'): string[] =>
+    readFileSync(`/proc/${pid}/net/tcp`, 'utf8').split('\n').slice(1).filter((l) => l.trim().split(/\s+/)[3] === '0A').map((l) => l.trim().split(/\s+/)[1]!);
+  const status = (pid: number): Record<string, string> =>
+    Object.fromEntries(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').map((l) => l.split(/:\s*/, 2) as [string, string]));
+
+  it('door_listens_only_in_its_own_namespace_as_an_unprivileged_uid_holding_nothing_else', async () => {
+    const door = await agent.openDoor(doorRequest);
+    try {
+      expect(readlinkSync(`/proc/${door.pid}/ns/net`)).not.toBe(readlinkSync('/proc/self/ns/net'));
+      const port = PORT.toString(16).toUpperCase().padStart(4, '0');
+      expect(listeners(door.pid)).toEqual([`0100007F:${port}`]); // 127.0.0.1:PORT and nothing else
+      expect(listeners('self')).not.toContain(`0100007F:${port}`);
+      const s = status(door.pid);
+      expect(s.Uid!.split(/\s+/)).toEqual(Array(4).fill(String(DOOR_UID)));
+      expect(s.Gid!.split(/\s+/)).toEqual(Array(4).fill(String(DOOR_UID)));
+      expect(s.Groups).toBe('');
+      for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(s[set], set).toBe('0000000000000000');
+      expect(s.NoNewPrivs).toBe('1');
+      // Descriptors: /dev/null on stdio, the listener, its epoll; nothing of the agent or the service.
+      const fds = readdirSync(`/proc/${door.pid}/fd`).map((fd) => readlinkSync(`/proc/${door.pid}/fd/${fd}`));
+      expect(fds.slice(0, 3)).toEqual(['/dev/null', '/dev/null', '/dev/null']);
+      expect(fds.slice(3).map((target) => target.replace(/\d+/, 'N')).sort()).toEqual(['anon_inode:[eventpoll]', 'socket:[N]']);
+    } finally {
+      door.kill();
+      await door.exited;
+    }
+    expect(processAlive(door.pid)).toBe(false);
+  });
+
+  it('the_agent_refuses_a_door_as_root_on_a_relative_path_or_port_zero', async () => {
+    // Straight to the agent, past the TypeScript checks (src/jail/door.ts): the C side refuses on its own.
+    await expect(agent.openDoor({ ...doorRequest, uid: 0 })).rejects.toMatchObject({ detail: expect.stringMatching(/root/) });
+    await expect(agent.openDoor({ ...doorRequest, gid: 0 })).rejects.toMatchObject({ detail: expect.stringMatching(/root/) });
+    await expect(agent.openDoor({ ...doorRequest, socketPath: 'relative.sock' })).rejects.toMatchObject({ detail: expect.stringMatching(/absolute/) });
+    await expect(agent.openDoor({ ...doorRequest, socketPath: `/${'x'.repeat(120)}` })).rejects.toMatchObject({ detail: expect.stringMatching(/sun_path/) });
+    await expect(agent.openDoor({ ...doorRequest, port: 0 })).rejects.toMatchObject({ detail: expect.stringMatching(/port/) });
+  });
+
+  it('a_launcher_joins_a_doors_namespace_only_when_it_is_a_live_door', async () => {
+    const door = await agent.openDoor(doorRequest);
+    const doorNamespace = readlinkSync(`/proc/${door.pid}/ns/net`);
+    try {
+      const joined = await run(launch('readlink /proc/self/ns/net', { netnsPath: `/proc/${door.pid}/ns/net` }));
+      expect(joined.stdout.trim()).toBe(doorNamespace);
+      expect((await run(launch('readlink /proc/self/ns/net'))).stdout.trim()).toBe(readlinkSync('/proc/self/ns/net'));
+      for (const netnsPath of ['/proc/1/ns/net', `/proc/${process.pid}/ns/net`, `/proc/${agent.pid}/ns/net`, `/proc/${door.pid}/ns/mnt`, 'relative']) {
+        const refused = await run(launch('echo ran', { netnsPath }));
+        expect(refused.stdout, netnsPath).toBe('');
+        expect(refused.failure, netnsPath).toMatch(/not a live door/);
+      }
+    } finally {
+      door.kill();
+      await door.exited;
+    }
+    const closed = await run(launch('echo ran', { netnsPath: `/proc/${door.pid}/ns/net` }));
+    expect(closed.stdout).toBe('');
+    expect(closed.failure).toMatch(/not a live door/);
+  });
+
+  it('a_prepared_launcher_handed_a_forged_namespace_fails_without_running', async () => {
+    await withPidsGroup('door-prepared', async (group) => {
+      const prepared = await agent.prepare([join(group, 'cgroup.procs')]);
+      const child = prepared.spawn(launch('echo ran', { netnsPath: '/proc/1/ns/net' }));
+      let stdout = '';
+      child.onOutput((_, chunk) => (stdout += chunk.toString()));
+      const exit = await child.exited;
+      expect(stdout).toBe('');
+      expect(exit.failure).toMatch(/not a live door/);
+    });
+  });
+
+  it('a_door_dies_with_its_agent', async () => {
+    const own = new JailAgent();
+    const door = await own.openDoor(doorRequest);
+    expect(processAlive(door.pid)).toBe(true);
+    await own.close();
+    const exit = await door.exited;
+    expect(exit.signal ?? exit.failure).toBeTruthy();
+    for (let i = 0; i < 100 && processAlive(door.pid); i++) await sleep(20);
+    expect(processAlive(door.pid)).toBe(false);
   });
 });
 

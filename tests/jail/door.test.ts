@@ -163,6 +163,23 @@ describe('door: lifetime and the namespace check', () => {
     expect((await probe(['tcp', '127.0.0.1', String(PORT_A), 'still'])).fields.reply).toMatch(/^proxy-A:received=5:/);
   });
 
+  it('open_door_refuses_bad_options_before_the_agent', async () => {
+    const good = { socketPath: proxyA.socketPath, port: PORT_A, uid: DOOR_UID_A, gid: DOOR_UID_A };
+    for (const bad of [
+      { socketPath: 'relative.sock' },
+      { socketPath: `/tmp/${'x'.repeat(110)}` },
+      { socketPath: '/tmp/a\0b' },
+      { port: 0 },
+      { port: 65_536 },
+      { port: 80.5 },
+      { uid: 0 },
+      { gid: 0 },
+      { uid: -1 },
+    ]) {
+      await expect(host.openDoor({ ...good, ...bad }), JSON.stringify(bad)).rejects.toBeInstanceOf(JailSetupError);
+    }
+  });
+
   it('a_jail_without_network_has_no_network_even_with_the_egress_profile', async () => {
     const connect = await probe(['tcp', '127.0.0.1', String(PORT_A), 'hello'], null);
     const metadata = await probe(['tcp', '169.254.169.254', '80', 'GET'], null);
