@@ -1,6 +1,7 @@
 // TypeBox schemas: they validate requests at the edge (unknown fields are rejected, not dropped) and
 // generate the OpenAPI document. Static<> gives the handler types from the same source.
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema, type TString } from '@sinclair/typebox';
+import { CREDENTIAL_LIMITS, CREDENTIAL_PATTERNS } from '../domains/terraform/credentials.js';
 import { ERROR_CODES } from './errors.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' });
@@ -16,13 +17,20 @@ const Files = Type.Record(Type.String({ minLength: 1, maxLength: 1024 }), Type.S
   description: 'Files written into the workspace before the run: `{ "path/in/workspace": "content" }`.',
 });
 
+/** One rule for credentials everywhere: the lengths and charsets come from the domain's checkCredentials. */
+const credentialField = (field: keyof typeof CREDENTIAL_LIMITS): TString =>
+  Type.String({ minLength: CREDENTIAL_LIMITS[field].min, maxLength: CREDENTIAL_LIMITS[field].max, pattern: CREDENTIAL_PATTERNS[field] });
+
 export const Credentials = Type.Object(
   {
-    aws_access_key_id: Type.String({ minLength: 1, maxLength: 256 }),
-    aws_secret_access_key: Type.String({ minLength: 1, maxLength: 512 }),
-    aws_session_token: Type.Optional(Type.String({ maxLength: 8192 })),
+    aws_access_key_id: credentialField('aws_access_key_id'),
+    aws_secret_access_key: credentialField('aws_secret_access_key'),
+    aws_session_token: Type.Optional(credentialField('aws_session_token')),
   },
-  { additionalProperties: false, description: 'Short-lived credentials; present only in the plan step\'s jail, redacted from every output.' },
+  {
+    additionalProperties: false,
+    description: 'Short-lived AWS credentials for a plan. They never enter a jail: with TF_EGRESS=aws the host-side egress proxy signs the plan\'s allowlisted read-only calls with them; with egress off a plan that needs the AWS provider and carries credentials is refused (validation_error). Redacted from every output.',
+  },
 );
 
 const CommandInputs = {
@@ -86,6 +94,22 @@ export const ClassifiedErrorSchema = Type.Object({
   detail: Type.Optional(Type.String()),
 });
 
+/** One cloud API call of a Terraform plan through the egress proxy (`result.egress[]`, TF_EGRESS=aws only). */
+export const EgressCallSchema = Type.Object(
+  {
+    service: Type.String({ description: 'AWS service from the call\'s SigV4 scope, e.g. `ec2`.' }),
+    action: Type.String({ description: 'Operation (`DescribeVpcs`), or the HTTP method for REST services such as S3.' }),
+    region: Type.String({ description: 'Region from the SigV4 scope.' }),
+    method: Type.String({ description: 'HTTP method of the call.' }),
+    status: Type.Integer({ description: 'HTTP status returned to terraform (403 for a refused call, 0 when cut off before a status).' }),
+    bytes: Type.Integer({ description: 'Bytes relayed: request body up plus answer body down.' }),
+    ms: Type.Number({ description: 'Time the proxy spent on the call.' }),
+    allowed: Type.Boolean({ description: 'false: the proxy refused it (not allowlisted, not read-only, over a cap) and answered AccessDenied.' }),
+    reason: Type.Optional(Type.String({ description: 'Why the call was refused or cut off.' })),
+  },
+  { additionalProperties: false },
+);
+
 export const RunView = Type.Object(
   {
     id: Type.String(),
@@ -96,7 +120,9 @@ export const RunView = Type.Object(
     started_at: Type.Optional(Type.String()),
     finished_at: Type.Optional(Type.String()),
     error: Type.Union([ClassifiedErrorSchema, Type.Null()]),
-    result: Type.Unknown({ description: 'The domain result, the same fields as the CLI `--json` (null until the run finishes).' }),
+    result: Type.Unknown({
+      description: 'The domain result, the same fields as the CLI `--json` (null until the run finishes). A Terraform plan that ran with egress (TF_EGRESS=aws and credentials) also has `egress`: every cloud API call the proxy answered, each an EgressCall (service, action, region, method, status, bytes, ms, allowed, reason?).',
+    }),
     plan_reference: Type.Optional(Type.String({ description: 'Where the plan JSON is stored (Terraform plan runs).' })),
     output_trimmed: Type.Optional(Type.Object(
       { kept_bytes: Type.Integer(), dropped_bytes: Type.Integer() },

@@ -22,6 +22,8 @@ export function observeRuns(jobs: JobService, metrics: ApiMetrics, audit: AuditL
       ...(record.session_id === undefined ? {} : { session_id: record.session_id }),
       ...(error ? { error_class: error.type } : {}),
       ...(steps.length > 0 ? { exit_reason: steps.at(-1)!.exit_reason } : {}),
+      // Issue 11: the cloud calls a plan made through the egress proxy (bounded by TF_EGRESS_MAX_REQUESTS).
+      ...(record.outcome?.kind === 'terraform' && record.outcome.result.egress !== undefined ? { egress: record.outcome.result.egress } : {}),
       duration_ms: record.finished_at ? Date.parse(record.finished_at) - started : 0,
       resources: {
         wall_ms: steps.reduce((sum, r) => sum + r.wall_ms, 0),

@@ -2,6 +2,7 @@
 // documented here (the README's table is generated from it); a wrong value stops start-up with a
 // message naming the variable. Where a seed already names a setting, its name is kept.
 import { existsSync } from 'node:fs';
+import { DEFAULT_EGRESS_POLICY } from '../egress/policy.js';
 
 type Kind = 'string' | 'int' | 'number' | 'list' | 'bool';
 
@@ -42,6 +43,15 @@ export const SETTINGS = {
   BLOCK_LOCAL_EXEC: { kind: 'bool', default: 'true', doc: 'Seed setting: provisioners (local-exec, remote-exec, file) block the run; false makes the `provisioner` rule a warning.' },
   BLOCK_EXTERNAL_DATA: { kind: 'bool', default: 'true', doc: 'Seed setting: `data "external"` blocks the run; false makes the `data_external` rule a warning (the provider allowlist still applies).' },
   TF_MAX_PLAN_JSON_SIZE: { kind: 'int', default: '128', min: 1, doc: 'Largest plan JSON (MiB) `terraform show -json` may print; more is a resource_limit.' },
+  TF_EGRESS: { kind: 'string', default: 'off', doc: 'Network for Terraform plans: `off` (no network at all; a plan that needs the AWS provider and carries credentials is refused) or `aws` (the plan step of a request carrying credentials reaches allowlisted AWS API calls through a host-side proxy that signs them; the credentials never enter the jail).' },
+  TF_EGRESS_SERVICES: { kind: 'list', default: DEFAULT_EGRESS_POLICY.services.join(','), doc: 'AWS services (SigV4 scope names) a plan may call when TF_EGRESS=aws.' },
+  TF_EGRESS_REGIONS: { kind: 'list', default: DEFAULT_EGRESS_POLICY.regions.join(','), doc: 'AWS regions a plan may call when TF_EGRESS=aws.' },
+  TF_EGRESS_ACTIONS: { kind: 'string', default: '', doc: 'Extra calls allowed on top of the read-only default (Describe*, List*, Get*, REST GET/HEAD), comma-separated `service:Action` with an optional trailing `*` (REST services name the method: `s3:PUT`).' },
+  TF_EGRESS_MAX_REQUESTS: { kind: 'int', default: '200', min: 1, doc: 'Calls (allowed or refused) one plan may make through the egress proxy; beyond it every call is refused.' },
+  TF_EGRESS_MAX_BYTES: { kind: 'int', default: '67108864', min: 1024, doc: 'Bytes (requests up plus answers down) one plan may move through the egress proxy.' },
+  TF_EGRESS_CALL_TIMEOUT_MS: { kind: 'int', default: '30000', min: 100, doc: 'Longest one forwarded call may take upstream before it is cut off.' },
+  TF_EGRESS_UPSTREAM_URL: { kind: 'string', default: '', doc: 'Send every egress call to this http(s) origin instead of the real regional AWS endpoint (tests, private clouds).' },
+  TF_EGRESS_PORT: { kind: 'int', default: '8080', min: 1, doc: 'TCP port of the egress listener on 127.0.0.1 inside the plan step\'s own network namespace.' },
   PORT: { kind: 'int', default: '8000', min: 0, doc: 'HTTP port of `confine serve`.' },
   HOST: { kind: 'string', default: '127.0.0.1', doc: 'Address `confine serve` listens on (use 0.0.0.0 to expose it).' },
   API_KEYS: { kind: 'string', default: '', doc: 'Comma-separated API keys, each `key` or `tenant:key`; kept only as SHA-256 digests. With no keys and no JWT settings, serve generates a dev key and prints it.' },
@@ -131,6 +141,7 @@ export interface Config {
   tfLockFile: string;
   tfPolicyWarn: string[];
   tfMaxPlanJsonMiB: number;
+  egress: Readonly<EgressConfig>;
   blockLocalExec: boolean;
   blockExternalData: boolean;
   port: number;
@@ -189,6 +200,21 @@ export interface S3Config {
   prefix: string;
   /** tenant -> bucket key prefixes it may read workspaces from (operator grants, S3_READ_GRANTS). */
   readGrants: Readonly<Record<string, readonly string[]>>;
+}
+
+/** Issue 11: the plan step's door to allowlisted AWS calls (`mode: 'off'` = no network at all). */
+export interface EgressConfig {
+  mode: 'off' | 'aws';
+  services: string[];
+  regions: string[];
+  /** Extra allowed calls, `service:Action` or `service:Prefix*`. */
+  actions: string[];
+  maxRequests: number;
+  maxBytes: number;
+  callTimeoutMs: number;
+  /** '' = the real regional endpoints. */
+  upstreamUrl: string;
+  port: number;
 }
 
 /** Timeouts and connection caps of the HTTP server (the edge facing strangers). */
@@ -271,6 +297,48 @@ function readGrants(env: NodeJS.ProcessEnv): Record<string, string[]> {
   return grants;
 }
 
+function egressConfig(env: NodeJS.ProcessEnv): Readonly<EgressConfig> {
+  const port = int(env, 'TF_EGRESS_PORT');
+  if (port > 65535) throw new ConfigError('TF_EGRESS_PORT', 'must be at most 65535');
+  return Object.freeze({
+    mode: oneOf(env, 'TF_EGRESS', ['off', 'aws']) as EgressConfig['mode'],
+    services: list(env, 'TF_EGRESS_SERVICES'),
+    regions: list(env, 'TF_EGRESS_REGIONS'),
+    actions: egressActions(env),
+    maxRequests: int(env, 'TF_EGRESS_MAX_REQUESTS'),
+    maxBytes: int(env, 'TF_EGRESS_MAX_BYTES'),
+    callTimeoutMs: int(env, 'TF_EGRESS_CALL_TIMEOUT_MS'),
+    upstreamUrl: egressUpstream(env),
+    port,
+  });
+}
+
+/** `service:Action` or `service:Prefix*`: a typo here would silently allow nothing (or too much). */
+function egressActions(env: NodeJS.ProcessEnv): string[] {
+  const items = read(env, 'TF_EGRESS_ACTIONS').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!/^[a-z0-9-]+:[A-Za-z0-9]+\*?$/.test(item)) throw new ConfigError('TF_EGRESS_ACTIONS', `invalid entry "${item}" (expected service:Action, e.g. ec2:RunInstances or s3:PUT)`);
+  }
+  return items;
+}
+
+/** An origin only (http or https, no path, query or credentials): every call's path is the jail's own. */
+function egressUpstream(env: NodeJS.ProcessEnv): string {
+  const raw = read(env, 'TF_EGRESS_UPSTREAM_URL').trim();
+  if (raw === '') return '';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('TF_EGRESS_UPSTREAM_URL', `not a URL: "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('TF_EGRESS_UPSTREAM_URL', `expected http:// or https://, got "${url.protocol}"`);
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || (url.pathname !== '/' && url.pathname !== '')) {
+    throw new ConfigError('TF_EGRESS_UPSTREAM_URL', 'expected an origin only (scheme://host[:port]), without path, query or user info');
+  }
+  return url.origin;
+}
+
 function httpLimits(env: NodeJS.ProcessEnv): Readonly<HttpLimits> {
   const seconds = (name: SettingName): number => Math.round(num(env, name) * 1000);
   const limits = {
@@ -316,6 +384,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     tfLockFile: oneOf(env, 'TF_LOCK_FILE', ['keep', 'strip', 'reject']),
     tfPolicyWarn: list(env, 'TF_POLICY_WARN'),
     tfMaxPlanJsonMiB: int(env, 'TF_MAX_PLAN_JSON_SIZE'),
+    egress: egressConfig(env),
     blockLocalExec: bool(env, 'BLOCK_LOCAL_EXEC'),
     blockExternalData: bool(env, 'BLOCK_EXTERNAL_DATA'),
     port: int(env, 'PORT'),

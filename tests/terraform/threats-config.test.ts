@@ -74,11 +74,11 @@ describe('threat row 16: reading secrets through functions', () => {
   });
 
   it('credentials_are_not_in_init_or_show_and_redacted_everywhere', async () => {
-    // The plan step has the credentials in its environment; a config that echoes its input back must not
-    // return them, and the other steps never had them (s3 module fetch at init proved no ambient creds).
+    // No step has the credentials (issue 11: they enter no jail); a config that echoes a value equal to
+    // them back must not return it (s3 module fetch at init proved no ambient creds).
     const result = await runTerraform({
       input: files({ 'main.tf': `output "echo" {\n  value = "${PLANTED.aws_secret_access_key}"\n}\n` }),
-    });
+    }, {}, { credentials: true });
     expect(result.error).toBeNull();
     expect(outputs(result.plan_json).echo!.value).toBe('[REDACTED]');
     // runTerraform already asserted the whole result (steps, diagnostics, plan JSON) holds no planted value.

@@ -163,7 +163,7 @@ describe('threat row 7: CLI configuration and environment injection', () => {
 
   it('jail_environment_is_exactly_the_service_set', () => {
     const spec = terraformSpec({ terraformHostPath: '/usr/local/bin/terraform', mirrorHostPath: '/opt/tf-plugins' }, { args: ['version'], workingDir: '', limits: limits() });
-    expect(Object.keys(spec.env).sort()).toEqual(['CHECKPOINT_DISABLE', 'HOME', 'TF_CLI_CONFIG_FILE', 'TF_DATA_DIR', 'TF_INPUT', 'TF_IN_AUTOMATION', 'TMPDIR']);
+    expect(Object.keys(spec.env).sort()).toEqual(['AWS_EC2_METADATA_DISABLED', 'CHECKPOINT_DISABLE', 'HOME', 'TF_CLI_CONFIG_FILE', 'TF_DATA_DIR', 'TF_INPUT', 'TF_IN_AUTOMATION', 'TMPDIR']);
   });
 });
 

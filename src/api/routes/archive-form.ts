@@ -6,6 +6,7 @@
 import { finished } from 'node:stream/promises';
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
+import { checkCredentials } from '../../domains/terraform/credentials.js';
 import type { AwsCredentials, TerraformMode } from '../../domains/terraform/types.js';
 import { ApiError } from '../errors.js';
 import type { ArtifactPort, StoredArchiveView } from '../ports.js';
@@ -86,16 +87,8 @@ function parseCredentials(value: string): AwsCredentials {
     // The value is a secret: never echo it back in the error.
     throw new ApiError('validation_failed', 'credentials must be a JSON object');
   }
-  const c = parsed as Record<string, unknown>;
-  const ok = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
-  if (typeof parsed !== 'object' || parsed === null || !ok(c['aws_access_key_id'], 256) || !ok(c['aws_secret_access_key'], 512) ||
-      (c['aws_session_token'] !== undefined && !ok(c['aws_session_token'], 8192)) ||
-      Object.keys(c).some((k) => !['aws_access_key_id', 'aws_secret_access_key', 'aws_session_token'].includes(k))) {
-    throw new ApiError('validation_failed', 'credentials need aws_access_key_id and aws_secret_access_key (and optionally aws_session_token)');
-  }
-  return {
-    aws_access_key_id: c['aws_access_key_id'] as string,
-    aws_secret_access_key: c['aws_secret_access_key'] as string,
-    ...(c['aws_session_token'] === undefined ? {} : { aws_session_token: c['aws_session_token'] as string }),
-  };
+  // The same rule as the JSON body's schema and the domain entry (domains/terraform/credentials.ts).
+  const checked = checkCredentials(parsed);
+  if (!checked.ok) throw new ApiError('validation_failed', checked.message);
+  return checked.credentials;
 }

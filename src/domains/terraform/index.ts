@@ -16,6 +16,8 @@ import { createAnalysisRunner, type AnalysisLimits, type AnalysisRunner } from '
 import { runPipeline } from './pipeline.js';
 import { PLAN_FILE } from './plan-spool.js';
 import { Redactor } from './redact.js';
+import { checkCredentials } from './credentials.js';
+import { EGRESS_OFF_MESSAGE, egressDecision, openEgress, type OpenEgress } from './egress-step.js';
 import type { AwsCredentials, Finding, TerraformProgress, TerraformRequest, TerraformResult } from './types.js';
 
 export interface TerraformRunOptions {
@@ -28,6 +30,8 @@ export interface TerraformRunOptions {
   onPlan?: (plan: PlanFile) => Promise<void>;
   /** Plans up to this many bytes are also returned parsed, as `plan_json` (default 256 KiB). */
   inlinePlanMaxBytes?: number;
+  /** A failure closing the plan step's egress door or proxy (the run's result stands). Default: a process warning. */
+  onCleanupError?: (what: string, error: unknown) => void;
 }
 
 export interface PlanFile {
@@ -76,7 +80,7 @@ async function runTerraform(
   let workspace: Workspace | undefined;
   try {
     if (request.mode !== 'validate' && request.mode !== 'plan') throw new DomainError('validation_error', 'mode must be validate or plan');
-    validateCredentials(request.credentials);
+    const credentials = validCredentials(request.credentials);
     const upload = await intake(request.input, intakeLimits(config));
     const workingDir = resolveWorkingDir(request.working_dir, upload);
     result.findings.push(...upload.stripped.map(strippedFinding));
@@ -94,6 +98,9 @@ async function runTerraform(
       const where = blocking.line === undefined ? blocking.file : `${blocking.file}:${blocking.line}`;
       throw new DomainError('security_violation', `policy: ${blocking.message}`, `${blocking.rule} at ${where}`);
     }
+    // After policy: a blocked configuration is told so first, whatever its credentials.
+    const egress = egressDecision(config.egress.mode, { mode: request.mode, hasCredentials: credentials !== undefined }, providers);
+    if (egress === 'refuse') throw new DomainError('validation_error', EGRESS_OFF_MESSAGE, 'the plan uses the AWS provider and the request carries credentials');
     // The service's lock file, unless policy kept the tenant's own (then init verifies its hashes).
     const lockPath = workingDir === '' ? LOCK_FILE_NAME : `${workingDir}/${LOCK_FILE_NAME}`;
     const lock = upload.files.some((file) => file.path === lockPath) ? undefined : lockFileFor(new Set(providers), await mirrorIndex());
@@ -114,13 +121,15 @@ async function runTerraform(
         planJsonBytes: config.tfMaxPlanJsonMiB * MiB,
       },
       redactor,
-      ...(request.credentials ? { credentials: request.credentials } : {}),
+      ...(egress === 'door' && credentials ? { openEgress: egressOpener(host, config, credentials, workspace) } : {}),
+      ...(options.onCleanupError ? { onCleanupError: options.onCleanupError } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     result.steps = output.steps;
     result.diagnostics = output.diagnostics;
     result.error = output.error === null ? null : redactor.deep(output.error);
+    if (output.egress !== undefined) result.egress = redactor.deep(output.egress);
     if (output.plan !== null) {
       const spool = output.plan;
       try {
@@ -170,16 +179,16 @@ function credentialValues(credentials: AwsCredentials | undefined): string[] {
   );
 }
 
-/** Credentials go into a jail's environment: printable, no whitespace, bounded. */
-function validateCredentials(credentials: AwsCredentials | undefined): void {
-  if (!credentials) return;
-  const check = (name: string, value: unknown, required: boolean): void => {
-    if (value === undefined && !required) return;
-    if (typeof value !== 'string' || !/^[\x21-\x7e]{1,4096}$/.test(value)) {
-      throw new DomainError('validation_error', `credentials.${name} must be 1-4096 printable characters`, name);
-    }
-  };
-  check('aws_access_key_id', credentials.aws_access_key_id, true);
-  check('aws_secret_access_key', credentials.aws_secret_access_key, true);
-  check('aws_session_token', credentials.aws_session_token, false);
+/** The one credentials rule (credentials.ts), also for callers that bypassed the HTTP schema (CLI, tests). */
+function validCredentials(credentials: unknown): AwsCredentials | undefined {
+  if (credentials === undefined) return undefined;
+  const checked = checkCredentials(credentials);
+  if (!checked.ok) throw new DomainError('validation_error', checked.message, checked.field);
+  return checked.credentials;
+}
+
+/** The plan step's door: a proxy on a socket only the run's uid can reach, and the agent's network namespace. */
+function egressOpener(host: JailHost, config: Readonly<Config>, credentials: AwsCredentials, workspace: Workspace): () => Promise<OpenEgress> {
+  const owner = { uid: workspace.identity.uid, gid: workspace.identity.gid };
+  return () => openEgress({ doors: host, stateDir: host.config.stateDir, config: config.egress, credentials, owner });
 }

@@ -12,7 +12,9 @@ import { classifyStep } from './classify.js';
 import { parseDiagnostics, stderrDiagnostic } from './diagnostics.js';
 import { openPlanSpool, type PlanSpool } from './plan-spool.js';
 import type { Redactor } from './redact.js';
-import type { AwsCredentials, Diagnostic, TerraformMode, TerraformProgress, TerraformStep, TerraformStepName } from './types.js';
+import type { Diagnostic, TerraformMode, TerraformProgress, TerraformStep, TerraformStepName } from './types.js';
+import type { EgressCall } from '../../egress/index.js';
+import type { EgressJail, OpenEgress } from './egress-step.js';
 
 export interface PipelineLimits {
   totalMs: number;
@@ -33,7 +35,13 @@ export interface PipelineInput {
   serviceLock: boolean;
   limits: PipelineLimits;
   redactor: Redactor;
-  credentials?: AwsCredentials;
+  /**
+   * Opens the plan step's door to the egress proxy (TF_EGRESS=aws and the request carries credentials);
+   * absent: the plan step has no network, like every other step.
+   */
+  openEgress?: () => Promise<OpenEgress>;
+  /** A failure closing the door or proxy: reported here, never in place of the run's result. */
+  onCleanupError?: (what: string, error: unknown) => void;
   signal?: AbortSignal;
   onProgress?: (progress: TerraformProgress) => void;
 }
@@ -44,6 +52,8 @@ export interface PipelineOutput {
   error: ClassifiedError | null;
   /** The redacted `show -json` output in its spool file (plan mode, on success); the caller disposes it. */
   plan: PlanSpool | null;
+  /** Every call the plan step made through the egress proxy; present only when it had a door. */
+  egress?: EgressCall[];
 }
 
 /** Go runs one OS thread per blocked syscall; terraform and a provider together need a few hundred. */
@@ -79,12 +89,19 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineOutput>
     // show's stdout is the plan JSON: it streams into a spool file instead of the result.
     const spool = name === 'show' ? await openPlanSpool(input.host, input.limits.planJsonBytes, input.redactor.values) : undefined;
     let raw: RunResult;
+    // Threat row 16 / issue 11: only the plan step talks to the cloud, and only through the door.
+    const egress = name === 'plan' && input.openEgress ? await input.openEgress() : undefined;
     try {
-      raw = await runStep(input, name, args, remaining, spool);
+      raw = await runStep(input, name, args, remaining, spool, egress?.jail);
       await spool?.finish();
     } catch (error) {
       await spool?.dispose();
       throw error;
+    } finally {
+      if (egress) {
+        output.egress = egress.calls();
+        await egress.close().catch((error: unknown) => (input.onCleanupError ?? warn)('egress door and proxy', error));
+      }
     }
     if (name === 'init' && input.serviceLock && isLockMismatch(raw)) {
       // Our provider set differed from terraform's (an edge the static reading missed): let init write
@@ -105,7 +122,7 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineOutput>
     output.diagnostics.push(...diagnostics);
     if (failed) {
       await spool?.dispose();
-      output.error = classifyStep(name, result, diagnostics);
+      output.error = refusedEgressError(output.egress) ?? classifyStep(name, result, diagnostics);
       return output;
     }
     if (spool) output.plan = spool;
@@ -113,15 +130,16 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineOutput>
   return output;
 }
 
-function runStep(input: PipelineInput, name: TerraformStepName, args: string[], remainingMs: number, spool?: PlanSpool): Promise<RunResult> {
+function runStep(input: PipelineInput, name: TerraformStepName, args: string[], remainingMs: number, spool?: PlanSpool, egress?: EgressJail): Promise<RunResult> {
+  const spec = terraformSpec(input.profile, {
+    args,
+    workingDir: input.workingDir,
+    limits: stepLimits(input.limits, remainingMs, name),
+    // Threat row 16 / issue 11: no jail ever holds the real credentials; a door step gets placeholders.
+    extraEnv: { ...goRuntimeEnv(input.limits), ...(egress?.env ?? {}) },
+  });
   return input.host.run(
-    terraformSpec(input.profile, {
-      args,
-      workingDir: input.workingDir,
-      limits: stepLimits(input.limits, remainingMs, name),
-      // Threat row 16: credentials exist only where they are needed, never in init/validate/show.
-      extraEnv: { ...goRuntimeEnv(input.limits), ...(name === 'plan' && input.credentials ? credentialEnv(input.credentials) : {}) },
-    }),
+    egress ? { ...spec, seccompProfile: egress.seccompProfile, network: egress.network } : spec,
     input.workspace,
     { ...(input.signal ? { signal: input.signal } : {}), ...(spool ? { stdoutSink: (chunk: Buffer) => spool.write(chunk) } : {}) },
   );
@@ -158,12 +176,27 @@ export function goRuntimeEnv(limits: PipelineLimits): Record<string, string> {
   return { GOGC: '400', GOMEMLIMIT: `${heapMiB}MiB` };
 }
 
-function credentialEnv(credentials: AwsCredentials): Record<string, string> {
+/**
+ * A plan that failed after the proxy refused a call failed because of that call (terraform's own message
+ * is an SDK AccessDenied deep in a diagnostic): the error names it. security_violation, like a blocked
+ * policy rule: the tenant's configuration asked for something this service does not allow, which is
+ * neither a provider fault nor an internal error (resource_limit when the call was over a per-run cap).
+ */
+function refusedEgressError(calls: readonly EgressCall[] | undefined): ClassifiedError | null {
+  const refused = calls?.find((call) => !call.allowed);
+  if (!refused) return null;
+  const name = refused.service === '' ? refused.method : `${refused.service}:${refused.action}`;
+  const others = calls!.filter((call) => !call.allowed).length - 1;
   return {
-    AWS_ACCESS_KEY_ID: credentials.aws_access_key_id,
-    AWS_SECRET_ACCESS_KEY: credentials.aws_secret_access_key,
-    ...(credentials.aws_session_token ? { AWS_SESSION_TOKEN: credentials.aws_session_token } : {}),
+    // A run that spent its request or byte cap hit a limit; anything else refused is against the allowlist.
+    type: /\bcap\b/.test(refused.reason ?? '') ? 'resource_limit' : 'security_violation',
+    message: `egress refused ${name} (${refused.reason ?? 'not allowed'})`,
+    detail: `region ${refused.region || '-'}, HTTP ${refused.status}${others > 0 ? `; ${others} more refused call(s) in result.egress` : ''}`,
   };
+}
+
+function warn(what: string, error: unknown): void {
+  process.emitWarning(`confine: closing ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
 }
 
 /** The show step's stdout is the plan JSON, returned once as `plan_json`; the step keeps only its size. */

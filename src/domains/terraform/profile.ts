@@ -54,7 +54,7 @@ export function terraformMounts(profile: TerraformProfile): Mount[] {
 
 /**
  * Threat row 7: the complete environment. Nothing comes from the caller (no TF_CLI_ARGS*, TF_PLUGIN_CACHE_DIR,
- * proxies, GIT_*); credentials are added by the caller for the plan step only.
+ * proxies, GIT_*). No real credentials ever: an egress plan step adds placeholders and the door's URL.
  */
 export function terraformEnvironment(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
   return {
@@ -65,6 +65,9 @@ export function terraformEnvironment(extra: Readonly<Record<string, string>> = {
     TF_IN_AUTOMATION: '1',
     TF_INPUT: '0',
     TMPDIR: '/tmp',
+    // No instance-metadata lookups: there is no such service in any jail, and the SDK's IMDS attempts and
+    // retries made a plan needing AWS without credentials wait before failing (issue 11).
+    AWS_EC2_METADATA_DISABLED: 'true',
     ...extra,
   };
 }

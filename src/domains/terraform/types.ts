@@ -1,6 +1,7 @@
 // Contract of the Terraform domain: what the CLI and the HTTP API hand in, and what comes back.
 import type { RunResult } from '../../jail/spec.js';
 import type { ClassifiedError } from '../errors.js';
+import type { EgressCall } from '../../egress/types.js';
 
 export type TerraformMode = 'validate' | 'plan';
 
@@ -22,7 +23,10 @@ export interface TerraformRequest {
   mode: TerraformMode;
   /** Directory inside the upload where terraform runs; modules may live beside it (`../../`). */
   working_dir?: string;
-  /** Exist only in the plan step's jail environment; redacted from everything returned. */
+  /**
+   * Never enter a jail: with TF_EGRESS=aws the host-side proxy signs the plan step's allowlisted calls
+   * with them; redacted from everything returned.
+   */
   credentials?: AwsCredentials;
 }
 
@@ -74,6 +78,8 @@ export interface TerraformResult {
   steps: TerraformStep[];
   /** `terraform show -json` output (credentials redacted), plan mode only. */
   plan_json: unknown | null;
+  /** Every cloud API call the plan step made through the egress proxy; present only when it had a door (TF_EGRESS=aws). */
+  egress?: EgressCall[];
 }
 
 export interface TerraformProgress {
