@@ -398,8 +398,20 @@ describe('doors', () => {
     await own.close();
     const exit = await door.exited;
     expect(exit.signal ?? exit.failure).toBeTruthy();
-    for (let i = 0; i < 100 && processAlive(door.pid); i++) await sleep(20);
+    for (let i = 0; i < 250 && processAlive(door.pid); i++) await sleep(20);
     expect(processAlive(door.pid)).toBe(false);
+  });
+
+  it('a_door_dies_with_a_killed_agent', async () => {
+    // No goodbye from the agent: the door's parent-death signal alone ends it.
+    const own = new JailAgent();
+    const door = await own.openDoor(doorRequest);
+    process.kill(own.pid!, 'SIGKILL');
+    expect((await door.exited).failure).toMatch(/jail agent ended/);
+    // Orphaned, it is reaped by the host's init, which may take a moment (native/jail-agent.c, subreaper).
+    for (let i = 0; i < 250 && processAlive(door.pid); i++) await sleep(20);
+    expect(processAlive(door.pid)).toBe(false);
+    await own.close();
   });
 });
 
