@@ -153,6 +153,34 @@ describe('terraform egress through the door', () => {
     expect(other.specs.every((spec) => spec.network === undefined)).toBe(true);
   }, 300_000);
 
+  it('over_the_request_cap_is_resource_limit_and_a_failing_door_close_is_reported_not_returned', async () => {
+    // A door whose close() fails after really closing: the run's own outcome stands, the failure is reported.
+    const host = await testHost();
+    const specs: JailSpec[] = [];
+    const recorded = recordingHost(host, specs);
+    const failingClose = new Proxy(recorded, {
+      get(target, prop, receiver) {
+        if (prop !== 'openDoor') return Reflect.get(target, prop, receiver);
+        return async (options: Parameters<typeof host.openDoor>[0]) => {
+          const door = await host.openDoor(options);
+          return { ...door, close: async () => { await door.close(); throw new Error('door close failed (test)'); } };
+        };
+      },
+    });
+    const cleanupErrors: string[] = [];
+    const runner = createTerraformRunner(failingClose, testConfig({ ...egressEnv(), TF_EGRESS_MAX_REQUESTS: '1' }));
+    const result = await runner.run(
+      { mode: 'plan', input: files({ 'main.tf': CALLER }), credentials: REAL },
+      { onCleanupError: (what, error) => cleanupErrors.push(`${what}: ${(error as Error).message}`) },
+    );
+    expect(result.error?.type).toBe('resource_limit');
+    expect(result.error?.message).toMatch(/^egress refused \S+ \(request cap reached for this run\)$/);
+    expect(result.egress?.filter((entry) => entry.allowed)).toHaveLength(1);
+    expect(result.egress?.filter((entry) => !entry.allowed).length).toBeGreaterThanOrEqual(1);
+    expect(cleanupErrors).toEqual(['egress door and proxy: door close failed (test)']);
+    expect(existsSync(terraformSpecs(specs)['plan']!.network!.netnsPath)).toBe(false);
+  }, 300_000);
+
   it('http_api_plan_returns_egress_calls_and_the_audit_log_records_them', async () => {
     const svc = await startService(egressEnv());
     try {
