@@ -2,10 +2,10 @@ import { ConfigError, loadConfig, type Config } from '../config/settings.js';
 import { CgroupDelegationError } from '../jail/cgroup/index.js';
 import { JailHost } from '../jail/host.js';
 
-/** Loads configuration or exits with a message naming the wrong variable. */
-export function cliConfig(): Readonly<Config> {
+/** Loads configuration (from `env`, default this process's) or exits with a message naming the wrong variable. */
+export function cliConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   try {
-    return loadConfig();
+    return loadConfig(env);
   } catch (error) {
     if (error instanceof ConfigError) fail(`configuration error: ${error.message}`, 2);
     throw error;
