@@ -121,7 +121,7 @@ export const RunView = Type.Object(
     finished_at: Type.Optional(Type.String()),
     error: Type.Union([ClassifiedErrorSchema, Type.Null()]),
     result: Type.Unknown({
-      description: 'The domain result, the same fields as the CLI `--json` (null until the run finishes). A Terraform plan that ran with egress (TF_EGRESS=aws and credentials) also has `egress`: every cloud API call the proxy answered, each an EgressCall (service, action, region, method, status, bytes, ms, allowed, reason?).',
+      description: 'The domain result, the same fields as the CLI `--json` (null until the run finishes). A Terraform plan that ran with egress (TF_EGRESS=aws and credentials) also has `egress`: every cloud API call the proxy answered, each an EgressCall (service, action, region, method, status, bytes, ms, allowed, reason?); past TF_EGRESS_MAX_REQUESTS only a few refusals are listed and `egress_dropped` counts the rest.',
     }),
     plan_reference: Type.Optional(Type.String({ description: 'Where the plan JSON is stored (Terraform plan runs).' })),
     output_trimmed: Type.Optional(Type.Object(

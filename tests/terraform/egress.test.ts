@@ -4,11 +4,15 @@
 // against the REAL credentials. Its plan JSON equals bare terraform's straight against the same fake.
 // Egress off (the default): a credentialed AWS plan is refused at once instead of hanging.
 import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EgressCallSchema } from '../../src/api/schemas.js';
 import { loadConfig } from '../../src/config/settings.js';
-import { EGRESS_OFF_MESSAGE, PLACEHOLDER_ACCESS_KEY_ID, PLACEHOLDER_SECRET_ACCESS_KEY } from '../../src/domains/terraform/egress-step.js';
+import { EGRESS_OFF_MESSAGE, openEgress, PLACEHOLDER_ACCESS_KEY_ID, PLACEHOLDER_SECRET_ACCESS_KEY } from '../../src/domains/terraform/egress-step.js';
 import { createTerraformRunner } from '../../src/domains/terraform/index.js';
 import { TERRAFORM_BIN_IN_JAIL } from '../../src/domains/terraform/profile.js';
 import type { TerraformResult } from '../../src/domains/terraform/types.js';
@@ -74,6 +78,18 @@ afterAll(async () => {
 
 /** Generous: the AWS provider starts in three steps on a loaded 2-core machine. */
 const egressEnv = (): Record<string, string> => ({ TF_EGRESS: 'aws', TF_EGRESS_UPSTREAM_URL: fake.url, MAX_EXECUTION_TIME: '240' });
+
+/** One unsigned GET over the proxy's unix socket (as the door would relay it); resolves to the status. */
+function unixGet(socketPath: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path: '/', method: 'GET', headers: { host: '127.0.0.1:8080' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 function realValuesIn(text: string): string[] {
   return [REAL.aws_access_key_id, REAL.aws_secret_access_key, REAL.aws_session_token ?? ''].filter((value) => value !== '' && text.includes(value));
@@ -233,6 +249,31 @@ describe('terraform egress switched off or not needed', () => {
       expect(plan.env['AWS_ENDPOINT_URL']).toBeUndefined();
       expect(specs.flatMap((spec) => realValuesIn(JSON.stringify(spec)))).toEqual([]);
     }
+  });
+
+  it('calls_past_the_request_cap_are_counted_not_kept_and_the_socket_dir_is_removed', async () => {
+    // The proxy answers every call, refused past the cap; a jail looping on refusals must not grow the
+    // result (or the audit entry): a few refusals are listed, the rest counted.
+    const stateDir = await mkdtemp(join(tmpdir(), 'confine-egress-state-'));
+    let socketPath = '';
+    const doors = {
+      openDoor: (options: { socketPath: string }) => {
+        socketPath = options.socketPath;
+        return Promise.resolve({ netnsPath: '/proc/self/ns/net', close: () => Promise.resolve() });
+      },
+    };
+    const config = { ...loadConfig({ TF_EGRESS: 'aws', TF_EGRESS_MAX_REQUESTS: '2' }).egress };
+    const egress = await openEgress({ doors, stateDir, config, credentials: REAL, owner: { uid: 0, gid: 0 } });
+    try {
+      for (let i = 0; i < 30; i++) expect(await unixGet(socketPath)).toBe(403);
+      expect(egress.calls()).toHaveLength(2 + 10);
+      expect(egress.dropped()).toBe(30 - 12);
+      expect(egress.calls().slice(2).every((entry) => !entry.allowed && entry.reason === 'request cap reached for this run')).toBe(true);
+    } finally {
+      await egress.close();
+    }
+    expect(await readdir(join(stateDir, 'egress'))).toEqual([]);
+    await rm(stateDir, { recursive: true, force: true });
   });
 
   it('egress_settings_are_checked_at_load_naming_the_variable', () => {

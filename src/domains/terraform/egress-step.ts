@@ -20,6 +20,9 @@ export const PLACEHOLDER_SECRET_ACCESS_KEY = 'placeholder';
  */
 const SDK_MAX_ATTEMPTS = '3';
 
+/** Past the request cap every call is refused alike: a few of them show it, the rest are only counted. */
+const REFUSALS_KEPT_PAST_CAP = 10;
+
 /** JailHost.openDoor's shape (src/jail/host.ts), as much of it as this step uses. */
 export interface Door {
   netnsPath: string;
@@ -48,7 +51,10 @@ export interface EgressJail {
 
 export interface OpenEgress {
   jail: EgressJail;
+  /** The calls for the result: at most TF_EGRESS_MAX_REQUESTS + a few refusals past the cap. */
   calls(): EgressCall[];
+  /** Calls left out of calls(): a jail may keep calling past its cap, each refused and counted here only. */
+  dropped(): number;
   /** Closes door then proxy and removes the socket directory; every part is attempted, the first failure thrown. */
   close(): Promise<void>;
 }
@@ -75,9 +81,11 @@ export async function openEgress(input: EgressStepInput): Promise<OpenEgress> {
     throw error;
   }
   const opened = { door, proxy };
+  const kept = input.config.maxRequests + REFUSALS_KEPT_PAST_CAP;
   return {
     jail: { env: egressEnv(input.config.port), network: { netnsPath: door.netnsPath }, seccompProfile: 'terraform-egress' },
-    calls: () => opened.proxy.calls(),
+    calls: () => opened.proxy.calls().slice(0, kept),
+    dropped: () => Math.max(0, opened.proxy.calls().length - kept),
     close: () => closeAll(opened.door, opened.proxy, dir),
   };
 }

@@ -130,6 +130,7 @@ async function runTerraform(
     result.diagnostics = output.diagnostics;
     result.error = output.error === null ? null : redactor.deep(output.error);
     if (output.egress !== undefined) result.egress = redactor.deep(output.egress);
+    if (output.egressDropped !== undefined) result.egress_dropped = output.egressDropped;
     if (output.plan !== null) {
       const spool = output.plan;
       try {

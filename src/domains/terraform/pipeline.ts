@@ -54,6 +54,8 @@ export interface PipelineOutput {
   plan: PlanSpool | null;
   /** Every call the plan step made through the egress proxy; present only when it had a door. */
   egress?: EgressCall[];
+  /** Calls past the cap left out of `egress` (refused alike, only counted). */
+  egressDropped?: number;
 }
 
 /** Go runs one OS thread per blocked syscall; terraform and a provider together need a few hundred. */
@@ -100,6 +102,8 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineOutput>
     } finally {
       if (egress) {
         output.egress = egress.calls();
+        const dropped = egress.dropped();
+        if (dropped > 0) output.egressDropped = dropped;
         await egress.close().catch((error: unknown) => (input.onCleanupError ?? warn)('egress door and proxy', error));
       }
     }

@@ -80,6 +80,8 @@ export interface TerraformResult {
   plan_json: unknown | null;
   /** Every cloud API call the plan step made through the egress proxy; present only when it had a door (TF_EGRESS=aws). */
   egress?: EgressCall[];
+  /** Calls refused past TF_EGRESS_MAX_REQUESTS beyond the few kept in `egress` (present only when some were left out). */
+  egress_dropped?: number;
 }
 
 export interface TerraformProgress {
