@@ -833,7 +833,12 @@ static void handle_spawn(uint32_t id, struct reader *r) {
   int netns_bad = 0;
   const uint8_t *netns = exec_netns(exec, exec_len, &netns_len, &netns_bad);
   struct run *run = prepared ? find_run(id) : NULL;
-  if (run && run->door) run = NULL; // a door is no launcher
+  if (run && run->door) {
+    // A door is no launcher, and an answer under its id would end the door's own request on the service's side.
+    free_strs(procs);
+    fprintf(stderr, "confine-jail-agent: SPAWN with the id of door %u ignored\n", id);
+    return;
+  }
   if (prepared && !run) { free_strs(procs); fail_request(id, "no prepared launcher with this id"); return; }
   if (prepared && (run->taken || run->ctl < 0 || !run->ready || run->reaped)) {
     // Taken twice, or dying: the run fails, and the launcher's own EXIT ends it.
