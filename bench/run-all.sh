@@ -8,3 +8,4 @@ npx vite-node bench/api-throughput.ts "${API_BENCH_SECONDS:-6}" "${API_BENCH_CON
 npx vite-node bench/terraform-pipeline.ts "${TF_BENCH_ROUNDS:-3}"
 npx vite-node bench/hostile-mix.ts "${HOSTILE_BENCH_SECONDS:-30}"
 npx vite-node bench/analysis-jail.ts "${ANALYSIS_BENCH_ROUNDS:-15}"
+npx vite-node bench/egress.ts "${EGRESS_BENCH_ROUNDS:-5}"
