@@ -28,7 +28,7 @@ export function registerPlan(program: Command): void {
     .argument('<path>', 'a directory, a .zip or a .tar.gz holding the configuration')
     .option('--mode <mode>', 'validate or plan', 'plan')
     .option('--working-dir <sub>', 'directory inside the upload where terraform runs')
-    .option('--json', 'print {status, error, findings, diagnostics, summary, steps, plan_path} as JSON')
+    .option('--json', 'print {status, error, findings, diagnostics, summary, steps, plan_path} as JSON (and egress, given credentials)')
     .option('--out <file>', 'write the plan JSON to this file')
     .option('--credentials-file <file>', 'JSON {aws_access_key_id, aws_secret_access_key, aws_session_token?}: the plan reads the cloud through the read-only egress proxy')
     .option('--aws-env', 'the same, from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN of this environment')
