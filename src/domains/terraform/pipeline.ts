@@ -194,7 +194,8 @@ function refusedEgressError(calls: readonly EgressCall[] | undefined): Classifie
   return {
     // A run that spent its request or byte cap hit a limit; anything else refused is against the allowlist.
     type: /\bcap\b/.test(refused.reason ?? '') ? 'resource_limit' : 'security_violation',
-    message: `egress refused ${name} (${refused.reason ?? 'not allowed'})`,
+    // "ec2:RunInstances is not a read-only call" reads "egress refused ec2:RunInstances (not a read-only call)".
+    message: `egress refused ${name} (${(refused.reason ?? 'not allowed').replace(`${name} is `, '')})`,
     detail: `region ${refused.region || '-'}, HTTP ${refused.status}${others > 0 ? `; ${others} more refused call(s) in result.egress` : ''}`,
   };
 }
