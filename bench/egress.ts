@@ -4,6 +4,8 @@
 //   egress  — createTerraformRunner(...).run(plan, credentials) with TF_EGRESS=aws and
 //             TF_EGRESS_UPSTREAM_URL at the same fake: intake + policy + three jails, the plan step behind
 //             its door and the host-side signing proxy. Target: egress/bare <= 1.10 wall.
+//   control — the same two without any cloud call (mock keys, skip_* flags, no data source; no credentials,
+//             so no door): what the jails alone cost at the machine's load, to tell it from the door's cost.
 // The configuration reads the cloud: aws_caller_identity, aws_availability_zones and aws_vpc (the fake
 // verifies every call's SigV4 signature against the real credentials, so a placeholder-signed call fails).
 // Run as root: `npx vite-node bench/egress.ts [rounds, default 5]`.
@@ -45,6 +47,25 @@ resource "terraform_data" "seen" {
 }
 `;
 
+/** The control: the AWS provider configured and started, but no call made (no door, no credentials). */
+const NO_CALL_TF = `terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = "5.100.0" }
+  }
+}
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "mock_access_key"
+  secret_key                  = "mock_secret_key"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+}
+resource "terraform_data" "seen" {
+  input = "172.31.0.0/16"
+}
+`;
+
 const fake = await startFakeAws(REAL);
 const config = loadConfig({ ...process.env, MAX_EXECUTION_TIME: '300', TF_EGRESS: 'aws', TF_EGRESS_UPSTREAM_URL: fake.url });
 const terraform = findExecutable(config.terraformBin);
@@ -60,12 +81,12 @@ interface Sample {
   steps: Record<string, number>;
 }
 
-async function bare(): Promise<Sample> {
+async function bare(mainTf = MAIN_TF): Promise<Sample> {
   const dir = await mkdtemp(join(tmpdir(), 'confine-bench-egress-'));
   try {
     const work = join(dir, 'work');
     await exec('mkdir', [work]);
-    await writeFile(join(work, 'main.tf'), MAIN_TF);
+    await writeFile(join(work, 'main.tf'), mainTf);
     await writeFile(join(work, LOCK_FILE_NAME), serviceLock!);
     await writeFile(join(dir, 'cli.tfrc'), `provider_installation {\n  filesystem_mirror {\n    path    = "${config.providerMirror}"\n    include = ["registry.terraform.io/*/*"]\n  }\n}\n`);
     const env: Record<string, string> = {
@@ -96,14 +117,17 @@ async function bare(): Promise<Sample> {
   }
 }
 
-async function egress(): Promise<Sample> {
+async function egress(withCloud = true): Promise<Sample> {
   const started = performance.now();
-  const result = await runner.run({ input: { kind: 'files', files: { 'main.tf': MAIN_TF } }, mode: 'plan', credentials: REAL });
+  const result = await runner.run(
+    withCloud ? { input: { kind: 'files', files: { 'main.tf': MAIN_TF } }, mode: 'plan', credentials: REAL } : { input: { kind: 'files', files: { 'main.tf': NO_CALL_TF } }, mode: 'plan' },
+  );
   const wallMs = performance.now() - started;
   if (result.error !== null) throw new Error(`egress run failed: ${JSON.stringify(result.error)}`);
   const calls = result.egress ?? [];
-  if (calls.length < 3 || !calls.every((call) => call.allowed && call.status === 200)) throw new Error(`unexpected egress calls: ${JSON.stringify(calls)}`);
-  checkPlan(result.plan_json, 'egress');
+  if (withCloud && (calls.length < 3 || !calls.every((call) => call.allowed && call.status === 200))) throw new Error(`unexpected egress calls: ${JSON.stringify(calls)}`);
+  if (!withCloud && calls.length > 0) throw new Error('the control run made egress calls');
+  checkPlan(result.plan_json, withCloud ? 'egress' : 'jailed control');
   const steps = Object.fromEntries(result.steps.map((step) => [step.name, step.result.wall_ms]));
   // Intake, the policy and summary analysis jails, workspace, door and proxy set-up: the rest of the wall.
   steps.other = wallMs - Object.values(steps).reduce((sum, ms) => sum + ms, 0);
@@ -120,10 +144,10 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-const measure: Record<string, () => Promise<Sample>> = { bare, egress };
-// One untimed pass each warms the page cache (the provider binary) for both alike.
+const measure: Record<string, () => Promise<Sample>> = { bare: () => bare(), egress: () => egress(), bare_nocall: () => bare(NO_CALL_TF), jailed_nocall: () => egress(false) };
+// One untimed pass each warms the page cache (the provider binary) for all alike.
 for (const fn of Object.values(measure)) await fn();
-const samples: Record<string, Sample[]> = { bare: [], egress: [] };
+const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(measure).map((name) => [name, []]));
 const order = Object.keys(measure);
 for (let round = 0; round < rounds; round += 1) {
   // Alternate which variant goes first so background load does not always fall on the same one.
@@ -139,14 +163,16 @@ const stepMedians = Object.fromEntries(Object.entries(samples).map(([name, xs]) 
 ]));
 const ratio = wall.egress! / wall.bare!;
 const planRatio = stepMedians.egress!.plan! / stepMedians.bare!.plan!;
+const controlRatio = wall.jailed_nocall! / wall.bare_nocall!;
 const s2 = (ms: number): string => (ms / 1000).toFixed(2);
 
 console.log(`terraform egress (aws provider, 3 data sources through the signing proxy), ${rounds} rounds, medians (load average ${loadavg()[0]!.toFixed(2)} at end):`);
 for (const [name, xs] of Object.entries(samples)) {
   const steps = Object.entries(stepMedians[name]!).map(([step, ms]) => `${step} ${s2(ms)}`).join(', ');
-  console.log(`  ${name.padEnd(6)} wall ${s2(wall[name]!).padStart(6)} s  [${steps}]  wall samples: ${xs.map((x) => s2(x.wallMs)).join(', ')}`);
+  console.log(`  ${name.padEnd(13)} wall ${s2(wall[name]!).padStart(6)} s  [${steps}]  wall samples: ${xs.map((x) => s2(x.wallMs)).join(', ')}`);
 }
 console.log(`  egress/bare = ${ratio.toFixed(3)} wall (target <= 1.10), plan step ${planRatio.toFixed(3)}`);
-console.log(JSON.stringify({ bench: 'terraform-egress', rounds, median_wall_ms: wall, step_median_ms: stepMedians, ratios: { egress_over_bare: ratio, plan_step_egress_over_bare: planRatio } }));
+console.log(`  control, no cloud call: jailed/bare = ${controlRatio.toFixed(3)} wall (the jails alone at this load; egress/control = ${(ratio / controlRatio).toFixed(3)})`);
+console.log(JSON.stringify({ bench: 'terraform-egress', rounds, median_wall_ms: wall, step_median_ms: stepMedians, ratios: { egress_over_bare: ratio, plan_step_egress_over_bare: planRatio, control_jailed_over_bare: controlRatio } }));
 await host.close();
 await fake.close();
