@@ -1,7 +1,7 @@
 // Issue 11, containment seen from a live egress-enabled plan: the whole service over real HTTP
 // (TF_EGRESS=aws, every call sent to a fake AWS that verifies SigV4 against the planted REAL credentials),
 // real jails, real terraform and the AWS provider from the mirror. Each attack is a real plan that asks
-// for something the allowlist refuses (another service, another region, more calls than the cap): it
+// for something the allowlist refuses (another service, another region, more calls or bytes than the caps): it
 // fails with a classified error naming the refused call, the call is in `result.egress`, a second tenant's
 // plan is answered normally meanwhile, and nothing of the run is left (no door process, no process in its
 // network namespace, no mount holding it, no proxy socket). The planted secret is looked for from the host
@@ -81,15 +81,15 @@ interface Attempt {
 }
 
 /** Tenant alpha's plan with the planted credentials, tenant bravo's plain plan beside it, watched live. */
-async function attempt(files: Record<string, string>): Promise<Attempt> {
+async function attempt(files: Record<string, string>, service: Running = svc): Promise<Attempt> {
   const scanner = await startScanner(NEEDLES, UIDS);
   let report: ScanReport;
   let run: Json;
   let bystander: Json;
   try {
     const [a, b] = await Promise.all([
-      call(svc.base, 'POST', '/api/v1/runs/terraform?wait=true', { key: KEY_A, json: { files, mode: 'plan', credentials: PLANTED } }),
-      call(svc.base, 'POST', '/api/v1/runs/terraform?wait=true', { key: KEY_B, json: { files: BYSTANDER, mode: 'plan' } }),
+      call(service.base, 'POST', '/api/v1/runs/terraform?wait=true', { key: KEY_A, json: { files, mode: 'plan', credentials: PLANTED } }),
+      call(service.base, 'POST', '/api/v1/runs/terraform?wait=true', { key: KEY_B, json: { files: BYSTANDER, mode: 'plan' } }),
     ]);
     expect(a.status).toBe(200);
     expect(b.status).toBe(200);
@@ -112,6 +112,7 @@ interface Call {
   action: string;
   region: string;
   status: number;
+  bytes: number;
   allowed: boolean;
   reason?: string;
 }
@@ -203,6 +204,32 @@ describe('terraform egress containment', () => {
     expect(calls.filter((c) => !c.allowed).every((c) => c.reason === 'request cap reached for this run' && c.status === 403)).toBe(true);
     expect(fake.requests.length - before).toBe(MAX_REQUESTS);
     expectContained(seen);
+  }, 300_000);
+
+  it('answers_over_the_byte_cap_are_cut_resource_limit_named_in_egress_and_leave_nothing', async () => {
+    // Its own service: the byte cap is a setting. Every ec2 answer grows past it; sts's small one fits.
+    const maxBytes = 4096;
+    const capped = await startService(
+      { LOG_LEVEL: 'trace', TF_EGRESS: 'aws', TF_EGRESS_UPSTREAM_URL: fake.url, TF_EGRESS_SERVICES: 'sts,ec2', TF_EGRESS_REGIONS: 'us-east-1', TF_EGRESS_MAX_BYTES: String(maxBytes), MAX_EXECUTION_TIME: '240' },
+      UID_BASE,
+    );
+    fake.padBytes = maxBytes * 4;
+    try {
+      const seen = await attempt({ 'main.tf': `${provider('us-east-1')}\ndata "aws_availability_zones" "azs" { state = "available" }\n` }, capped);
+      expect(seen.run).toMatchObject({ state: 'failed', error: { type: 'resource_limit' } });
+      expect(String(seen.run['error']?.['message'])).toContain('byte cap reached for this run');
+      const calls = egressOf(seen.run);
+      const cut = calls.filter((c) => !c.allowed);
+      expect(cut.length).toBeGreaterThan(0);
+      expect(cut.every((c) => c.reason === 'byte cap reached for this run')).toBe(true);
+      // What crossed the proxy stayed within one chunk of the cap (the chunk that crossed it is not relayed whole).
+      expect(calls.reduce((sum, c) => sum + c.bytes, 0)).toBeLessThan(maxBytes + 64 * 1024);
+      expectContained(seen);
+      for (const needle of NEEDLES) expect(capped.logs().includes(needle)).toBe(false);
+    } finally {
+      fake.padBytes = 0;
+      await capped.close();
+    }
   }, 300_000);
 });
 
