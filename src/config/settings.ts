@@ -2,6 +2,7 @@
 // documented here (the README's table is generated from it); a wrong value stops start-up with a
 // message naming the variable. Where a seed already names a setting, its name is kept.
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { DEFAULT_EGRESS_POLICY } from '../egress/policy.js';
 
 type Kind = 'string' | 'int' | 'number' | 'list' | 'bool';
@@ -108,6 +109,14 @@ export const SETTINGS = {
   LAUNCHER_POOL: { kind: 'int', default: '2', min: 0, doc: 'Jail launchers `confine serve` keeps waiting inside fresh job cgroups: entering a cgroup costs an RCU grace period on cgroup v1 (4–20 ms measured), paid ahead of demand. 0 disables.' },
   ASYNC_CLEANUP: { kind: 'bool', default: 'false', doc: 'Answer a run as soon as its jail has exited and remove its cgroup and workspace in the background (runs that had to be killed always clean up first). Faster; `false` keeps "answered means gone".' },
   AUDIT_LOG_PATH: { kind: 'string', default: '', doc: 'File the audit stream (who, what, duration, resources, exit reason) is appended to; empty: stdout, tagged `"log":"audit"`.' },
+  // many hosts (issue 12): API nodes and workers over Redis
+  REDIS_URL: { kind: 'string', default: '', doc: 'Redis (`redis://[user:password@]host:port[/db]` or `rediss://`) shared by API nodes and workers; empty: one embedded process (memory queue, no Redis). Required by `serve --role api|all` and `confine worker`.' },
+  REDIS_KEY_PREFIX: { kind: 'string', default: 'confine', doc: 'Prefix of every Redis key confine writes (several deployments may share one Redis with different prefixes).' },
+  WORKER_ID: { kind: 'string', default: '', doc: 'This worker\'s id in Redis (registry, per-worker queue, session binding, the name a lost run reports); empty: `<hostname>-<pid>`.' },
+  QUEUE_SECRET_KEY: { kind: 'string', default: '', doc: '32 bytes, base64: AES-256-GCM key API nodes and workers share to encrypt a run\'s credentials in its queued payload (removed with the job when it ends). Required with REDIS_URL when TF_EGRESS=aws.' },
+  WORKER_HEARTBEAT_SECONDS: { kind: 'number', default: '5', min: 0.2, doc: 'How often a worker renews its registration in Redis; it is considered gone after 3 missed beats (`/ready`, sessions bound to it).' },
+  RUN_LOCK_SECONDS: { kind: 'number', default: '30', min: 1, doc: 'Lock a worker holds on a running run, renewed while the run lives; a worker that stops renewing (killed, host gone) has its run failed `unknown_error` within about this long.' },
+  ARTIFACT_DIR_SHARED: { kind: 'bool', default: 'false', doc: 'The operator\'s statement that the local artifact directory is the same directory on every host (one host, or NFS); `serve --role api` and `confine worker` refuse local artifacts without it (use S3_BUCKET otherwise).' },
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -188,6 +197,21 @@ export interface Config {
   sessionMaxPerTenant: number;
   artifactsDir: string;
   s3: Readonly<S3Config>;
+  redis: Readonly<RedisConfig>;
+}
+
+/** Issue 12: the shared state of many hosts. `url: ''` = embedded (one process, no Redis). */
+export interface RedisConfig {
+  url: string;
+  keyPrefix: string;
+  /** This process's worker id (WORKER_ID or `<hostname>-<pid>`). */
+  workerId: string;
+  /** Base64 of 32 bytes, or '' when unset (checked at load). */
+  queueSecretKey: string;
+  heartbeatMs: number;
+  runLockMs: number;
+  /** ARTIFACT_DIR_SHARED: the local artifact directory is the same on every host. */
+  artifactDirShared: boolean;
 }
 
 export interface S3Config {
@@ -339,6 +363,42 @@ function egressUpstream(env: NodeJS.ProcessEnv): string {
   return url.origin;
 }
 
+function redisConfig(env: NodeJS.ProcessEnv): Readonly<RedisConfig> {
+  const url = read(env, 'REDIS_URL').trim();
+  if (url !== '') {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError('REDIS_URL', 'not a URL (expected redis://host:port or rediss://host:port)');
+    }
+    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new ConfigError('REDIS_URL', `expected redis:// or rediss://, got "${parsed.protocol}"`);
+  }
+  const keyPrefix = read(env, 'REDIS_KEY_PREFIX').trim();
+  // BullMQ joins prefix, queue name and id with ':'; a ':' or a space here would mix deployments' keys.
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(keyPrefix)) throw new ConfigError('REDIS_KEY_PREFIX', `expected 1-64 of A-Z a-z 0-9 . _ -, got "${keyPrefix}"`);
+  const workerId = read(env, 'WORKER_ID').trim() || `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100)}-${process.pid}`;
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(workerId)) throw new ConfigError('WORKER_ID', `expected 1-128 of A-Z a-z 0-9 . _ - (it names a Redis key and a queue), got "${workerId}"`);
+  const queueSecretKey = read(env, 'QUEUE_SECRET_KEY').trim();
+  // The value is never echoed: it is a secret.
+  if (queueSecretKey !== '' && (!/^[A-Za-z0-9+/]+={0,2}$/.test(queueSecretKey) || Buffer.from(queueSecretKey, 'base64').length !== 32)) {
+    throw new ConfigError('QUEUE_SECRET_KEY', 'expected 32 bytes in base64 (e.g. `openssl rand -base64 32`)');
+  }
+  // Credentials would otherwise sit in Redis in clear for as long as the run is queued.
+  if (url !== '' && queueSecretKey === '' && read(env, 'TF_EGRESS').trim() === 'aws') {
+    throw new ConfigError('QUEUE_SECRET_KEY', 'required with REDIS_URL and TF_EGRESS=aws: runs carrying credentials are queued encrypted under it (set the same key on API nodes and workers, e.g. `openssl rand -base64 32`)');
+  }
+  return Object.freeze({
+    url,
+    keyPrefix,
+    workerId,
+    queueSecretKey,
+    heartbeatMs: Math.round(num(env, 'WORKER_HEARTBEAT_SECONDS') * 1000),
+    runLockMs: Math.round(num(env, 'RUN_LOCK_SECONDS') * 1000),
+    artifactDirShared: bool(env, 'ARTIFACT_DIR_SHARED'),
+  });
+}
+
 function httpLimits(env: NodeJS.ProcessEnv): Readonly<HttpLimits> {
   const seconds = (name: SettingName): number => Math.round(num(env, name) * 1000);
   const limits = {
@@ -439,5 +499,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       prefix: read(env, 'S3_PREFIX'),
       readGrants: readGrants(env),
     }),
+    redis: redisConfig(env),
   });
 }
