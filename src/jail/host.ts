@@ -10,6 +10,7 @@ import { IdentityPool } from './identity.js';
 import type { ProgramSource } from './profiles/host-programs.js';
 import { sweepPartialTrees } from './profiles/program-tree.js';
 import { isStale } from './liveness.js';
+import { sweepEgressDirs } from './egress-dirs.js';
 import { runJail, type RunOptions } from './run.js';
 import { checkStateDirReachable } from './state-dir.js';
 import { compileSeccomp, hostSeccompArch, type CompiledSeccomp } from './seccomp/compile.js';
@@ -52,6 +53,8 @@ export interface SweepReport {
   identities: number;
   /** Half-built program trees of a builder that died. */
   programTrees: string[];
+  /** Egress proxy socket directories of runs whose process died (egress-dirs.ts). */
+  egressDirs: string[];
 }
 
 export const DEFAULT_WORKSPACE_INODES = 20_000;
@@ -111,7 +114,7 @@ export class JailHost {
     return host;
   }
 
-  /** Removes cgroups, workspaces and uid leases whose owning process no longer exists. */
+  /** Removes cgroups, workspaces, uid leases and egress socket dirs whose owning process no longer exists. */
   async sweep(): Promise<SweepReport> {
     const cgroups: string[] = [];
     for (const name of await this.cgroups.list()) {
@@ -123,7 +126,8 @@ export class JailHost {
     const workspaces = await this.workspaces.sweep();
     const identities = await this.identities.sweep();
     const programTrees = await sweepPartialTrees(this.programSource.treesDir);
-    return { cgroups, workspaces, identities, programTrees };
+    const egressDirs = await sweepEgressDirs(this.config.stateDir);
+    return { cgroups, workspaces, identities, programTrees, egressDirs };
   }
 
   private replenish(): void {

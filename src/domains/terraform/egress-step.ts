@@ -2,11 +2,11 @@
 // dir, and a door (the jail agent's own network namespace holding only `lo` and a listener on
 // 127.0.0.1:port that relays to that socket). The jail gets placeholder keys and the listener's URL; the
 // real credentials stay in this process, in the proxy, for the step's lifetime.
-import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EgressConfig } from '../../config/settings.js';
 import { startEgressProxy, type EgressCall, type EgressProxy } from '../../egress/index.js';
+import { egressRunDir } from '../../jail/egress-dirs.js';
 import type { SeccompProfileName } from '../../jail/spec.js';
 import type { AwsCredentials } from './types.js';
 
@@ -60,7 +60,8 @@ export interface OpenEgress {
 }
 
 export async function openEgress(input: EgressStepInput): Promise<OpenEgress> {
-  const dir = join(input.stateDir, 'egress', randomBytes(12).toString('hex'));
+  // Named for this process: a service or CLI killed mid-plan leaves it, and the next JailHost.open sweeps it.
+  const dir = egressRunDir(input.stateDir);
   // 0711: the door (running as the run's uid) must traverse to the socket; nobody may list the names.
   await mkdir(dir, { recursive: true, mode: 0o711 });
   const socketPath = join(dir, 'proxy.sock');

@@ -1,0 +1,37 @@
+// Where a run's egress proxy socket lives (issue 11): `<stateDir>/egress/<owner>-<random>/proxy.sock`.
+// The directory is removed when the run's egress closes; a service or CLI killed mid-plan leaves it
+// behind, so it carries the owner identity every other leftover in the state dir carries (liveness.ts)
+// and JailHost.open sweeps dead owners' directories. A live owner's are kept: a CLI and a service may
+// share one state dir, and the other one's run may be using its socket right now.
+import { randomBytes } from 'node:crypto';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isStale, ownedName } from './liveness.js';
+
+export const EGRESS_DIR = 'egress';
+
+/** A fresh per-run directory path under the state dir, named for this process (not created here). */
+export function egressRunDir(stateDir: string): string {
+  return join(stateDir, EGRESS_DIR, ownedName(randomBytes(12).toString('hex')));
+}
+
+/** Removes per-run egress directories whose owner is gone; returns their names. */
+export async function sweepEgressDirs(stateDir: string): Promise<string[]> {
+  const root = join(stateDir, EGRESS_DIR);
+  const removed: string[] = [];
+  for (const name of await namesIn(root)) {
+    if (!isStale(name)) continue; // a live owner's, or a name this service never makes
+    await rm(join(root, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+async function namesIn(root: string): Promise<string[]> {
+  try {
+    return await readdir(root);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
