@@ -2,14 +2,13 @@
 // Pure: returns text.
 import Table from 'cli-table3';
 import pc from 'picocolors';
+import { tableStyle } from './table-style.js';
 import type { EgressCall } from '../../egress/types.js';
 
 export function formatEgress(calls: readonly EgressCall[]): string {
   if (calls.length === 0) return `${pc.bold('Egress')} ${pc.dim('no cloud API calls')}\n`;
   const refused = calls.filter((call) => !call.allowed).length;
-  // cli-table3 colours its borders whatever NO_COLOR says: follow picocolors (NO_COLOR, not a terminal).
-  const style = pc.isColorSupported ? { head: ['cyan'] } : { head: [], border: [] };
-  const table = new Table({ head: ['service', 'action', 'region', 'status', 'bytes', 'ms', 'verdict'], style });
+  const table = new Table({ head: ['service', 'action', 'region', 'status', 'bytes', 'ms', 'verdict'], style: tableStyle() });
   for (const call of calls) {
     const verdict = call.allowed ? (call.reason ? pc.yellow(`cut: ${call.reason}`) : pc.green('allowed')) : pc.red(`refused: ${call.reason ?? 'not allowlisted'}`);
     table.push([call.service, call.action, call.region, String(call.status), String(call.bytes), String(Math.round(call.ms)), verdict]);

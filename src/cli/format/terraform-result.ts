@@ -2,6 +2,7 @@
 // and time and memory per step. Pure: returns text.
 import Table from 'cli-table3';
 import pc from 'picocolors';
+import { tableStyle } from './table-style.js';
 import type { TerraformProgress, TerraformResult } from '../../domains/terraform/types.js';
 
 const MiB = 1024 * 1024;
@@ -21,7 +22,7 @@ export function formatTerraformResult(result: TerraformResult, planPath: string 
     const s = result.summary;
     out.push(pc.bold(`Plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy, ${s.replace} to replace, ${s.noop} unchanged`));
     if (s.resources.length > 0) {
-      const table = new Table({ head: ['resource', 'actions'], style: { head: ['cyan'] } });
+      const table = new Table({ head: ['resource', 'actions'], style: tableStyle() });
       for (const resource of s.resources) table.push([resource.address, colorActions(resource.actions)]);
       out.push(table.toString());
     }
@@ -44,7 +45,7 @@ export function formatTerraformResult(result: TerraformResult, planPath: string 
     }
   }
   if (result.steps.length > 0) {
-    const table = new Table({ head: ['step', 'exit', 'wall', 'cpu', 'peak memory'], style: { head: ['cyan'] } });
+    const table = new Table({ head: ['step', 'exit', 'wall', 'cpu', 'peak memory'], style: tableStyle() });
     for (const { name, result: r } of result.steps) {
       const exit = r.exit_reason === 'exited' ? `exited ${String(r.exit_code)}` : r.exit_reason;
       table.push([name, exit, `${(r.wall_ms / 1000).toFixed(2)} s`, `${(r.cpu_ms / 1000).toFixed(2)} s`, `${(r.peak_memory_bytes / MiB).toFixed(0)} MiB`]);
