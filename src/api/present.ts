@@ -9,6 +9,7 @@ export interface RunViewData {
   created_at: string;
   started_at?: string;
   finished_at?: string;
+  worker?: string;
   error: { type: string; message: string; detail?: string } | null;
   result: unknown;
   plan_reference?: string;
@@ -34,6 +35,7 @@ export function presentRun(record: RunRecord): RunViewData {
     created_at: record.created_at,
     ...(record.started_at === undefined ? {} : { started_at: record.started_at }),
     ...(record.finished_at === undefined ? {} : { finished_at: record.finished_at }),
+    ...(record.worker === undefined ? {} : { worker: record.worker }),
     error,
     result: record.outcome?.result ?? null,
     ...(record.plan_reference === undefined ? {} : { plan_reference: record.plan_reference }),

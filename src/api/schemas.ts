@@ -119,6 +119,7 @@ export const RunView = Type.Object(
     created_at: Type.String(),
     started_at: Type.Optional(Type.String()),
     finished_at: Type.Optional(Type.String()),
+    worker: Type.Optional(Type.String({ description: 'The id of the worker that ran the run (WORKER_ID; with many hosts, which host to look at).' })),
     error: Type.Union([ClassifiedErrorSchema, Type.Null()]),
     result: Type.Unknown({
       description: 'The domain result, the same fields as the CLI `--json` (null until the run finishes). A Terraform plan that ran with egress (TF_EGRESS=aws and credentials) also has `egress`: every cloud API call the proxy answered, each an EgressCall (service, action, region, method, status, bytes, ms, allowed, reason?); past TF_EGRESS_MAX_REQUESTS only a few refusals are listed and `egress_dropped` counts the rest.',

@@ -2,17 +2,18 @@
 // finished ones by count, by bytes (each record's text is cut to a per-record budget before it is
 // counted, see trim.ts) and by age, oldest finished evicted first, so a flood of runs cannot grow memory
 // without bound (DoS). A count bound alone let 180 large-output runs take 450 MiB.
+// MemoryRunStore (below) is the RunStore port on top of it for one process (embedded mode): every handle
+// made with peer() shares one RunRecordStore and one set of waiters.
+import { FINAL, snapshot, type FinalState } from './outcomes.js';
+import type { RecordBounds, RunStore } from './ports.js';
 import { trimRecord } from './trim.js';
 import type { RunRecord } from './types.js';
+import { FinishWaiters } from './waiters.js';
 
-export interface RecordLimits {
-  maxFinished: number;
-  finishedTtlMs: number;
-  /** Text bytes (outputs, diagnostics, inline plan) one finished record keeps; default: unbounded. */
-  maxRecordBytes?: number;
-  /** Text bytes all finished records keep together; default: unbounded. */
-  maxTotalBytes?: number;
-}
+/** The same bounds as the port's (kept under its old name for existing callers). */
+export type RecordLimits = RecordBounds;
+
+export const DEFAULT_RECORD_BOUNDS: RecordBounds = { maxFinished: 1000, finishedTtlMs: 3_600_000 };
 
 export class RunRecordStore {
   private readonly byId = new Map<string, RunRecord>();
@@ -85,5 +86,75 @@ export class RunRecordStore {
       if (this.finishedAt.size <= this.limits.maxFinished && at >= oldestAllowed && this.totalBytes <= maxBytes) break;
       this.delete(id);
     }
+  }
+}
+
+interface SharedRecords {
+  records: RunRecordStore;
+  waiters: FinishWaiters;
+  now: () => number;
+}
+
+export class MemoryRunStore implements RunStore {
+  private readonly shared: SharedRecords;
+
+  /** `sharing`: a handle whose records this one shares (see peer()); bounds and clock are then its. */
+  constructor(bounds: Readonly<RecordBounds> = DEFAULT_RECORD_BOUNDS, now: () => number = Date.now, sharing?: MemoryRunStore) {
+    this.shared = sharing?.shared ?? { records: new RunRecordStore(bounds, now), waiters: new FinishWaiters(), now };
+  }
+
+  /** Another handle on the same records (what another process would see through a shared store). */
+  peer(): MemoryRunStore {
+    return new MemoryRunStore(undefined, undefined, this);
+  }
+
+  async create(record: RunRecord): Promise<void> {
+    this.shared.records.add({ ...record, state: 'queued' });
+  }
+
+  async get(id: string): Promise<RunRecord | undefined> {
+    const record = this.shared.records.get(id);
+    return record ? snapshot(record) : undefined;
+  }
+
+  async start(id: string, fields: Pick<RunRecord, 'started_at'> & Partial<RunRecord>): Promise<RunRecord | undefined> {
+    const record = this.shared.records.get(id);
+    if (!record || record.state !== 'queued') return undefined;
+    Object.assign(record, fields, { id, state: 'running' });
+    return snapshot(record);
+  }
+
+  async finish(id: string, state: FinalState, fields: Partial<RunRecord>): Promise<RunRecord | undefined> {
+    const { records, waiters, now } = this.shared;
+    const record = records.get(id);
+    if (!record || FINAL.has(record.state)) return undefined;
+    Object.assign(record, fields, { id, state, finished_at: fields.finished_at ?? new Date(now()).toISOString() });
+    records.markFinished(id); // trims the text in place, then evicts what is over the bounds
+    const final = snapshot(record);
+    waiters.wake(id, final);
+    return final;
+  }
+
+  async delete(id: string): Promise<void> {
+    this.shared.records.delete(id);
+  }
+
+  async recent(limit: number, tenant?: string): Promise<RunRecord[]> {
+    return this.shared.records.recent(limit, tenant).map(snapshot);
+  }
+
+  async waitFinal(id: string, timeoutMs: number): Promise<RunRecord | undefined> {
+    const record = this.shared.records.get(id);
+    if (!record) return undefined;
+    if (FINAL.has(record.state)) return snapshot(record);
+    return this.shared.waiters.wait(id, timeoutMs, () => this.get(id));
+  }
+
+  async size(): Promise<{ records: number; bytes: number }> {
+    return { records: this.shared.records.size, bytes: this.shared.records.bytes };
+  }
+
+  async close(): Promise<void> {
+    // Nothing held per handle: the records live as long as the process (waiters end with their timeouts).
   }
 }

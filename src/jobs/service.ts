@@ -110,7 +110,7 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
     Object.assign(record, fields, { state, finished_at: new Date(now()).toISOString() });
     totals[state]++;
     records.markFinished(record.id);
-    waiters.wake(record.id);
+    waiters.wake(record.id, snapshot(record));
     emit(finished, record);
   };
 
@@ -251,7 +251,8 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
 
     async wait(tenant, id, timeoutMs) {
       const record = owned(tenant, id);
-      return record ? waiters.wait(record, timeoutMs) : undefined;
+      if (!record) return undefined;
+      return FINAL.has(record.state) ? snapshot(record) : waiters.wait(id, timeoutMs, () => snapshot(record));
     },
 
     get(tenant, id) {
@@ -268,7 +269,7 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
         finish(record, 'cancelled', { error: abortedError('cancelled', 0).error });
       } else if (record.state === 'running') {
         aborters.get(id)?.('cancelled');
-        return waiters.wait(record, killGraceMs + 1_000);
+        return waiters.wait(id, killGraceMs + 1_000, () => snapshot(record));
       }
       return snapshot(record);
     },

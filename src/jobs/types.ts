@@ -48,6 +48,8 @@ export interface RunRecord {
   created_at: string;
   started_at?: string;
   finished_at?: string;
+  /** The id of the worker that ran (or is running) it (WORKER_ID): which host to look at. */
+  worker?: string;
   outcome?: RunOutcome;
   /** Set for failed and cancelled runs. */
   error?: ClassifiedError;
