@@ -11,7 +11,7 @@ import { ApiError, ERROR_CATALOGUE, errorBody, type ErrorCode } from './errors.j
 import { registerJsonBody } from './json-body.js';
 import { configuredSecrets, createLogger } from './logging.js';
 import type { ApiDeps } from './ports.js';
-import { RateLimiter } from './rate-limit.js';
+import { createRateLimit, RateLimitUnavailableError } from './rate-limit.js';
 import { registerPublicRoutes } from './routes/public.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerSeedRoutes } from './routes/seed.js';
@@ -100,7 +100,7 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
   await registerDocs(app);
   registerPublicRoutes(app, deps);
 
-  const limiter = deps.rateLimit ?? new RateLimiter(config.rateLimitRequests, config.rateLimitWindowSeconds * 1000);
+  const limiter = deps.rateLimit ?? createRateLimit(config);
   await app.register(async (scope) => {
     // Authentication and the per-tenant rate limit run before the body is read: an anonymous or
     // throttled client cannot make the service buffer a large upload.
@@ -113,7 +113,11 @@ export async function buildApp(deps: ApiDeps, options: BuildAppOptions = {}): Pr
       });
       // Every later log line of this request names its tenant.
       request.log = request.log.child({ tenant: request.principal.tenant });
-      const decision = await limiter.hit(request.principal.tenant);
+      const decision = await Promise.resolve(limiter.hit(request.principal.tenant)).catch((error: unknown) => {
+        // The shared counter is away (Redis restarting): refuse, never admit unmetered.
+        if (error instanceof RateLimitUnavailableError) throw new ApiError('shared_state_unavailable', undefined, 5, error);
+        throw error;
+      });
       reply.header('x-ratelimit-limit', decision.limit);
       reply.header('x-ratelimit-remaining', decision.remaining);
       if (!decision.allowed) {

@@ -12,6 +12,7 @@ export const ERROR_CATALOGUE = {
   not_found: { status: 404, message: 'No such resource.' },
   run_not_found: { status: 404, message: 'No such run.' },
   session_not_found: { status: 404, message: 'No such session.' },
+  session_host_gone: { status: 410, message: 'The host holding this session\'s workspace is gone; open a new session.' },
   artifact_not_found: { status: 404, message: 'No such artifact.' },
   plan_not_available: { status: 404, message: 'This run has no plan JSON (not a plan run, or it did not finish).' },
   run_not_finished: { status: 409, message: 'The run has not finished yet; poll it or submit with ?wait=true.' },
@@ -27,6 +28,7 @@ export const ERROR_CATALOGUE = {
   shutting_down: { status: 503, message: 'The service is shutting down.' },
   storage_unavailable: { status: 503, message: 'Artifact storage is not configured or unreachable.' },
   too_many_connections: { status: 503, message: 'The service holds its maximum number of connections; retry later.' },
+  shared_state_unavailable: { status: 503, message: 'The state API nodes and workers share (Redis) is unreachable; retry after the indicated delay.' },
   internal_error: { status: 500, message: 'Internal error; the incident is logged with the request id.' },
   // The domain error classes: a run that ended with one of these is a completed request (its result
   // carries `error.type`); these codes answer a request for something that run could not produce

@@ -6,7 +6,8 @@ import { ErrorSchema } from './schemas.js';
 
 // Connection-level answers (src/api/edge-errors.ts, connections.ts): any route may get them, before routing.
 const ALWAYS: ErrorCode[] = ['invalid_url', 'request_timeout', 'headers_too_large', 'too_many_connections', 'internal_error'];
-const AUTHENTICATED: ErrorCode[] = ['unauthorized', 'rate_limited'];
+// Authenticated routes consult the rate limit, which lives in Redis when API nodes share it.
+const AUTHENTICATED: ErrorCode[] = ['unauthorized', 'rate_limited', 'shared_state_unavailable'];
 
 export function errorResponses(codes: readonly ErrorCode[], authenticated = true): Record<string, TSchema> {
   const byStatus = new Map<number, ErrorCode[]>();
