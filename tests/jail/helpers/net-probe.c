@@ -3,6 +3,9 @@
  * tests/attack/attack.c. One attempt per call; prints one line of key=value pairs:
  *   tcp IP PORT MESSAGE [COUNT]   connect over IPv4, send MESSAGE COUNT times, half-close, read the reply to EOF:
  *                                 result=ok sent=N received=N reply=<first 200 bytes, spaces as _>  or  stage=S errno=E
+ *   tcphex IP PORT HEX            connect over IPv4, send the bytes HEX encodes (a crafted HTTP request, which
+ *                                 should say `connection: close`), read the reply to EOF without half-closing
+ *                                 first, as an SDK does: result=ok sent=N received=N reply_hex=<first 16 KiB, hex>
  *   tcp6 ADDR PORT                an IPv6 socket and connect: stage=S errno=E
  *   udp IP PORT                   a datagram socket (a DNS query's) and send: stage=S errno=E or result=ok
  *   unix PATH                     connect a unix socket: stage=S errno=E or result=ok
@@ -74,6 +77,50 @@ static int tcp(const char *ip, int port, const char *message, long count) {
   }
   if (n < 0) return fail("receive");
   printf("result=ok sent=%ld received=%ld reply=%s\n", sent, received, reply);
+  return 0;
+}
+
+static int unhex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+/* Like tcp with one message, but any bytes (CR LF, binary) and the whole reply kept: the caller parses it. */
+static int tcphex(const char *ip, int port, const char *hex) {
+  static unsigned char message[65536];
+  size_t len = strlen(hex) / 2;
+  if (strlen(hex) % 2 != 0 || len > sizeof message) return 2;
+  for (size_t i = 0; i < len; i++) {
+    int hi = unhex(hex[2 * i]), lo = unhex(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return 2;
+    message[i] = (unsigned char)(hi * 16 + lo);
+  }
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return fail("socket");
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) return 2;
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) return fail("connect");
+  for (size_t off = 0; off < len;) {
+    ssize_t n = write(fd, message + off, len - off);
+    if (n < 0) return fail("send");
+    off += (size_t)n;
+  }
+  /* No half-close: node's HTTP server (the proxy) takes a client's end of file for a client gone and aborts
+     a forwarded call still in flight. */
+  static unsigned char reply[16384];
+  size_t kept = 0;
+  long received = 0;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < n && kept < sizeof reply; i++) reply[kept++] = (unsigned char)buf[i];
+    received += n;
+  }
+  if (n < 0) return fail("receive");
+  static char out[2 * sizeof reply + 1];
+  for (size_t i = 0; i < kept; i++) snprintf(out + 2 * i, 3, "%02x", reply[i]);
+  printf("result=ok sent=%zu received=%ld reply_hex=%s\n", len, received, out); /* stdout is unbuffered: one write */
   return 0;
 }
 
@@ -160,6 +207,7 @@ int main(int argc, char **argv) {
   if (argc < 2) return 2;
   const char *cmd = argv[1];
   if (!strcmp(cmd, "tcp") && (argc == 5 || argc == 6)) return tcp(argv[2], atoi(argv[3]), argv[4], argc == 6 ? atol(argv[5]) : 1);
+  if (!strcmp(cmd, "tcphex") && argc == 5) return tcphex(argv[2], atoi(argv[3]), argv[4]);
   if (!strcmp(cmd, "tcp6") && argc == 4) return tcp6(argv[2], atoi(argv[3]));
   if (!strcmp(cmd, "udp") && argc == 4) return udp(argv[2], atoi(argv[3]));
   if (!strcmp(cmd, "unix") && argc == 3) return unix_connect(argv[2]);
