@@ -14,12 +14,15 @@ import type { JobService } from '../jobs/types.js';
 import { artifactPort } from './artifacts-port.js';
 import { buildAuth } from './auth.js';
 import { observeRuns } from './observe.js';
+import type { Role } from './roles.js';
 import { sessionPort } from './sessions-port.js';
 import { terraformVersion } from './terraform-version.js';
 
 const VERSION = '0.1.0';
 
 export interface ServiceOptions {
+  /** Which parts this process runs (src/app/roles.ts); default embedded (one process, memory ports). */
+  role?: Role;
   /** A JailHost opened by the caller (tests use their own uid range); default: opened from config. */
   host?: JailHost;
   logStream?: DestinationStream;
@@ -37,6 +40,8 @@ export interface Service {
 }
 
 export async function createService(config: Readonly<Config>, options: ServiceOptions = {}): Promise<Service> {
+  const role = options.role ?? 'embedded';
+  if (role !== 'embedded') throw new Error(`confine serve --role ${role}: the Redis composition is not wired yet`);
   const { auth, devKey } = await buildAuth(config);
   // Opening the host sweeps what a crashed predecessor left (cgroups, workspaces, uid leases).
   const ownHost = options.host === undefined;

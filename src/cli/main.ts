@@ -6,6 +6,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerExec } from './commands/exec.js';
 import { registerPlan } from './commands/plan.js';
 import { registerServe } from './commands/serve.js';
+import { registerWorker } from './commands/worker.js';
 
 const program = new Command()
   .name('confine')
@@ -16,6 +17,7 @@ registerDoctor(program);
 registerExec(program);
 registerPlan(program);
 registerServe(program);
+registerWorker(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../../config/settings.js';
 import { configTable } from '../../app/config-table.js';
 import { LISTEN_BACKLOG } from '../../api/app.js';
+import { resolveRole, SERVE_ROLES } from '../../app/roles.js';
 import { createService } from '../../app/service.js';
 import { cliConfig, fail } from '../context.js';
 
@@ -12,13 +13,14 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('start the HTTP service (API v1, seed-compatible routes, /docs, /metrics)')
     .option('--print-config-table', 'print the README configuration table (from the settings table) and exit')
-    .action(async (options: { printConfigTable?: boolean }) => {
+    .option('--role <role>', `with REDIS_URL: ${SERVE_ROLES.join(' or ')} (api: HTTP only, no jails, any user; all: HTTP and jails). Default: one embedded process without REDIS_URL, all with it`)
+    .action(async (options: { printConfigTable?: boolean; role?: string }) => {
       if (options.printConfigTable) {
         process.stdout.write(`${configTable()}\n`);
         return;
       }
       const config = cliConfig();
-      const service = await createService(config).catch((error: unknown) => {
+      const service = await (async () => createService(config, { role: resolveRole('serve', options.role, config) }))().catch((error: unknown) => {
         if (error instanceof ConfigError) fail(`configuration error: ${error.message}`, 2);
         throw error;
       });
