@@ -1,0 +1,290 @@
+// The JobQueue on Redis (issue 12): BullMQ holds the entries, queue-scripts.ts the bounds and fair-queueing
+// priorities. Passes tests/jobs/queue-conformance.ts like the memory queue.
+//
+// Claiming is manual (`Worker.getNextJob(token)`, never a BullMQ processor): the job service decides when
+// a slot is free. A claimed entry stays in BullMQ's active list under a lock this process renews until
+// ack (moveToCompleted, removed at once: the payload, credentials included, leaves Redis with the run).
+// If the claiming process dies, the lock lapses, BullMQ's stalled check (maxStalledCount 0) marks the job
+// failed-on-next-claim, and whichever claimer meets it next reports it once through `onLost` instead of
+// running it again: at-most-once execution of tenant code (a run that half-applied is never replayed).
+import { randomUUID } from 'node:crypto';
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { EnqueueResult, JobQueue, QueueEntry, QueueLimits } from '../queue.js';
+import type { RedisConnection } from './connection.js';
+import { closeClient } from './connection.js';
+import { RELEASE, RESERVE } from './queue-scripts.js';
+import { Wakeup } from './wakeup.js';
+
+export interface RedisQueueOptions {
+  /** BullMQ queue name: the shared `confine-runs`, or hostQueueName(workerId) for one worker's sessions. */
+  name: string;
+  /** This process's worker id, recorded with each claim so a lost run names the worker that had it. */
+  workerId: string;
+  /** How long a claim's lock lives without renewal (RUN_LOCK_SECONDS); renewed every lockMs / 3. */
+  lockMs: number;
+  /** How often a claiming process runs BullMQ's stalled check; default lockMs. */
+  stalledIntervalMs?: number;
+  /** How long a waiting claimer sleeps before looking again when no notice came; default 1000. */
+  pollMs?: number;
+  /** A claimed run whose claimer stopped renewing its lock (died): reported once, never redelivered. */
+  onLost?: (runId: string, workerId: string) => void;
+  /** Background failures (lock renewal, stalled check) that have no caller to throw to. */
+  onError?: (error: Error) => void;
+}
+
+/** What BullMQ stores per entry: plain JSON, exactly the entry given (bytes only when it had them). */
+interface JobData<T> {
+  tenant: string;
+  payload: T;
+  bytes?: number;
+}
+
+interface Held<T> {
+  job: Job<JobData<T>>;
+  token: string;
+}
+
+export const SHARED_QUEUE_NAME = 'confine-runs';
+
+export function hostQueueName(workerId: string): string {
+  return `confine-host-${workerId}`;
+}
+
+/** The lost-run error a worker's finish uses (and the stalled job's failure reason in BullMQ). */
+export function lostRunMessage(workerId: string): string {
+  return `worker ${workerId} stopped while running this run; it was not retried: submit it again`;
+}
+
+export class RedisJobQueue<T> implements JobQueue<T> {
+  private readonly queue: Queue<JobData<T>>;
+  private worker: Worker<JobData<T>> | undefined;
+  private subscriber: Promise<Redis> | undefined;
+  private readonly wakeup = new Wakeup();
+  private readonly held = new Map<string, Held<T>>();
+  private renewTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private disconnected = false;
+  private readonly keys: string[];
+  private readonly channel: string;
+
+  constructor(
+    private readonly conn: RedisConnection,
+    readonly limits: Readonly<QueueLimits>,
+    private readonly options: RedisQueueOptions,
+  ) {
+    if (!(limits.capacity >= 1 && limits.perTenant >= 1)) throw new RangeError('queue limits must be at least 1');
+    if (!((limits.maxBytes ?? 1) >= 1 && (limits.perTenantBytes ?? 1) >= 1)) throw new RangeError('queue byte limits must be at least 1');
+    if (!/^[A-Za-z0-9_.-]+$/.test(options.name)) throw new RangeError(`queue name ${JSON.stringify(options.name)} must be [A-Za-z0-9_.-]`);
+    const base = conn.key('cq', options.name);
+    this.keys = ['state', 'tn', 'tb', 'tl', 'e', 'c'].map((part) => `${base}:${part}`);
+    this.channel = `${base}:added`;
+    this.queue = new Queue<JobData<T>>(options.name, {
+      connection: conn.client,
+      prefix: conn.prefix,
+      // The event stream is bounded; confine reads nothing from it.
+      streams: { events: { maxLen: 100 } },
+    });
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  async enqueue(entry: QueueEntry<T>): Promise<EnqueueResult> {
+    if (this.closed || this.disconnected) return { accepted: false, reason: 'closed' };
+    const bytes = entryBytes(entry);
+    const [code, value] = (await this.conn.client.eval(RESERVE, this.keys.length, ...this.keys, entry.id, entry.tenant, bytes,
+      this.limits.capacity, this.limits.perTenant, this.limits.maxBytes ?? -1, this.limits.perTenantBytes ?? -1)) as [number, number | string];
+    if (code === -1) throw new Error(`queue: duplicate id ${entry.id}`);
+    if (code === 0) return { accepted: false, reason: value === 'tenant' ? 'tenant' : 'service' };
+    const data: JobData<T> = { tenant: entry.tenant, payload: entry.payload, ...(entry.bytes === undefined ? {} : { bytes: entry.bytes }) };
+    try {
+      await this.queue.add('run', data, { jobId: entry.id, priority: Number(value), removeOnComplete: true, removeOnFail: true });
+    } catch (error) {
+      // The room was reserved for an entry that never arrived: give it back before reporting the failure.
+      await this.release(entry.id, '');
+      throw error;
+    }
+    this.wakeup.notify();
+    await this.conn.client.publish(this.channel, entry.id);
+    return { accepted: true };
+  }
+
+  async claim(signal?: AbortSignal): Promise<QueueEntry<T> | undefined> {
+    await this.subscribe();
+    for (;;) {
+      if (signal?.aborted || this.disconnected) return undefined;
+      const seen = this.wakeup.seen;
+      const entry = await this.tryClaim();
+      if (entry) return entry;
+      if (this.closed) return undefined;
+      await this.wakeup.wait(seen, this.options.pollMs ?? 1_000, signal);
+    }
+  }
+
+  /** Claims the next entry if one waits; never waits. (ClaimGroup claims across queues with it.) */
+  async tryClaim(): Promise<QueueEntry<T> | undefined> {
+    const worker = await this.claimer();
+    for (;;) {
+      if (this.disconnected) return undefined;
+      const token = `${this.options.workerId}:${randomUUID()}`;
+      const job = (await worker.getNextJob(token, { block: false })) as Job<JobData<T>> | undefined;
+      if (!job?.id) return undefined;
+      if (job.deferredFailure) {
+        await this.reportLost(job, token);
+        continue;
+      }
+      if ((await this.release(job.id, this.options.workerId)) === 0) {
+        // Removed (cancelled) while this claim moved it: the canceller has it; finish it unrun.
+        await job.moveToCompleted(null, token, false);
+        continue;
+      }
+      this.held.set(job.id, { job, token });
+      this.startRenewing();
+      return { id: job.id, tenant: job.data.tenant, payload: job.data.payload, ...(job.data.bytes === undefined ? {} : { bytes: job.data.bytes }) };
+    }
+  }
+
+  /** Resolves when an entry may have arrived (a notice after `seen`), on abort, or after pollMs. */
+  async waitForWork(seen: number, signal?: AbortSignal): Promise<void> {
+    await this.subscribe();
+    await this.wakeup.wait(seen, this.options.pollMs ?? 1_000, signal);
+  }
+
+  get generation(): number {
+    return this.wakeup.seen;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async ack(id: string): Promise<void> {
+    const held = this.held.get(id);
+    if (!held) return;
+    this.held.delete(id);
+    await this.conn.client.hdel(this.keys[5]!, id);
+    try {
+      await held.job.moveToCompleted(null, held.token, false);
+    } catch (error) {
+      // The lock lapsed (this process stalled past RUN_LOCK_SECONDS): BullMQ already took the job back
+      // and the run is reported lost elsewhere. Anything else is a real failure.
+      if ((await this.conn.client.exists(`${this.conn.prefix}:${this.options.name}:${id}`)) === 1 && (await held.job.getState()) === 'active') throw error;
+    }
+  }
+
+  async remove(id: string): Promise<boolean> {
+    if ((await this.release(id, '')) === 0) return false;
+    // A claimer racing this sees its release fail and finishes the job unrun; otherwise it is removed here.
+    await this.queue.remove(id);
+    return true;
+  }
+
+  async size(): Promise<number> {
+    return Number((await this.conn.client.hget(this.keys[0]!, 'n')) ?? 0);
+  }
+
+  async sizeFor(tenant: string): Promise<number> {
+    return Number((await this.conn.client.hget(this.keys[1]!, tenant)) ?? 0);
+  }
+
+  async bytes(): Promise<number> {
+    return Number((await this.conn.client.hget(this.keys[0]!, 'b')) ?? 0);
+  }
+
+  async bytesFor(tenant: string): Promise<number> {
+    return Number((await this.conn.client.hget(this.keys[2]!, tenant)) ?? 0);
+  }
+
+  /** Stops this process accepting (other API nodes keep theirs); waiting claimers here give up once empty. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wakeup.notify();
+  }
+
+  /** Removes and returns every entry waiting in this queue (all processes' entries: the queue is shared). */
+  async drain(): Promise<QueueEntry<T>[]> {
+    const out: QueueEntry<T>[] = [];
+    for (const id of await this.conn.client.hkeys(this.keys[4]!)) {
+      const job = (await this.queue.getJob(id)) as Job<JobData<T>> | undefined;
+      if (!(await this.remove(id)) || !job) continue;
+      out.push({ id, tenant: job.data.tenant, payload: job.data.payload, ...(job.data.bytes === undefined ? {} : { bytes: job.data.bytes }) });
+    }
+    return out;
+  }
+
+  /** Run ids this process holds claimed (not yet acked). */
+  claimed(): string[] {
+    return [...this.held.keys()];
+  }
+
+  /**
+   * Lets go of Redis: stops renewing locks (held entries lapse and are reported lost by another claimer,
+   * as if this process had died), closes the worker and the subscriber. The shared client is the caller's.
+   */
+  async disconnect(): Promise<void> {
+    this.disconnected = true;
+    this.closed = true;
+    this.wakeup.notify();
+    clearInterval(this.renewTimer);
+    this.held.clear();
+    await this.worker?.close(true);
+    if (this.subscriber) await closeClient(await this.subscriber);
+    await this.queue.close();
+  }
+
+  private async release(id: string, claimer: string): Promise<number> {
+    return Number(await this.conn.client.eval(RELEASE, this.keys.length, ...this.keys, id, claimer));
+  }
+
+  private async reportLost(job: Job<JobData<T>>, token: string): Promise<void> {
+    const id = job.id!;
+    const [[, claimer]] = (await this.conn.client.multi().hget(this.keys[5]!, id).hdel(this.keys[5]!, id).exec()) as [[Error | null, string | null]];
+    const workerId = claimer ?? 'unknown';
+    await job.moveToFailed(new Error(lostRunMessage(workerId)), token, false);
+    this.options.onLost?.(id, workerId);
+  }
+
+  private subscribe(): Promise<Redis> {
+    this.subscriber ??= (async () => {
+      const subscriber = this.conn.duplicate();
+      subscriber.on('message', () => this.wakeup.notify());
+      await subscriber.subscribe(this.channel);
+      return subscriber;
+    })();
+    return this.subscriber;
+  }
+
+  private async claimer(): Promise<Worker<JobData<T>>> {
+    if (this.worker) return this.worker;
+    this.worker = new Worker<JobData<T>>(this.options.name, null, {
+      connection: this.conn.client,
+      prefix: this.conn.prefix,
+      autorun: false,
+      lockDuration: this.options.lockMs,
+      stalledInterval: this.options.stalledIntervalMs ?? this.options.lockMs,
+      maxStalledCount: 0,
+    });
+    this.worker.on('error', (error) => this.options.onError?.(error));
+    await this.worker.startStalledCheckTimer();
+    return this.worker;
+  }
+
+  private startRenewing(): void {
+    if (this.renewTimer) return;
+    this.renewTimer = setInterval(() => {
+      const held = [...this.held.entries()];
+      if (held.length === 0) return;
+      this.worker!.extendJobLocks(held.map(([id]) => id), held.map(([, h]) => h.token), this.options.lockMs)
+        .catch((error: unknown) => this.options.onError?.(error instanceof Error ? error : new Error(String(error))));
+    }, Math.max(100, Math.floor(this.options.lockMs / 3)));
+    this.renewTimer.unref();
+  }
+}
+
+function entryBytes(entry: QueueEntry<unknown>): number {
+  const bytes = entry.bytes ?? 0;
+  if (!(Number.isFinite(bytes) && bytes >= 0)) throw new RangeError(`queue: invalid entry size ${bytes}`);
+  return bytes;
+}
