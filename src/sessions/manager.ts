@@ -1,10 +1,14 @@
-// Sessions (seed 004): a workspace tmpfs kept between requests, sized by the session disk quota, with a
-// TTL refreshed on every use and a cleanup worker that unmounts expired ones. Every request still runs
-// in a fresh jail; only the workspace persists. Sessions are tenant-scoped: another tenant's id or name
-// is "not found", and the number of live sessions is bounded (each holds a tmpfs and a host uid).
+// Sessions (seed 004) in one process (embedded): a workspace tmpfs kept between requests, sized by the
+// session disk quota, with a TTL refreshed on every use and a cleanup worker that unmounts expired ones.
+// Every request still runs in a fresh jail; only the workspace persists. Sessions are tenant-scoped:
+// another tenant's id or name is "not found", and the number of live sessions is bounded (each holds a
+// tmpfs and a host uid). The bookkeeping of which sessions exist is here; the workspaces themselves are
+// LocalWorkspaces, the part a worker of many hosts keeps too (worker-sessions.ts, registry in Redis).
 import { randomBytes } from 'node:crypto';
 import { DomainError } from '../domains/errors.js';
 import type { Workspace, WorkspaceOptions } from '../jail/workspace.js';
+import { checkName } from './registry.js';
+import { LocalWorkspaces } from './workspaces.js';
 
 export interface SessionInfo {
   /** Server-chosen, 128 random bits. */
@@ -38,15 +42,7 @@ interface Session {
   name?: string;
   createdAt: number;
   expiresAt: number;
-  workspace: Workspace;
-  /** Requests using the workspace right now: cleanup never removes a session in use. */
-  leases: number;
-  /** Aborted when the session is deleted or expires, so its running jails die with it. */
-  controller: AbortController;
-  closed: boolean;
 }
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export class SessionNotFoundError extends DomainError {
   constructor() {
@@ -58,6 +54,8 @@ export class SessionManager {
   private readonly byId = new Map<string, Session>();
   private readonly byName = new Map<string, string>();
   private readonly opening = new Map<string, Promise<Session>>();
+  /** The workspaces; one in use (leased) is never removed by cleanup. */
+  private readonly workspaces: LocalWorkspaces;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   /** Sessions whose workspace is being mounted, per tenant: they count against the limits too. */
@@ -65,6 +63,7 @@ export class SessionManager {
 
   constructor(private readonly options: Readonly<SessionManagerOptions>) {
     this.now = options.now ?? Date.now;
+    this.workspaces = new LocalWorkspaces(options.createWorkspace, { sizeBytes: options.quotaBytes, maxInodes: options.maxInodes });
   }
 
   /** Starts the cleanup worker (unref'd: it never keeps the process alive). */
@@ -76,7 +75,7 @@ export class SessionManager {
 
   /** Creates a session; with a name, idempotent within the tenant. Throws resource_limit beyond the bounds. */
   async open(tenant: string, name?: string): Promise<SessionInfo> {
-    if (name !== undefined && !NAME.test(name)) throw new DomainError('validation_error', 'invalid session id: 1-128 of A-Z a-z 0-9 . _ : -', name.slice(0, 40));
+    checkName(name);
     if (name !== undefined) {
       const existing = this.find(tenant, name, false);
       if (existing) return this.info(this.refresh(existing));
@@ -103,7 +102,7 @@ export class SessionManager {
   }
 
   list(tenant: string): SessionInfo[] {
-    return [...this.byId.values()].filter((s) => s.tenant === tenant && !s.closed).map((s) => this.info(s));
+    return [...this.byId.values()].filter((s) => s.tenant === tenant).map((s) => this.info(s));
   }
 
   get size(): number {
@@ -126,23 +125,19 @@ export class SessionManager {
     const session = this.find(tenant, idOrName, true);
     if (!session) throw new SessionNotFoundError();
     this.refresh(session);
-    session.leases++;
     try {
-      return await fn(session.workspace, session.controller.signal);
+      const leased = await this.workspaces.lease(session.id, fn);
+      if (!leased) throw new SessionNotFoundError();
+      return leased.value;
     } finally {
-      session.leases--;
-      if (session.closed) {
-        if (session.leases === 0) await session.workspace.dispose();
-      } else {
-        this.refresh(session);
-      }
+      if (this.byId.get(session.id) === session) this.refresh(session);
     }
   }
 
   /** Removes expired sessions that no request is using; returns their ids. */
   async cleanup(): Promise<string[]> {
     const now = this.now();
-    const expired = [...this.byId.values()].filter((s) => s.leases === 0 && this.isExpired(s, now));
+    const expired = [...this.byId.values()].filter((s) => !this.workspaces.leased(s.id) && this.isExpired(s, now));
     for (const session of expired) {
       try {
         await this.remove(session);
@@ -175,9 +170,9 @@ export class SessionManager {
       throw new DomainError('resource_limit', `a tenant may hold at most ${this.options.maxPerTenant} sessions; delete one first`);
     }
     this.pending.set(tenant, pendingMine + 1);
-    let workspace: Workspace;
+    const id = randomBytes(16).toString('hex');
     try {
-      workspace = await this.options.createWorkspace({ sizeBytes: this.options.quotaBytes, maxInodes: this.options.maxInodes });
+      await this.workspaces.ensure(id);
     } finally {
       const left = (this.pending.get(tenant) ?? 1) - 1;
       if (left > 0) this.pending.set(tenant, left);
@@ -185,15 +180,11 @@ export class SessionManager {
     }
     const now = this.now();
     const session: Session = {
-      id: randomBytes(16).toString('hex'),
+      id,
       tenant,
       ...(name === undefined ? {} : { name }),
       createdAt: now,
       expiresAt: now + this.options.ttlMs,
-      workspace,
-      leases: 0,
-      controller: new AbortController(),
-      closed: false,
     };
     this.byId.set(session.id, session);
     if (name !== undefined) this.byName.set(nameKey(tenant, name), session.id);
@@ -201,21 +192,19 @@ export class SessionManager {
   }
 
   private async remove(session: Session): Promise<void> {
-    if (session.closed) return;
-    session.closed = true;
+    if (this.byId.get(session.id) !== session) return;
     this.byId.delete(session.id);
     if (session.name !== undefined) this.byName.delete(nameKey(session.tenant, session.name));
-    session.controller.abort('session closed');
     // In use: the last request to finish disposes it (its jail is being killed through the signal).
-    if (session.leases === 0) await session.workspace.dispose();
+    await this.workspaces.drop(session.id);
   }
 
   /** Looks up by name first (seed 004), then by id; only the tenant's own, only live ones. */
   private find(tenant: string, idOrName: string, liveOnly: boolean): Session | undefined {
     const id = this.byName.get(nameKey(tenant, idOrName)) ?? idOrName;
     const session = this.byId.get(id);
-    if (!session || session.tenant !== tenant || session.closed) return undefined;
-    if (liveOnly && session.leases === 0 && this.isExpired(session, this.now())) return undefined;
+    if (!session || session.tenant !== tenant) return undefined;
+    if (liveOnly && !this.workspaces.leased(session.id) && this.isExpired(session, this.now())) return undefined;
     return session;
   }
 
