@@ -16,7 +16,8 @@ export class ApiMetrics {
   private readonly rateLimited: Counter;
   private readonly connectionsClosed: Counter<'reason'>;
 
-  constructor(stats: () => JobStats) {
+  /** `stats` may read Redis (many hosts): it is read once per scrape, not once per gauge. */
+  constructor(stats: () => JobStats | Promise<JobStats>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'confine_process_' });
     this.requestSeconds = new Histogram({
       name: 'confine_http_request_duration_seconds',
@@ -55,8 +56,13 @@ export class ApiMetrics {
       labelNames: ['reason'],
       registers: [this.registry],
     });
+    let scrape: { at: number; stats: Promise<JobStats> } | undefined;
+    const current = (): Promise<JobStats> => {
+      if (!scrape || Date.now() - scrape.at > 250) scrape = { at: Date.now(), stats: Promise.resolve(stats()) };
+      return scrape.stats;
+    };
     const gauge = (name: string, help: string, read: (s: JobStats) => number): void => {
-      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read(stats())); } });
+      new Gauge({ name, help, registers: [this.registry], async collect() { this.set(read(await current())); } });
     };
     gauge('confine_queue_depth', 'Runs waiting for a worker.', (s) => s.queued);
     gauge('confine_active_jails', 'Runs executing now (each holds at most one live jail).', (s) => s.running);

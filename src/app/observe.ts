@@ -1,12 +1,13 @@
 // Every finished run, whoever waited for it, is counted in metrics and written to the audit stream
-// once (the jobs layer calls onRunFinished exactly once per run).
+// once (the jobs layer calls onRunFinished exactly once per run, in the process that finished it: with
+// many hosts, pass the worker pool's events on a worker and the run desk's on an API node).
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuditLog } from '../api/logging.js';
 import type { ApiMetrics } from '../api/metrics.js';
 import { stepsOf } from '../api/metrics.js';
-import type { JobService } from '../jobs/types.js';
+import type { RunEventSource } from '../jobs/types.js';
 
-export function observeRuns(jobs: JobService, metrics: ApiMetrics, audit: AuditLog, log: () => FastifyBaseLogger | undefined): () => void {
+export function observeRuns(jobs: RunEventSource, metrics: ApiMetrics, audit: AuditLog, log: () => FastifyBaseLogger | undefined): () => void {
   return jobs.onRunFinished((record) => {
     metrics.observeRun(record);
     const steps = stepsOf(record).map((s) => s.result);

@@ -63,6 +63,11 @@ export interface RunRecord {
    * (RUN_RECORD_MAX_BYTES): how many bytes of text were kept and how many were dropped.
    */
   output_trimmed?: { kept_bytes: number; dropped_bytes: number };
+  /**
+   * Internal, never shown by the API: the run's per-run archive copy (`scratch: true` reference), so the
+   * process that removes the run from the queue (a cancel on any API node) can release it.
+   */
+  scratch_reference?: string;
 }
 
 export interface SubmitOptions {
@@ -117,24 +122,28 @@ export interface JobStats {
 
 export type RunListener = (record: RunRecord) => void;
 
-export interface JobService {
+/** Where runs started and finished by this process are announced (audit log, metrics). */
+export interface RunEventSource {
+  /** Called once per run when it starts running (in the process running it); returns an unsubscribe function. */
+  onRunStarted(listener: RunListener): () => void;
+  /** Called once per run when it reaches a final state (in the process that finished it); returns an unsubscribe function. */
+  onRunFinished(listener: RunListener): () => void;
+}
+
+export interface JobService extends RunEventSource {
   /** Throws QueueFullError or ShuttingDownError; never grows without bound. */
   submit(tenant: string, request: RunRequest, options?: SubmitOptions): Promise<RunRecord>;
   /** Resolves when the run reaches a final state (or the timeout passes, with the record as it is). */
   wait(tenant: string, id: string, timeoutMs: number): Promise<RunRecord | undefined>;
   /** undefined for unknown ids and for other tenants' runs alike (the API answers 404 for both). */
-  get(tenant: string, id: string): RunRecord | undefined;
+  get(tenant: string, id: string): Promise<RunRecord | undefined>;
   /** Kills the run's jail at once if it is running. */
   cancel(tenant: string, id: string): Promise<RunRecord | undefined>;
   /** Newest first, all tenants (GET /status). */
-  recent(limit: number): RunRecord[];
+  recent(limit: number): Promise<RunRecord[]>;
   /** Added: newest first, one tenant's runs only. */
-  recentFor(tenant: string, limit: number): RunRecord[];
-  /** Added: called once per run when it starts running; returns an unsubscribe function. */
-  onRunStarted(listener: RunListener): () => void;
-  /** Added: called once per run when it reaches a final state (audit log, metrics); returns an unsubscribe function. */
-  onRunFinished(listener: RunListener): () => void;
-  stats(): JobStats;
+  recentFor(tenant: string, limit: number): Promise<RunRecord[]>;
+  stats(): Promise<JobStats>;
   /** Stops accepting, drains for graceMs, then cancels what is left and records it. */
   shutdown(graceMs: number): Promise<void>;
 }

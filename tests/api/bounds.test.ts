@@ -190,7 +190,7 @@ describe('files maps are bounded at the edge', () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 350_000; i++) files[`f${i}.tf`] = '';
     const body = JSON.stringify({ files, mode: 'validate' });
-    const before = svc.service.jobs.stats();
+    const before = await svc.service.jobs.stats();
     const began = Date.now();
     const [hostile, tenantB] = await Promise.all([
       call(svc.base, 'POST', '/api/v1/runs/terraform', { key: KEY_A, body, headers: { 'content-type': 'application/json' } }),
@@ -207,7 +207,7 @@ describe('files maps are bounded at the edge', () => {
     expect(tenantB.status).toBe(200);
     expect(tenantB.body['state']).toBe('succeeded');
     // Never queued: only tenant B's run was ever recorded.
-    const after = svc.service.jobs.stats();
+    const after = await svc.service.jobs.stats();
     expect(after.finished.succeeded + after.finished.failed + after.finished.cancelled - (before.finished.succeeded + before.finished.failed + before.finished.cancelled)).toBe(1);
     expect((await call(svc.base, 'GET', '/status', { key: KEY_A })).body['recent_executions']).toEqual([]);
   }, 60_000);
@@ -263,10 +263,10 @@ describe('queued payloads are bounded in bytes', () => {
     // Tenant A holds 2 of 16 queue slots but its whole byte budget; tenant B still gets in.
     const other = await call(svc.base, 'POST', '/api/v1/runs/commands', { key: KEY_B, json: payload });
     expect(other.status).toBe(202);
-    expect(svc.service.jobs.stats().queuedBytes).toBeLessThanOrEqual(100_000 * 2);
+    expect((await svc.service.jobs.stats()).queuedBytes).toBeLessThanOrEqual(100_000 * 2);
     // Once A's runs leave the queue its budget is free again.
     await call(svc.base, 'POST', `/api/v1/runs/${String(blocker.body['id'])}/cancel`, { key: KEY_B });
-    await until(async () => (svc.service.jobs.stats().queued === 0 ? true : undefined));
+    await until(async () => ((await svc.service.jobs.stats()).queued === 0 ? true : undefined));
     const again = await call(svc.base, 'POST', '/api/v1/runs/commands', { key: KEY_A, json: payload });
     expect(again.status).toBe(202);
   }, 90_000);
@@ -286,7 +286,7 @@ describe('a payload larger than a whole queue budget', () => {
     expect(reply.status).toBe(413);
     expect(reply.body['error']['code']).toBe('payload_too_large');
     expect(reply.headers.get('retry-after')).toBeNull();
-    expect(svc.service.jobs.stats().records).toBe(0);
+    expect((await svc.service.jobs.stats()).records).toBe(0);
   });
 });
 
@@ -308,7 +308,7 @@ describe('finished records are bounded in bytes', () => {
       expect(String(reply.body['state'])).toBe('succeeded');
       ids.push(String(reply.body['id']));
     }
-    const stats = svc.service.jobs.stats();
+    const stats = await svc.service.jobs.stats();
     console.log(`24 runs of 300 KB stdout: records hold ${stats.recordBytes} bytes in ${stats.records} records`);
     expect(stats.recordBytes).toBeLessThanOrEqual(1_048_576);
     // 1 MiB / 64 KiB: at most 16 finished records remain; the newest is readable, trimmed and flagged.
@@ -336,7 +336,7 @@ describe('finished records are bounded in bytes', () => {
       for (const reply of replies) expect(String(reply.body['state'])).toBe('succeeded');
     }
     const peak = sampler.stop() - baseline;
-    const held = svc.service.jobs.stats().recordBytes;
+    const held = (await svc.service.jobs.stats()).recordBytes;
     const retained = heapAfterGc() - heapBaseline;
     console.log(`180 runs of 1 MB stdout: records hold ${(held / 1_048_576).toFixed(2)} MiB; heap retained after GC +${(retained / 1_048_576).toFixed(1)} MiB; service RSS peak +${(peak / 1_048_576).toFixed(1)} MiB, after +${((rssBytes() - baseline) / 1_048_576).toFixed(1)} MiB`);
     expect(held).toBeLessThanOrEqual(1_048_576);

@@ -28,7 +28,7 @@ afterAll(async () => {
 
 async function idle(): Promise<void> {
   await until(async () => {
-    const stats = svc.service.jobs.stats();
+    const stats = await svc.service.jobs.stats();
     return stats.queued === 0 && stats.running === 0 ? true : undefined;
   }, 120_000);
 }
@@ -112,7 +112,7 @@ describe('lifecycle', () => {
     const tenantKey = KEYS[replies.indexOf(sample) % KEYS.length]!;
     const final = await call(svc.base, 'GET', `/api/v1/runs/${String(sample.body['id'])}`, { key: tenantKey });
     expect(final.body['state']).toBe('succeeded');
-    expect(svc.service.jobs.stats().records).toBeLessThanOrEqual(1000 + 32 + 2);
+    expect((await svc.service.jobs.stats()).records).toBeLessThanOrEqual(1000 + 32 + 2);
     await nothingLeft();
   }, 300_000);
 });

@@ -48,7 +48,7 @@ describe('job service slots', () => {
     const done = await jobs.wait('t2', next.id, 30_000);
     expect(done?.state).toBe('succeeded');
     expect(done?.outcome?.kind === 'command' && done.outcome.result.run?.stdout).toBe('after\n');
-    const stats = jobs.stats();
+    const stats = await jobs.stats();
     expect(stats.running).toBe(0);
     expect(stats.abandonedSlots).toBe(1);
     expect(internal.map(String).join('\n')).toMatch(/did not return .* worker slot is released/);

@@ -29,9 +29,9 @@ function service(overrides: Partial<JobServiceOptions> & { executor: Executor },
   });
 }
 
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while (!(await condition()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
 /** Waits until the jail's processes exist, and returns their host pids. */
@@ -92,11 +92,11 @@ describe('job service', () => {
     const first = await jobs.submit('t1', command('sleep 30'));
     await executor.whenStarted(1);
     const second = await jobs.submit('t1', command('sleep 30'));
-    expect(jobs.get('t1', second.id)?.state).toBe('queued');
+    expect((await jobs.get('t1', second.id))?.state).toBe('queued');
     const cancelled = await jobs.cancel('t1', second.id);
     expect(cancelled?.state).toBe('cancelled');
     expect(cancelled?.started_at).toBeUndefined();
-    expect(jobs.stats().queued).toBe(0);
+    expect((await jobs.stats()).queued).toBe(0);
     await jobs.cancel('t1', first.id);
     await jobs.shutdown(1_000);
     expect(executor.calls).toBe(1);
@@ -126,13 +126,13 @@ describe('job service', () => {
     expect(accepted.length).toBeGreaterThanOrEqual(8);
     expect(rejected.every((r) => r.reason instanceof QueueFullError && r.reason.scope === 'service')).toBe(true);
     expect(rejected.every((r) => (r.reason as QueueFullError).retryAfterSeconds >= 1)).toBe(true);
-    expect(jobs.stats().queued).toBeLessThanOrEqual(8);
-    expect(jobs.stats().records).toBeLessThanOrEqual(10);
+    expect((await jobs.stats()).queued).toBeLessThanOrEqual(8);
+    expect((await jobs.stats()).records).toBeLessThanOrEqual(10);
     await Promise.all(accepted.map((a) => jobs.wait(a.value.tenant, a.value.id, 30_000)));
     // Finished records are bounded by maxFinished: the oldest are evicted.
-    expect(jobs.stats().records).toBeLessThanOrEqual(5);
-    expect(jobs.stats().finished.succeeded).toBe(accepted.length);
-    expect(jobs.get(accepted[0]!.value.tenant, accepted[0]!.value.id)).toBeUndefined();
+    expect((await jobs.stats()).records).toBeLessThanOrEqual(5);
+    expect((await jobs.stats()).finished.succeeded).toBe(accepted.length);
+    expect(await jobs.get(accepted[0]!.value.tenant, accepted[0]!.value.id)).toBeUndefined();
     await jobs.shutdown(0);
   });
 
@@ -154,8 +154,8 @@ describe('job service', () => {
     const run = await jobs.submit('t1', command('echo x'));
     expect((await jobs.wait('t1', run.id, 30_000))?.state).toBe('succeeded');
     clock += 1_500;
-    expect(jobs.get('t1', run.id)).toBeUndefined();
-    expect(jobs.recent(10)).toEqual([]);
+    expect(await jobs.get('t1', run.id)).toBeUndefined();
+    expect(await jobs.recent(10)).toEqual([]);
     await jobs.shutdown(0);
   });
 
@@ -164,13 +164,13 @@ describe('job service', () => {
     const jobs = service({ executor });
     const run = await jobs.submit('alice', command('sleep 30'));
     await executor.whenStarted(1);
-    expect(jobs.get('mallory', run.id)).toBeUndefined();
+    expect(await jobs.get('mallory', run.id)).toBeUndefined();
     expect(await jobs.cancel('mallory', run.id)).toBeUndefined();
     expect(await jobs.wait('mallory', run.id, 10)).toBeUndefined();
-    expect(jobs.recentFor('mallory', 10)).toEqual([]);
-    expect(jobs.get('alice', run.id)?.state).toBe('running');
-    expect(jobs.recentFor('alice', 10).map((r) => r.id)).toEqual([run.id]);
-    expect(jobs.get('alice', 'f'.repeat(32))).toBeUndefined();
+    expect(await jobs.recentFor('mallory', 10)).toEqual([]);
+    expect((await jobs.get('alice', run.id))?.state).toBe('running');
+    expect((await jobs.recentFor('alice', 10)).map((r) => r.id)).toEqual([run.id]);
+    expect(await jobs.get('alice', 'f'.repeat(32))).toBeUndefined();
     await jobs.cancel('alice', run.id);
     await jobs.shutdown(0);
   });
@@ -181,7 +181,7 @@ describe('job service', () => {
     const stopping = jobs.shutdown(30_000);
     await expect(jobs.submit('t1', command('echo late'))).rejects.toBeInstanceOf(ShuttingDownError);
     await stopping;
-    expect(runs.map((r) => jobs.get('t1', r.id)?.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect((await Promise.all(runs.map((r) => jobs.get('t1', r.id)))).map((r) => r?.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
   });
 
   it('shutdown_afterGrace_cancelsLeftoversAndKillsRunningJails', async () => {
@@ -193,7 +193,7 @@ describe('job service', () => {
     const finished: RunRecord[] = [];
     jobs.onRunFinished((record) => finished.push(record));
     await jobs.shutdown(300);
-    const states = runs.map((r) => jobs.get('t1', r.id));
+    const states = await Promise.all(runs.map((r) => jobs.get('t1', r.id)));
     expect(states.map((r) => r?.state)).toEqual(['cancelled', 'cancelled', 'cancelled']);
     expect(states.map((r) => r?.error?.detail)).toEqual(['shutdown', 'shutdown', 'shutdown']);
     expect(finished).toHaveLength(3);
@@ -214,11 +214,11 @@ describe('job service', () => {
     expect(done?.error?.type).toBe('execution_timeout');
     expect(done?.outcome).toBeUndefined(); // finished without the executor
     // The pool stays bounded: the slot is busy until the jail is really gone.
-    expect(jobs.stats().running).toBe(1);
-    await until(() => jobs.stats().running === 0, 10_000);
-    expect(jobs.stats().running).toBe(0);
-    expect(jobs.get('t1', run.id)?.state).toBe('failed'); // the late return does not rewrite the record
-    expect(jobs.stats().abandonedSlots).toBe(0);
+    expect((await jobs.stats()).running).toBe(1);
+    await until(async () => (await jobs.stats()).running === 0, 10_000);
+    expect((await jobs.stats()).running).toBe(0);
+    expect((await jobs.get('t1', run.id))?.state).toBe('failed'); // the late return does not rewrite the record
+    expect((await jobs.stats()).abandonedSlots).toBe(0);
     await jobs.shutdown(0);
   });
 

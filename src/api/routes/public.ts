@@ -45,7 +45,7 @@ export function registerPublicRoutes(app: FastifyInstance, deps: ApiDeps): void 
   app.get('/ready', {
     schema: { tags: ['service'], summary: 'Readiness: 503 while starting, draining, or with a full queue', response: { 200: Ready, 503: Ready } },
   }, async (_request, reply) => {
-    const stats = deps.jobs.stats();
+    const stats = await deps.jobs.stats();
     const ready = deps.ready() && stats.queued < stats.queueCapacity;
     if (!ready) void reply.code(503).header('retry-after', '5');
     return { status: ready ? 'ready' : 'not_ready', queued: stats.queued, running: stats.running, workers: stats.workers, queue_capacity: stats.queueCapacity };

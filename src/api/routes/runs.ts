@@ -90,7 +90,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Params: IdParams }>('/api/v1/runs/:id', {
     schema: { tags: ['runs'], summary: 'Get a run', security: SECURED, params: IdParams, response: { 200: RunView, ...errorResponses(['run_not_found']) } },
   }, async (request) => {
-    const record = deps.jobs.get(principalOf(request).tenant, request.params.id);
+    const record = await deps.jobs.get(principalOf(request).tenant, request.params.id);
     if (!record) throw new ApiError('run_not_found');
     return presentRun(record);
   });
@@ -102,7 +102,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   }, async (request, res) => {
     const tenant = principalOf(request).tenant;
-    const record = deps.jobs.get(tenant, request.params.id);
+    const record = await deps.jobs.get(tenant, request.params.id);
     if (!record) throw new ApiError('run_not_found');
     if (!isFinal(record)) throw new ApiError('run_not_finished');
     // The stored bytes are sent as they are read: a plan of up to TF_MAX_PLAN_JSON_SIZE is never parsed

@@ -149,9 +149,8 @@ export function registerSeedRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   }, async (request) => {
     const tenant = principalOf(request).tenant;
-    const stats = deps.jobs.stats();
     // Recent runs of the caller only: another tenant's activity is not theirs to see.
-    const recent = deps.jobs.recentFor(tenant, 20);
+    const [stats, recent] = await Promise.all([deps.jobs.stats(), deps.jobs.recentFor(tenant, 20)]);
     return {
       status: deps.ready() ? 'running' : 'draining',
       version: deps.info.version,
