@@ -81,7 +81,7 @@ export class RedisWorkerRegistry {
   /** Workers whose last beat is within the TTL, oldest registration first. */
   async alive(): Promise<WorkerInfo[]> {
     await this.conn.client.zremrangebyscore(this.index, '-inf', String(this.now() - this.ttlMs));
-    const ids = await this.conn.client.zrange(this.index, 0, -1);
+    const ids = await this.conn.client.zrange(this.index, '0', '-1');
     if (ids.length === 0) return [];
     const values = await this.conn.client.mget(ids.map((id) => this.conn.key('workers', id)));
     const out: WorkerInfo[] = [];
