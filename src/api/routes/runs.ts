@@ -17,7 +17,7 @@ import { checkCommandInputs, checkTerraformFiles } from './input-bounds.js';
 const submitResponses = {
   200: { ...RunView, description: 'The run finished (?wait=true).' },
   202: { ...RunView, description: 'Accepted; poll the Location.' },
-  ...errorResponses(['validation_failed', 'invalid_json', 'payload_too_large', 'unsupported_media_type', 'session_not_found', 'tenant_queue_full', 'service_queue_full', 'shutting_down']),
+  ...errorResponses(['validation_failed', 'invalid_json', 'payload_too_large', 'unsupported_media_type', 'session_not_found', 'session_host_gone', 'tenant_queue_full', 'service_queue_full', 'shutting_down']),
 };
 
 export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {

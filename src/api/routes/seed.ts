@@ -14,7 +14,7 @@ import { ExecuteBody, InternalExecuteBody, V1ExecuteBody } from '../schemas.js';
 import { submitRun } from '../submit.js';
 import { terraformInput, terraformRun } from './runs.js';
 
-const submitErrors = ['validation_failed', 'invalid_json', 'payload_too_large', 'artifact_not_found', 'session_not_found', 'too_many_sessions', 'tenant_queue_full', 'service_queue_full', 'shutting_down'] as const;
+const submitErrors = ['validation_failed', 'invalid_json', 'payload_too_large', 'artifact_not_found', 'session_not_found', 'session_host_gone', 'too_many_sessions', 'tenant_queue_full', 'service_queue_full', 'shutting_down'] as const;
 const Err = Type.Union([Type.Object({ type: Type.String(), message: Type.String(), detail: Type.Optional(Type.String()) }), Type.Null()]);
 
 export function registerSeedRoutes(app: FastifyInstance, deps: ApiDeps): void {

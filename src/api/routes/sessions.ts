@@ -15,7 +15,8 @@ export function presentSession(session: SessionInfo): Record<string, unknown> {
 const SessionParams = Type.Object({ session_id: IdParams.properties.id });
 
 export function registerSessionRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const limits = errorResponses(['validation_failed', 'invalid_json', 'too_many_sessions']);
+  // session_host_gone: on many hosts, a named session whose worker stopped (it is closed; opening again starts afresh).
+  const limits = errorResponses(['validation_failed', 'invalid_json', 'too_many_sessions', 'session_host_gone']);
 
   app.post<{ Body: SessionCreateBody | undefined }>('/api/v1/sessions', {
     schema: { tags: ['sessions'], summary: 'Create a session', security: SECURED, body: Type.Optional(SessionCreateBody), response: { 201: SessionView, ...limits } },
@@ -28,7 +29,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: ApiDeps): void
   });
 
   app.get<{ Params: IdParams }>('/api/v1/sessions/:id', {
-    schema: { tags: ['sessions'], summary: 'Get a session (refreshes its TTL)', security: SECURED, params: IdParams, response: { 200: SessionView, ...errorResponses(['session_not_found']) } },
+    schema: { tags: ['sessions'], summary: 'Get a session (refreshes its TTL)', security: SECURED, params: IdParams, response: { 200: SessionView, ...errorResponses(['session_not_found', 'session_host_gone']) } },
   }, async (request) => {
     const session = await deps.sessions.touch(principalOf(request).tenant, request.params.id);
     if (!session) throw new ApiError('session_not_found');
