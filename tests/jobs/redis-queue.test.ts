@@ -1,4 +1,5 @@
 // The Redis/BullMQ JobQueue against a real redis-server: the same conformance suite as the memory queue.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
 import { openRedis, type RedisConnection } from '../../src/jobs/redis/connection.js';
 import { RedisJobQueue } from '../../src/jobs/redis/queue.js';
@@ -22,5 +23,12 @@ afterAll(async () => {
 queueConformance('redis', {
   // A fresh queue name per test: an empty queue without flushing another test's keys.
   create: async (limits) => new RedisJobQueue<{ n: number }>(conn, limits, { name: `q${++made}`, workerId: 'w1', lockMs: 5_000, pollMs: 200 }),
+  dispose: async (queue) => (queue as RedisJobQueue<{ n: number }>).disconnect(),
+});
+
+// The same contract with every payload sealed under QUEUE_SECRET_KEY.
+const key = randomBytes(32);
+queueConformance('redis, sealed payloads', {
+  create: async (limits) => new RedisJobQueue<{ n: number }>(conn, limits, { name: `s${++made}`, workerId: 'w1', lockMs: 5_000, pollMs: 200, secretKey: key }),
   dispose: async (queue) => (queue as RedisJobQueue<{ n: number }>).disconnect(),
 });

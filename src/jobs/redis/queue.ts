@@ -14,6 +14,7 @@ import type { EnqueueResult, JobQueue, QueueEntry, QueueLimits } from '../queue.
 import type { RedisConnection } from './connection.js';
 import { closeClient } from './connection.js';
 import { RELEASE, RESERVE } from './queue-scripts.js';
+import { seal, SealError, unseal } from './seal.js';
 import { Wakeup } from './wakeup.js';
 
 export interface RedisQueueOptions {
@@ -31,12 +32,20 @@ export interface RedisQueueOptions {
   onLost?: (runId: string, workerId: string) => void;
   /** Background failures (lock renewal, stalled check) that have no caller to throw to. */
   onError?: (error: Error) => void;
+  /**
+   * QUEUE_SECRET_KEY (32 bytes): every payload is sealed with AES-256-GCM before it enters Redis (seal.ts),
+   * so credentials in a payload are never stored in clear. API nodes and workers must share it.
+   */
+  secretKey?: Buffer;
+  /** A claimed entry whose payload does not open (another key, altered): taken out, never run, reported once. */
+  onUndeliverable?: (runId: string, message: string) => void;
 }
 
-/** What BullMQ stores per entry: plain JSON, exactly the entry given (bytes only when it had them). */
+/** What BullMQ stores per entry: plain JSON; the payload in clear, or sealed when a key is set. */
 interface JobData<T> {
   tenant: string;
-  payload: T;
+  payload?: T;
+  sealed?: string;
   bytes?: number;
 }
 
@@ -98,7 +107,12 @@ export class RedisJobQueue<T> implements JobQueue<T> {
       this.limits.capacity, this.limits.perTenant, this.limits.maxBytes ?? -1, this.limits.perTenantBytes ?? -1)) as [number, number | string];
     if (code === -1) throw new Error(`queue: duplicate id ${entry.id}`);
     if (code === 0) return { accepted: false, reason: value === 'tenant' ? 'tenant' : 'service' };
-    const data: JobData<T> = { tenant: entry.tenant, payload: entry.payload, ...(entry.bytes === undefined ? {} : { bytes: entry.bytes }) };
+    const key = this.options.secretKey;
+    const data: JobData<T> = {
+      tenant: entry.tenant,
+      ...(key ? { sealed: seal(key, entry.id, entry.payload) } : { payload: entry.payload }),
+      ...(entry.bytes === undefined ? {} : { bytes: entry.bytes }),
+    };
     try {
       await this.queue.add('run', data, { jobId: entry.id, priority: Number(value), removeOnComplete: true, removeOnFail: true });
     } catch (error) {
@@ -140,9 +154,19 @@ export class RedisJobQueue<T> implements JobQueue<T> {
         await job.moveToCompleted(null, token, false);
         continue;
       }
+      let entry: QueueEntry<T>;
+      try {
+        entry = this.toEntry(job);
+      } catch (error) {
+        if (!(error instanceof SealError)) throw error;
+        await this.conn.client.hdel(this.keys[5]!, job.id);
+        await job.moveToFailed(error, token, false);
+        this.options.onUndeliverable?.(job.id, error.message);
+        continue;
+      }
       this.held.set(job.id, { job, token });
       this.startRenewing();
-      return { id: job.id, tenant: job.data.tenant, payload: job.data.payload, ...(job.data.bytes === undefined ? {} : { bytes: job.data.bytes }) };
+      return entry;
     }
   }
 
@@ -209,7 +233,7 @@ export class RedisJobQueue<T> implements JobQueue<T> {
     for (const id of await this.conn.client.hkeys(this.keys[4]!)) {
       const job = (await this.queue.getJob(id)) as Job<JobData<T>> | undefined;
       if (!(await this.remove(id)) || !job) continue;
-      out.push({ id, tenant: job.data.tenant, payload: job.data.payload, ...(job.data.bytes === undefined ? {} : { bytes: job.data.bytes }) });
+      out.push(this.toEntry(job));
     }
     return out;
   }
@@ -232,6 +256,20 @@ export class RedisJobQueue<T> implements JobQueue<T> {
     await this.worker?.close(true);
     if (this.subscriber) await closeClient(await this.subscriber);
     await this.queue.close();
+  }
+
+  /** The entry as it was enqueued (payload unsealed); SealError when it does not open. */
+  private toEntry(job: Job<JobData<T>>): QueueEntry<T> {
+    const { tenant, sealed, bytes } = job.data;
+    const id = job.id!;
+    let payload: T;
+    if (sealed !== undefined) {
+      if (!this.options.secretKey) throw new SealError('the payload is sealed and this worker has no QUEUE_SECRET_KEY');
+      payload = unseal<T>(this.options.secretKey, id, sealed);
+    } else {
+      payload = job.data.payload as T;
+    }
+    return { id, tenant, payload, ...(bytes === undefined ? {} : { bytes }) };
   }
 
   private async release(id: string, claimer: string): Promise<number> {
