@@ -68,4 +68,17 @@ export interface ApiDeps {
   rateLimit?: RateLimit;
   /** false while starting or draining: /ready answers 503. */
   ready: () => boolean;
+  /** Many hosts: whether the shared state answers and a worker is alive (src/app/readiness.ts); absent when embedded. */
+  readiness?: () => Promise<Readiness>;
+}
+
+/** What /ready adds on an API node of many hosts. */
+export interface Readiness {
+  /** false: /ready answers 503 (Redis unreachable, or no worker alive to run what is queued). */
+  ready: boolean;
+  redis: 'up' | 'down';
+  /** Workers with a live heartbeat (0 when Redis is down: unknown is not alive). */
+  workers_alive: number;
+  /** Why not ready, for the operator reading the probe. */
+  reason?: string;
 }

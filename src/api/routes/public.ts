@@ -41,14 +41,24 @@ export function registerPublicRoutes(app: FastifyInstance, deps: ApiDeps): void 
     uptime_seconds: Math.round((Date.now() - info.startedAt.getTime()) / 1000),
   }));
 
-  const Ready = Type.Object({ status: Type.String(), queued: Type.Integer(), running: Type.Integer(), workers: Type.Integer(), queue_capacity: Type.Integer() });
+  const Ready = Type.Object({
+    status: Type.String(), queued: Type.Integer(), running: Type.Integer(), workers: Type.Integer(), queue_capacity: Type.Integer(),
+    // Many hosts only: the shared state and the workers behind this API node.
+    redis: Type.Optional(Type.Union([Type.Literal('up'), Type.Literal('down')])), workers_alive: Type.Optional(Type.Integer()), reason: Type.Optional(Type.String()),
+  });
   app.get('/ready', {
-    schema: { tags: ['service'], summary: 'Readiness: 503 while starting, draining, or with a full queue', response: { 200: Ready, 503: Ready } },
+    schema: { tags: ['service'], summary: 'Readiness: 503 while starting, draining, with a full queue, or (many hosts) with Redis unreachable or no worker alive', response: { 200: Ready, 503: Ready } },
   }, async (_request, reply) => {
-    const stats = await deps.jobs.stats();
-    const ready = deps.ready() && stats.queued < stats.queueCapacity;
+    // Shared state first: with Redis away the queue statistics (read from Redis) cannot be had either.
+    const shared = deps.readiness ? await deps.readiness() : undefined;
+    const stats = shared?.redis === 'down' ? undefined : await deps.jobs.stats();
+    const ready = deps.ready() && (shared?.ready ?? true) && stats !== undefined && stats.queued < stats.queueCapacity;
     if (!ready) void reply.code(503).header('retry-after', '5');
-    return { status: ready ? 'ready' : 'not_ready', queued: stats.queued, running: stats.running, workers: stats.workers, queue_capacity: stats.queueCapacity };
+    return {
+      status: ready ? 'ready' : 'not_ready',
+      queued: stats?.queued ?? 0, running: stats?.running ?? 0, workers: stats?.workers ?? 0, queue_capacity: stats?.queueCapacity ?? 0,
+      ...(shared ? { redis: shared.redis, workers_alive: shared.workers_alive, ...(shared.reason === undefined ? {} : { reason: shared.reason }) } : {}),
+    };
   });
 
   app.get('/metrics', {
