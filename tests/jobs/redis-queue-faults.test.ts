@@ -83,6 +83,28 @@ describe('RedisJobQueue faults', () => {
     expect(await others[0]!.size()).toBe(0);
   });
 
+  it('claimedEntry_claimerDiesWhileEveryOtherSlotIsBusy_isReportedLostWithoutAnotherClaim', async () => {
+    const name = `busy${++made}`;
+    const dying = processQueue(name, { workerId: 'dying-busy' });
+    const lost: [string, string][] = [];
+    const busy = processQueue(name, { workerId: 'busy', onLost: (runId, worker) => lost.push([runId, worker]) });
+    await busy.enqueue(entry('busy-run', 't'));
+    await busy.enqueue(entry('run-lost-2', 't'));
+    // The busy worker holds its one slot and claims nothing more; its stalled check still runs.
+    expect((await busy.claim())?.id).toBe('busy-run');
+    expect((await dying.claim())?.id).toBe('run-lost-2');
+    await dying.disconnect();
+    await until(() => lost.length > 0, 20_000);
+    expect(lost).toEqual([['run-lost-2', 'dying-busy']]);
+    // When the slot frees and it claims again, the failed-on-claim job is dropped without a second report.
+    await busy.ack('busy-run');
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 1_500);
+    expect(await busy.claim(stop.signal)).toBeUndefined();
+    expect(lost).toHaveLength(1);
+    expect(await busy.size()).toBe(0);
+  });
+
   it('claimedEntry_heldPastLockDuration_isRenewedAndNotReportedLost', async () => {
     const name = `held${++made}`;
     const holder = processQueue(name, { workerId: 'holder' });

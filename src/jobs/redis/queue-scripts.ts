@@ -76,3 +76,22 @@ if n <= 0 then
 end
 return 1
 `;
+
+/**
+ * A lost claim is reported once, by whichever sees it first: the stalled check (ARGV[2] = '0': mark the
+ * claim reported, keep it) or the claimer that meets the failed-on-claim job (ARGV[2] = '1': forget it).
+ * KEYS[1]: claims. ARGV: id, final. Returns the claimer's worker id to report, or '' when already reported;
+ * 'unknown' at the final step when no claimer was recorded (it died between claiming and recording).
+ */
+export const TAKE_LOST = `
+local id, final = ARGV[1], ARGV[2] == '1'
+local claimer = redis.call('HGET', KEYS[1], id)
+if final then redis.call('HDEL', KEYS[1], id) end
+if not claimer then
+  if final then return 'unknown' end
+  return ''
+end
+if string.sub(claimer, 1, 9) == 'reported:' then return '' end
+if not final then redis.call('HSET', KEYS[1], id, 'reported:' .. claimer) end
+return claimer
+`;

@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import type { EnqueueResult, JobQueue, QueueEntry, QueueLimits } from '../queue.js';
 import type { RedisConnection } from './connection.js';
 import { closeClient } from './connection.js';
-import { RELEASE, RESERVE } from './queue-scripts.js';
+import { RELEASE, RESERVE, TAKE_LOST } from './queue-scripts.js';
 import { seal, SealError, unseal } from './seal.js';
 import { Wakeup } from './wakeup.js';
 
@@ -188,14 +188,16 @@ export class RedisJobQueue<T> implements JobQueue<T> {
     const held = this.held.get(id);
     if (!held) return;
     this.held.delete(id);
-    await this.conn.client.hdel(this.keys[5]!, id);
     try {
       await held.job.moveToCompleted(null, held.token, false);
     } catch (error) {
       // The lock lapsed (this process stalled past RUN_LOCK_SECONDS): BullMQ already took the job back
-      // and the run is reported lost elsewhere. Anything else is a real failure.
+      // and the run is reported lost (its claim record stays for that). Anything else is a real failure.
       if ((await this.conn.client.exists(`${this.conn.prefix}:${this.options.name}:${id}`)) === 1 && (await held.job.getState()) === 'active') throw error;
+      return;
     }
+    // Only once the job was still ours: a lapsed claim keeps its record so it is reported exactly once.
+    await this.conn.client.hdel(this.keys[5]!, id);
   }
 
   async remove(id: string): Promise<boolean> {
@@ -276,12 +278,22 @@ export class RedisJobQueue<T> implements JobQueue<T> {
     return Number(await this.conn.client.eval(RELEASE, this.keys.length, ...this.keys, id, claimer));
   }
 
+  /** Met at claim time: the stalled job comes back failed-on-claim; drop it, report it unless reported. */
   private async reportLost(job: Job<JobData<T>>, token: string): Promise<void> {
     const id = job.id!;
-    const [[, claimer]] = (await this.conn.client.multi().hget(this.keys[5]!, id).hdel(this.keys[5]!, id).exec()) as [[Error | null, string | null]];
-    const workerId = claimer ?? 'unknown';
-    await job.moveToFailed(new Error(lostRunMessage(workerId)), token, false);
-    this.options.onLost?.(id, workerId);
+    const claimer = String(await this.conn.client.eval(TAKE_LOST, 1, this.keys[5]!, id, '1'));
+    await job.moveToFailed(new Error(lostRunMessage(claimer === '' ? 'unknown' : claimer)), token, false);
+    // '' = already reported by the stalled check below; 'unknown' = the claimer died before recording itself.
+    if (claimer !== '') this.options.onLost?.(id, claimer);
+  }
+
+  /**
+   * The stalled check in this process found `id`'s lock lapsed: report it now, even when every slot here
+   * is busy and nobody would claim the stalled job for a while. Once across processes (TAKE_LOST marks it).
+   */
+  private async stalled(id: string): Promise<void> {
+    const claimer = String(await this.conn.client.eval(TAKE_LOST, 1, this.keys[5]!, id, '0'));
+    if (claimer !== '') this.options.onLost?.(id, claimer);
   }
 
   private subscribe(): Promise<Redis> {
@@ -305,6 +317,9 @@ export class RedisJobQueue<T> implements JobQueue<T> {
       maxStalledCount: 0,
     });
     this.worker.on('error', (error) => this.options.onError?.(error));
+    this.worker.on('stalled', (id: string) => {
+      this.stalled(id).catch((error: unknown) => this.options.onError?.(error instanceof Error ? error : new Error(String(error))));
+    });
     await this.worker.startStalledCheckTimer();
     return this.worker;
   }
