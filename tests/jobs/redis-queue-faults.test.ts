@@ -123,25 +123,33 @@ describe('RedisJobQueue faults', () => {
     expect(holder.claimed()).toEqual([]);
   });
 
-  it('redisRestart_withEntriesWaitingAndOneClaimed_losesNoneAndKeepsBounds', async () => {
-    const name = `restart${++made}`;
-    const queue = processQueue(name, { workerId: 'w', lockMs: 10_000 });
-    for (const [id, tenant] of [['a1', 'a'], ['a2', 'a'], ['b1', 'b'], ['c1', 'c'], ['b2', 'b']] as const) {
-      expect((await queue.enqueue(entry(id, tenant))).accepted).toBe(true);
-    }
-    expect((await queue.claim())?.id).toBe('a1');
-    await redis.restart();
-    expect(await queue.size()).toBe(4);
-    expect(await queue.sizeFor('b')).toBe(2);
-    const order = [];
-    for (let i = 0; i < 4; i++) order.push((await queue.claim())?.id);
-    expect(order).toEqual(['b1', 'c1', 'a2', 'b2']);
-    // The entry claimed before the restart is still held under its lock and acks cleanly.
-    await queue.ack('a1');
-    for (const id of order) await queue.ack(id!);
-    expect(await queue.size()).toBe(0);
-    expect((await queue.enqueue(entry('after', 'a'))).accepted).toBe(true);
-  });
+  for (const how of ['restart', 'kill'] as const) {
+    it(`redis${how === 'kill' ? 'Killed' : 'Restarted'}_withEntriesWaitingAndOneClaimed_losesNoneAndKeepsBounds`, async () => {
+      const name = `restart${++made}`;
+      const queue = processQueue(name, { workerId: 'w', lockMs: 10_000 });
+      for (const [id, tenant] of [['a1', 'a'], ['a2', 'a'], ['b1', 'b'], ['c1', 'c'], ['b2', 'b']] as const) {
+        expect((await queue.enqueue(entry(id, tenant))).accepted).toBe(true);
+      }
+      expect((await queue.claim())?.id).toBe('a1');
+      if (how === 'kill') {
+        // SIGKILL: no shutdown, only what appendfsync always put on disk.
+        await redis.kill();
+        await redis.start();
+      } else {
+        await redis.restart();
+      }
+      expect(await queue.size()).toBe(4);
+      expect(await queue.sizeFor('b')).toBe(2);
+      const order = [];
+      for (let i = 0; i < 4; i++) order.push((await queue.claim())?.id);
+      expect(order).toEqual(['b1', 'c1', 'a2', 'b2']);
+      // The entry claimed before the restart is still held under its lock and acks cleanly.
+      await queue.ack('a1');
+      for (const id of order) await queue.ack(id!);
+      expect(await queue.size()).toBe(0);
+      expect((await queue.enqueue(entry('after', 'a'))).accepted).toBe(true);
+    });
+  }
 
   it('claimGroup_hostQueueEntry_isClaimedBeforeSharedAndAckedWhereItLives', async () => {
     const shared = processQueue(`shared${++made}`, { workerId: 'w9' });

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { lostWorkerMessage } from '../lost.js';
 import type { EnqueueResult, JobQueue, QueueEntry, QueueLimits } from '../queue.js';
 import type { RedisConnection } from './connection.js';
 import { closeClient } from './connection.js';
@@ -58,11 +59,6 @@ export const SHARED_QUEUE_NAME = 'confine-runs';
 
 export function hostQueueName(workerId: string): string {
   return `confine-host-${workerId}`;
-}
-
-/** The lost-run error a worker's finish uses (and the stalled job's failure reason in BullMQ). */
-export function lostRunMessage(workerId: string): string {
-  return `worker ${workerId} stopped while running this run; it was not retried: submit it again`;
 }
 
 export class RedisJobQueue<T> implements JobQueue<T> {
@@ -282,7 +278,7 @@ export class RedisJobQueue<T> implements JobQueue<T> {
   private async reportLost(job: Job<JobData<T>>, token: string): Promise<void> {
     const id = job.id!;
     const claimer = String(await this.conn.client.eval(TAKE_LOST, 1, this.keys[5]!, id, '1'));
-    await job.moveToFailed(new Error(lostRunMessage(claimer === '' ? 'unknown' : claimer)), token, false);
+    await job.moveToFailed(new Error(lostWorkerMessage(claimer === '' ? 'unknown' : claimer)), token, false);
     // '' = already reported by the stalled check below; 'unknown' = the claimer died before recording itself.
     if (claimer !== '') this.options.onLost?.(id, claimer);
   }
