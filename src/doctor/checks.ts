@@ -11,6 +11,7 @@ import { JailHost } from '../jail/host.js';
 import { DEFAULT_LIMITS } from '../jail/limits.js';
 import { buildShellProfile, shellSpec } from '../jail/profiles/shell.js';
 import { StateDirError } from '../jail/state-dir.js';
+import { redisChecks } from './redis.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -97,6 +98,9 @@ export async function runDoctor(config: Config): Promise<DoctorReport> {
 
   const providers = config.providerMirror ? await mirrorProviders(config.providerMirror) : [];
   add('provider mirror', providers.length > 0 ? 'ok' : 'warn', config.providerMirror ? `${config.providerMirror}: ${providers.join(', ') || 'no providers'}` : 'not configured (TF_PROVIDER_MIRROR)');
+
+  // Many hosts: the Redis API nodes and workers share (reachable, version, AOF, eviction, access, workers).
+  if (config.redis.url !== '') checks.push(...(await redisChecks(config)));
 
   return { ok: !checks.some((c) => c.status === 'fail'), checks, seccomp, providers };
 }

@@ -8,7 +8,7 @@ const MARK: Record<CheckStatus, string> = { ok: pc.green('ok  '), warn: pc.yello
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('check that this host can build jails and run Terraform')
+    .description('check that this host can build jails and run Terraform (and, with REDIS_URL, the shared Redis)')
     .option('--json', 'print the report as JSON')
     .action(async (options: { json?: boolean }) => {
       const report = await runDoctor(cliConfig());
@@ -19,7 +19,9 @@ export function registerDoctor(program: Command): void {
         for (const check of report.checks) {
           process.stdout.write(`${MARK[check.status]}  ${check.name.padEnd(width)}  ${check.detail}\n`);
         }
-        process.stdout.write(report.ok ? 'jails can be built on this host\n' : 'no jail can be built on this host\n');
+        // Name what failed: with REDIS_URL set a Redis failure fails the report while jails may build fine.
+        const failed = report.checks.filter((c) => c.status === 'fail').map((c) => c.name);
+        process.stdout.write(report.ok ? 'jails can be built on this host\n' : `not ready: ${failed.join(', ')} failed\n`);
       }
       process.exitCode = report.ok ? 0 : 1;
     });
