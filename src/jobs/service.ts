@@ -7,7 +7,7 @@ import { MemoryCancelBus } from './memory-cancel-bus.js';
 import type { CancelBus, RunStore } from './ports.js';
 import type { JobQueue } from './queue.js';
 import { DEFAULT_RECORD_BOUNDS, MemoryRunStore, type RecordLimits } from './records.js';
-import { createRunDesk, type RunDesk } from './run-desk.js';
+import { createRunDesk, type RunDesk, type RunDeskOptions } from './run-desk.js';
 import { internalReporter, RunEvents } from './run-events.js';
 import type { ReleaseScratch } from './scratch.js';
 import type { JobService, RunRecord, RunRequest } from './types.js';
@@ -41,6 +41,12 @@ export interface JobServiceOptions {
   bus?: CancelBus;
   /** Default: hostname-pid. */
   workerId?: string;
+  /** What the worker slots claim from (many hosts: this worker's host queue and the shared one); default `queue`. */
+  claimQueue?: JobQueue<QueuedRun>;
+  /** Where a session's runs go (many hosts; see RunDeskOptions.route); default `queue`. */
+  route?: RunDeskOptions['route'];
+  /** Worker capacity for stats and Retry-After (many hosts: the worker registry); default this pool's. */
+  capacity?: RunDeskOptions['capacity'];
   /** Default 'cancel' (nobody else will run what this process queued); 'leave' when other workers share the queue. */
   atShutdown?: WorkerPoolOptions['atShutdown'];
   heartbeat?: WorkerPoolOptions['heartbeat'];
@@ -79,7 +85,7 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
   const pool = createWorkerPool({
     ...common,
     workerId: options.workerId ?? defaultWorkerId(),
-    queue: options.queue,
+    queue: options.claimQueue ?? options.queue,
     executor: options.executor,
     slots: options.workers,
     runTimeoutMs: options.runTimeoutMs,
@@ -91,7 +97,8 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
   const desk = createRunDesk({
     ...common,
     queue: options.queue,
-    capacity: () => pool.stats(),
+    capacity: options.capacity ?? (() => pool.stats()),
+    ...(options.route ? { route: options.route } : {}),
     // A cancelled jail dies at once; a stuck executor is finished (forced) after killGraceMs.
     cancelWaitMs: killGraceMs + 1_000,
   });
