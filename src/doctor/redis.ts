@@ -4,6 +4,7 @@
 // read run records and queue runs. The probe connection gives up quickly (no reconnect loop) so an
 // unreachable Redis is a prompt FAIL, not a hang.
 import { Redis } from 'ioredis';
+import { redactUrl } from '../app/redis-url.js';
 import type { Config } from '../config/settings.js';
 import { RedisWorkerRegistry } from '../jobs/redis/workers.js';
 import { compareVersions, type Check, type CheckStatus } from './checks.js';
@@ -96,11 +97,4 @@ function fields(info: string): Map<string, string> {
     if (at > 0 && !line.startsWith('#')) map.set(line.slice(0, at), line.slice(at + 1).trim());
   }
   return map;
-}
-
-/** REDIS_URL as shown in a report: the password never. */
-export function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password !== '') parsed.password = '***';
-  return parsed.toString();
 }

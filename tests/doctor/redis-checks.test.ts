@@ -4,7 +4,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/settings.js';
-import { accessCheck, redactUrl, redisChecks } from '../../src/doctor/redis.js';
+import { redactUrl } from '../../src/app/redis-url.js';
+import { accessCheck, redisChecks } from '../../src/doctor/redis.js';
 import { openRedis } from '../../src/jobs/redis/connection.js';
 import { RedisWorkerRegistry } from '../../src/jobs/redis/workers.js';
 import { startRedis, type TestRedis } from '../support/redis.js';

@@ -1,0 +1,36 @@
+// The HTTP edge of an API node on many hosts (issue 12), in one call for the composition root: sessions
+// from the shared registry (a session whose worker stopped answers session_host_gone), the per-tenant rate
+// limit counted in Redis, and /ready from Redis and the workers' heartbeats. Embedded mode needs none of
+// this (sessionPort(SessionManager), the memory limiter and no readiness are the defaults).
+import type { Readiness, SessionPort } from '../api/ports.js';
+import { createRateLimit, type RateLimit } from '../api/rate-limit.js';
+import type { Config } from '../config/settings.js';
+import type { RedisConnection } from '../jobs/redis/connection.js';
+import type { RedisWorkerRegistry } from '../jobs/redis/workers.js';
+import { RedisSessionRegistry, registryLimits, type SessionRegistry } from '../sessions/index.js';
+import { sharedReadiness } from './readiness.js';
+import { registrySessionPort } from './sessions-port.js';
+
+export interface EdgePorts {
+  /** ApiDeps.sessions */
+  sessions: SessionPort;
+  /** ApiDeps.rateLimit */
+  rateLimit: RateLimit;
+  /** ApiDeps.readiness */
+  readiness: () => Promise<Readiness>;
+  /** The registry itself (routing: sessionHost(registry, tenant, id) names the worker a session's runs go to). */
+  registry: SessionRegistry;
+  /** Releases the registry's subscriptions (the connection is the caller's). */
+  close(): Promise<void>;
+}
+
+export function redisEdgePorts(connection: RedisConnection, config: Readonly<Config>, workers: Pick<RedisWorkerRegistry, 'alive' | 'isAlive'>): EdgePorts {
+  const registry = new RedisSessionRegistry(connection, registryLimits(config));
+  return {
+    sessions: registrySessionPort(registry, { ttlMs: config.sessionTtlSeconds * 1000, hostAlive: (workerId) => workers.isAlive(workerId) }),
+    rateLimit: createRateLimit(config, { client: connection.client, keyPrefix: connection.prefix }),
+    readiness: sharedReadiness({ ping: () => connection.client.ping(), workersAlive: async () => (await workers.alive()).length }),
+    registry,
+    close: () => registry.dispose(),
+  };
+}

@@ -1,0 +1,87 @@
+// An API node's edge on many hosts (redisEdgePorts on a real redis-server): a session bound to a worker
+// whose heartbeat is gone answers session_host_gone (410, "open a new session") at once instead of a run
+// that would wait on a queue nobody claims; it is closed, so opening its name again starts afresh. While
+// the worker beats, the session is served as usual; the edge's limiter and readiness use the same Redis.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiError, ERROR_CATALOGUE } from '../../src/api/errors.js';
+import { redisEdgePorts } from '../../src/app/edge-ports.js';
+import { loadConfig } from '../../src/config/settings.js';
+import { openRedis, type RedisConnection } from '../../src/jobs/redis/connection.js';
+import { RedisWorkerRegistry } from '../../src/jobs/redis/workers.js';
+import { startRedis, type TestRedis } from '../support/redis.js';
+
+let redis: TestRedis;
+const connections: RedisConnection[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+
+afterAll(async () => {
+  for (const connection of connections) await connection.close();
+  await redis?.stop();
+});
+
+function connect(prefix: string): RedisConnection {
+  const connection = openRedis(redis.url, prefix);
+  connections.push(connection);
+  return connection;
+}
+
+describe('sessions whose host is gone', () => {
+  it('sessionOfAStoppedWorker_answersSessionHostGone_andItsNameOpensAfresh', async () => {
+    const config = loadConfig({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'gone', RATE_LIMIT_REQUESTS: '3' });
+    const api = connect('gone');
+    const edge = redisEdgePorts(api, config, new RedisWorkerRegistry(api, { heartbeatMs: config.redis.heartbeatMs }));
+    const workerSide = connect('gone');
+    const worker = new RedisWorkerRegistry(workerSide, { heartbeatMs: 200 });
+    await worker.register({ id: 'w-gone', slots: 1 }, () => 0);
+
+    const session = await edge.sessions.open('alice', 'pr-7');
+    // The worker's first run bound it (what WorkerSessions does at claim).
+    expect(await edge.registry.bind(session.id, 'w-gone')).toBe('w-gone');
+    expect((await edge.sessions.touch('alice', 'pr-7'))?.id).toBe(session.id);
+    expect((await edge.readiness()).ready).toBe(true);
+
+    await worker.unregister(); // a clean stop; a kill -9 is the same once the heartbeat lapses
+    const gone = await edge.sessions.touch('alice', 'pr-7').then(() => undefined, (error: unknown) => error);
+    expect(gone).toBeInstanceOf(ApiError);
+    expect((gone as ApiError).code).toBe('session_host_gone');
+    expect((gone as ApiError).status).toBe(410);
+    expect((gone as ApiError).detail).toContain('w-gone');
+    expect(ERROR_CATALOGUE.session_host_gone.message).toContain('open a new session');
+    // Closed with its host: the name is free again, and the new session is unbound.
+    expect(await edge.sessions.touch('alice', session.id)).toBeUndefined();
+    const fresh = await edge.sessions.open('alice', 'pr-7');
+    expect(fresh.id).not.toBe(session.id);
+    expect((await edge.registry.get('alice', fresh.id))?.host).toBeUndefined();
+    expect(await edge.readiness()).toMatchObject({ ready: false, workers_alive: 0 });
+
+    // The same edge's rate limit counts in Redis under the prefix.
+    const decisions = [];
+    for (let i = 0; i < 4; i++) decisions.push(await edge.rateLimit.hit('alice'));
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false]);
+    expect(await api.client.exists('gone:ratelimit:alice')).toBe(1);
+    await edge.close();
+  });
+
+  it('sessionOfAWorkerKilledMidLife_isGoneOnceItsHeartbeatLapses', async () => {
+    const config = loadConfig({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'lapse' });
+    const api = connect('lapse');
+    const edge = redisEdgePorts(api, config, new RedisWorkerRegistry(api, { heartbeatMs: 200 }));
+    const worker = new RedisWorkerRegistry(connect('lapse'), { heartbeatMs: 200 });
+    await worker.register({ id: 'w-killed', slots: 1 }, () => 0);
+    const session = await edge.sessions.open('bob');
+    await edge.registry.bind(session.id, 'w-killed');
+    worker.stopBeating(); // kill -9: the key stays until its TTL (3 beats)
+    const deadline = Date.now() + 5_000;
+    let answer: unknown;
+    while (Date.now() < deadline) {
+      answer = await edge.sessions.touch('bob', session.id).then(() => 'served', (error: unknown) => error);
+      if (answer !== 'served') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect((answer as ApiError).code).toBe('session_host_gone');
+    await edge.close();
+  });
+});
