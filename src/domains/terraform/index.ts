@@ -30,7 +30,7 @@ export interface TerraformRunOptions {
   onPlan?: (plan: PlanFile) => Promise<void>;
   /** Plans up to this many bytes are also returned parsed, as `plan_json` (default 256 KiB). */
   inlinePlanMaxBytes?: number;
-  /** A failure closing the plan step's egress door or proxy (the run's result stands). Default: a process warning. */
+  /** A failure closing the plan step's egress door or proxy (the run's result stands). Default: the runner's (createTerraformRunner defaults), else a process warning. */
   onCleanupError?: (what: string, error: unknown) => void;
 }
 
@@ -48,7 +48,16 @@ export interface TerraformRunner {
   run(request: TerraformRequest, options?: TerraformRunOptions): Promise<TerraformResult>;
 }
 
-export function createTerraformRunner(host: JailHost, config: Readonly<Config>): TerraformRunner {
+/** What every run of one runner shares unless a run's own options say otherwise. */
+export interface TerraformRunnerDefaults {
+  /**
+   * Where a failure closing a run's egress door or proxy is reported when the run names no handler of its
+   * own (the service passes its logger: such a failure may leave a door process or a socket behind).
+   */
+  onCleanupError?: (what: string, error: unknown) => void;
+}
+
+export function createTerraformRunner(host: JailHost, config: Readonly<Config>, defaults: TerraformRunnerDefaults = {}): TerraformRunner {
   let profile: TerraformProfile | undefined;
   let mirror: Promise<Map<string, string>> | undefined;
   const resolveProfile = (): TerraformProfile => {
@@ -61,7 +70,10 @@ export function createTerraformRunner(host: JailHost, config: Readonly<Config>):
   const mirrorIndex = (): Promise<Map<string, string>> => (mirror ??= mirrorVersions(resolveProfile().mirrorHostPath));
   const analysis = createAnalysisRunner(host);
   return {
-    run: (request, options = {}) => runTerraform(host, config, resolveProfile, mirrorIndex, analysis, request, options),
+    run: (request, options = {}) => {
+      const onCleanupError = options.onCleanupError ?? defaults.onCleanupError;
+      return runTerraform(host, config, resolveProfile, mirrorIndex, analysis, request, onCleanupError ? { ...options, onCleanupError } : options);
+    },
   };
 }
 
