@@ -25,7 +25,7 @@ export { createJobService, defaultWorkerId, newRunId, type JobServiceHandle, typ
 export { createRunDesk, type PoolStats, type RunDesk, type RunDeskOptions } from './run-desk.js';
 export { createWorkerPool, type WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 export { createApiJobs, createWorkerLayer, type ApiJobs, type ApiJobsOptions, type JobPorts, type WorkerLayer, type WorkerLayerOptions } from './layers.js';
-export { finishLostRuns, lostWorkerMessage } from './lost.js';
+export { finishLostRuns, finishUndeliverableRun, lostWorkerMessage } from './lost.js';
 export { MemoryCancelBus } from './memory-cancel-bus.js';
 export { DEFAULT_RECORD_BOUNDS, MemoryRunStore } from './records.js';
 export { RunEvents } from './run-events.js';
@@ -78,8 +78,7 @@ export async function createJobLayer(options: JobLayerOptions): Promise<JobLayer
   const { artifacts, cleaned, stopSweeper } = await openArtifacts(config, scratchTtlMs(config), reportError);
   const sessions = createSessionManager(host, config, options.onInternalError ? (error) => options.onInternalError?.(error) : undefined);
   const executor = createExecutor({
-    // A door or proxy that failed to close may have left a process or socket behind: the log must say so.
-    terraform: options.terraform ?? createTerraformRunner(host, config, { onCleanupError: (what, error) => reportError(new Error(`closing ${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error })) }),
+    terraform: options.terraform ?? createTerraformRunner(host, config),
     commands: options.commands ?? createCommandRunner(host, config),
     artifacts,
     sessions: options.workspaces ?? sessions,

@@ -28,3 +28,15 @@ export async function finishLostRuns(store: RunStore, workerId: string, runIds: 
   }
   return finished;
 }
+
+/**
+ * A claimed run whose queued payload could not be opened (sealed under another QUEUE_SECRET_KEY, or
+ * altered in Redis): it is never run; its record ends failed so nobody polls a `queued` run forever.
+ */
+export async function finishUndeliverableRun(store: RunStore, runId: string, reason: string, events?: RunEvents): Promise<RunRecord | undefined> {
+  const final = await store.finish(runId, 'failed', {
+    error: { type: 'unknown_error', message: 'the run could not be read from the queue; it was not run: submit it again', detail: reason },
+  });
+  if (final) events?.finished(final);
+  return final;
+}

@@ -11,6 +11,7 @@ import type { PoolStats } from './run-desk.js';
 import { armRunAbort } from './run-abort.js';
 import { internalReporter, RunEvents, type InternalErrorHandler } from './run-events.js';
 import { releaseScratch, scratchOf, type ReleaseScratch } from './scratch.js';
+import { finishRetrying, startRetrying } from './store-retry.js';
 import type { RunRecord, RunRequest } from './types.js';
 
 export interface WorkerPoolOptions {
@@ -39,6 +40,8 @@ export interface WorkerPoolOptions {
   /** Called at start and every intervalMs with the pool's stats (the worker registry's heartbeat). */
   heartbeat?: { intervalMs: number; beat(stats: PoolStats): Promise<void> };
   onInternalError?: InternalErrorHandler;
+  /** How long a start or finish the store refuses (Redis restarting) is retried; default 60 s. */
+  storeRetryMs?: number;
   now?: () => number;
 }
 
@@ -79,19 +82,15 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
 
   /** Moves the run to a final state; announces it when this call won (first final wins). */
   const finish = async (id: string, state: FinalState, fields: Partial<RunRecord>): Promise<void> => {
-    try {
-      const final = await store.finish(id, state, fields);
-      if (final) events.finished(final);
-    } catch (error) {
-      report(error);
-    }
+    const final = await finishRetrying(store, id, state, fields, (error) => report(error), options.storeRetryMs);
+    if (final) events.finished(final);
   };
 
   /** `free` releases the slot (idempotent): called as soon as the executor is back, before the record is final. */
   async function runOne(entry: QueueEntry<QueuedRun>, free: () => void): Promise<void> {
     const { id, tenant, payload } = entry;
     try {
-      const record = await store.start(id, { started_at: new Date(now()).toISOString(), worker: workerId });
+      const record = await startRetrying(store, id, { started_at: new Date(now()).toISOString(), worker: workerId }, (error) => report(error), options.storeRetryMs);
       if (!record) return; // cancelled while it was being claimed
       events.started(record);
       await execute(record, payload, free);

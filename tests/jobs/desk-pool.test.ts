@@ -6,9 +6,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { JailHost } from '../../src/jail/host.js';
 import type { ShellProfile } from '../../src/jail/profiles/shell.js';
 import type { Executor, QueuedRun } from '../../src/jobs/executor-types.js';
-import { lostWorkerMessage } from '../../src/jobs/lost.js';
+import { finishUndeliverableRun, lostWorkerMessage } from '../../src/jobs/lost.js';
 import { MemoryCancelBus } from '../../src/jobs/memory-cancel-bus.js';
 import { MemoryJobQueue } from '../../src/jobs/queue.js';
+import type { RunStore } from '../../src/jobs/ports.js';
 import { MemoryRunStore } from '../../src/jobs/records.js';
 import { createRunDesk, type RunDesk } from '../../src/jobs/run-desk.js';
 import type { RunRecord, RunRequest } from '../../src/jobs/types.js';
@@ -136,6 +137,19 @@ describe('run desk and worker pool', () => {
     expect((await desk.stats()).finished).toEqual({ succeeded: 0, failed: 2, cancelled: 0 });
   });
 
+  it('undeliverable_claimedPayloadThatDoesNotOpen_endsFailedNeverRun', async () => {
+    const executor = stubExecutor();
+    const parts = cluster({ executor });
+    const desk = parts.desk();
+    await parts.store.create({ id: 'run-sealed', tenant: 't1', kind: 'command', state: 'queued', created_at: new Date().toISOString() });
+    const final = await finishUndeliverableRun(parts.store, 'run-sealed', 'unsupported state or unable to authenticate data', desk.events);
+    expect(final?.state).toBe('failed');
+    expect(final?.error).toMatchObject({ type: 'unknown_error', message: expect.stringMatching(/could not be read from the queue; it was not run/) });
+    expect(await finishUndeliverableRun(parts.store, 'run-sealed', 'again', desk.events)).toBeUndefined();
+    expect(desk.events.totals.failed).toBe(1);
+    expect(executor.calls).toEqual([]);
+  });
+
   it('shutdown_leave_stopsClaimingAndLeavesQueuedRunsToTheNextWorker', async () => {
     const executor = stubExecutor();
     const parts = cluster({ executor });
@@ -211,6 +225,40 @@ describe('run desk and worker pool', () => {
     await until(async () => (await desk.stats()).running === 0);
     expect(await desk.stats()).toMatchObject({ running: 0, records: 1, finished: { succeeded: 0, failed: 0, cancelled: 0 } });
     expect(pool.events.totals).toEqual({ succeeded: 1, failed: 0, cancelled: 0 });
+    await pool.shutdown(0);
+  });
+
+  it('storeOutage_startAndFinishRetried_runStillEndsWithItsResult', async () => {
+    const executor = stubExecutor();
+    const parts = cluster({ executor });
+    // A store that refuses the first two finishes, and applies the first start but loses its reply (what
+    // a Redis restart does to commands in flight).
+    let finishFailures = 2;
+    let startReplyLost = true;
+    const flaky: RunStore = Object.assign(Object.create(parts.store) as RunStore, {
+      start: async (id: string, fields: Parameters<RunStore['start']>[1]) => {
+        const started = await parts.store.start(id, fields);
+        if (startReplyLost) {
+          startReplyLost = false;
+          throw new Error('Connection is closed.');
+        }
+        return started;
+      },
+      finish: async (...args: Parameters<RunStore['finish']>) => {
+        if (finishFailures-- > 0) throw new Error('READONLY You can\'t write against a read only replica.');
+        return parts.store.finish(...args);
+      },
+    });
+    const internal: unknown[] = [];
+    const pool = parts.pool({ store: flaky, onInternalError: (error) => internal.push(error) });
+    const desk = parts.desk();
+    const run = await desk.submit('t1', command('x'));
+    await until(() => executor.calls.length === 1);
+    executor.release();
+    const done = await desk.wait('t1', run.id, 10_000);
+    expect(done).toMatchObject({ state: 'succeeded', worker: 'worker-a' });
+    expect(executor.calls).toEqual([run.id]);
+    expect(internal.map(String)).toEqual(['Error: Connection is closed.', "Error: READONLY You can't write against a read only replica.", "Error: READONLY You can't write against a read only replica."]);
     await pool.shutdown(0);
   });
 });
