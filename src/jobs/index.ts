@@ -78,7 +78,8 @@ export async function createJobLayer(options: JobLayerOptions): Promise<JobLayer
   const { artifacts, cleaned, stopSweeper } = await openArtifacts(config, scratchTtlMs(config), reportError);
   const sessions = createSessionManager(host, config, options.onInternalError ? (error) => options.onInternalError?.(error) : undefined);
   const executor = createExecutor({
-    terraform: options.terraform ?? createTerraformRunner(host, config),
+    // A door or proxy that failed to close may have left a process or socket behind: the log must say so.
+    terraform: options.terraform ?? createTerraformRunner(host, config, { onCleanupError: (what, error) => reportError(new Error(`closing ${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error })) }),
     commands: options.commands ?? createCommandRunner(host, config),
     artifacts,
     sessions: options.workspaces ?? sessions,
