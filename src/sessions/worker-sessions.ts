@@ -68,14 +68,15 @@ export class WorkerSessions {
    * if the session is deleted meanwhile. Same shape as SessionManager.withWorkspace, so the executor takes either.
    */
   async withWorkspace<T>(tenant: string, idOrName: string, fn: (workspace: Workspace, signal: AbortSignal) => Promise<T>): Promise<T> {
-    const { registry, workerId } = this.options;
+    const { registry } = this.options;
     const record = await registry.touch(tenant, idOrName);
     if (!record) throw new SessionNotFoundError();
     if (!this.workspaces.has(record.id)) {
       let attaching = this.attaching.get(record.id);
       if (!attaching) {
-        // Bound here before, yet no workspace: this worker id restarted and its workspaces were swept.
-        if (record.host === workerId) throw new DomainError('unknown_error', `this session's workspace was lost when worker ${workerId} restarted; open a new session`);
+        // Bound to this worker yet not held: either an API node placed it here before its first run
+        // (placeSession), or it is a first run binding now. Sessions a previous process of this worker id
+        // held were closed by start(), so they never get here.
         attaching = this.attach(record).finally(() => this.attaching.delete(record.id));
         this.attaching.set(record.id, attaching);
       }

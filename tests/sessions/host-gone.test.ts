@@ -84,4 +84,26 @@ describe('sessions whose host is gone', () => {
     expect((answer as ApiError).code).toBe('session_host_gone');
     await edge.close();
   });
+
+  it('placeSession_concurrentFirstRunsFromTwoApiNodes_agreeOnTheLeastBusyWorker', async () => {
+    const config = loadConfig({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'place' });
+    const [apiA, apiB] = [connect('place'), connect('place')];
+    const edgeA = redisEdgePorts(apiA, config, new RedisWorkerRegistry(apiA, { heartbeatMs: 1_000 }));
+    const edgeB = redisEdgePorts(apiB, config, new RedisWorkerRegistry(apiB, { heartbeatMs: 1_000 }));
+    const session = await edgeA.sessions.open('carol');
+    expect(await edgeA.placeSession('carol', session.id)).toBeUndefined(); // no worker alive: the claimer binds
+    const busy = new RedisWorkerRegistry(connect('place'), { heartbeatMs: 1_000 });
+    const idle = new RedisWorkerRegistry(connect('place'), { heartbeatMs: 1_000 });
+    await busy.register({ id: 'w-busy', slots: 2 }, () => 2);
+    await idle.register({ id: 'w-idle', slots: 2 }, () => 0);
+    const placed = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? edgeA : edgeB).placeSession('carol', session.id)));
+    expect(placed).toEqual(Array(6).fill('w-idle'));
+    expect((await edgeB.registry.get('carol', session.id))?.host).toBe('w-idle');
+    // Another tenant's session id places nowhere.
+    expect(await edgeB.placeSession('mallory', session.id)).toBeUndefined();
+    await busy.unregister();
+    await idle.unregister();
+    await edgeA.close();
+    await edgeB.close();
+  });
 });

@@ -184,4 +184,15 @@ describe('sessions across workers', () => {
     expect(await c.api.get('alice', session.id)).toBeUndefined();
     await c.close();
   });
+
+  it('sessionPlacedByAnApiNodeBeforeItsFirstRun_isCreatedOnThatWorker', async () => {
+    const c = await cluster();
+    const w1 = await c.worker('w1');
+    const session = await c.api.open('alice');
+    expect(await c.api.bind(session.id, 'w1')).toBe('w1'); // what placeSession does at submit
+    const result = await script(w1.sessions, 'alice', session.id, 'echo placed > p.txt; cat p.txt');
+    expect(result.run?.stdout).toBe('placed\n');
+    expect(w1.workspaces).toHaveLength(1);
+    await c.close();
+  });
 });
