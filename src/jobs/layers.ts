@@ -108,7 +108,8 @@ export async function createWorkerLayer(options: WorkerLayerOptions): Promise<Wo
   const reportError = reporterFor(options.onInternalError);
   const { artifacts, cleaned, stopSweeper } = await openArtifacts(config, scratchTtlMs(config), reportError);
   const executor = createExecutor({
-    terraform: options.terraform ?? createTerraformRunner(host, config),
+    // A door or proxy that failed to close may have left a process or socket behind: the log must say so.
+    terraform: options.terraform ?? createTerraformRunner(host, config, { onCleanupError: (what, error) => reportError(new Error(`closing ${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error })) }),
     commands: options.commands ?? createCommandRunner(host, config),
     artifacts,
     ...(options.workspaces ? { sessions: options.workspaces } : {}),
