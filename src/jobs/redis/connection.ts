@@ -37,12 +37,38 @@ export function openRedis(url: string, prefix: string): RedisConnection {
 }
 
 export function newClient(url: string): Redis {
-  return new Redis(url, {
+  const client = new Redis(url, {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
     // Reconnect quickly at first, then at most every 2 s: a restarted Redis is picked up within seconds.
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
   });
+  // Without a listener ioredis prints every failed reconnect attempt with its stack; one line per outage
+  // (and one when it is back) says the same. Commands meanwhile wait; callers see their own errors.
+  let down = false;
+  client.on('error', (error: Error) => {
+    if (down) return;
+    down = true;
+    process.stderr.write(`confine redis: connection to ${redactUrl(url)} lost (${error.message}); reconnecting\n`);
+  });
+  client.on('ready', () => {
+    if (!down) return;
+    down = false;
+    process.stderr.write(`confine redis: connection to ${redactUrl(url)} is back\n`);
+  });
+  return client;
+}
+
+/** The URL without its password, for logs. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    // Not a URL ioredis would parse either; say nothing of it rather than echo a secret.
+    return '(REDIS_URL)';
+  }
 }
 
 /** QUIT when connected (pending replies delivered), otherwise drop the socket and stop reconnecting. */

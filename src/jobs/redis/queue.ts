@@ -25,7 +25,7 @@ export interface RedisQueueOptions {
   workerId: string;
   /** How long a claim's lock lives without renewal (RUN_LOCK_SECONDS); renewed every lockMs / 3. */
   lockMs: number;
-  /** How often a claiming process runs BullMQ's stalled check; default lockMs. */
+  /** How often a claiming process runs BullMQ's stalled check; default lockMs / 2. */
   stalledIntervalMs?: number;
   /** How long a waiting claimer sleeps before looking again when no notice came; default 1000. */
   pollMs?: number;
@@ -309,7 +309,8 @@ export class RedisJobQueue<T> implements JobQueue<T> {
       prefix: this.conn.prefix,
       autorun: false,
       lockDuration: this.options.lockMs,
-      stalledInterval: this.options.stalledIntervalMs ?? this.options.lockMs,
+      // A dead claimer's run is reported within about lockMs + stalledInterval (1.5 x RUN_LOCK_SECONDS).
+      stalledInterval: this.options.stalledIntervalMs ?? Math.max(100, Math.floor(this.options.lockMs / 2)),
       maxStalledCount: 0,
     });
     this.worker.on('error', (error) => this.options.onError?.(error));
