@@ -79,6 +79,8 @@ describe('jobs layer per role', () => {
     // The jail's run came back (killed), not a forced finish without it.
     const result = cancelled?.outcome?.kind === 'command' ? cancelled.outcome.result.run : undefined;
     expect(result?.exit_reason).toBe('cancelled');
+    // The slot lets go of the run right after writing its final record.
+    for (let i = 0; i < 100 && worker.pool.runningIds().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(worker.pool.runningIds()).toEqual([]);
     await worker.close(1_000);
     await api.close();
