@@ -12,7 +12,8 @@ export const EGRESS_DIR = 'egress';
 
 /** A fresh per-run directory path under the state dir, named for this process (not created here). */
 export function egressRunDir(stateDir: string): string {
-  return join(stateDir, EGRESS_DIR, ownedName(randomBytes(12).toString('hex')));
+  // 64 random bits: unique among one owner's runs, and short: the socket path must fit sun_path (107 bytes).
+  return join(stateDir, EGRESS_DIR, ownedName(randomBytes(8).toString('hex')));
 }
 
 /** Removes per-run egress directories whose owner is gone; returns their names. */
