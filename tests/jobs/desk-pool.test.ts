@@ -261,4 +261,36 @@ describe('run desk and worker pool', () => {
     expect(internal.map(String)).toEqual(['Error: Connection is closed.', "Error: READONLY You can't write against a read only replica.", "Error: READONLY You can't write against a read only replica."]);
     await pool.shutdown(0);
   });
+
+  it('heartbeat_beatsAtStartAndEveryInterval_withBusySlots_stopsAtShutdown', async () => {
+    const executor = stubExecutor();
+    const parts = cluster({ executor });
+    const beats: { running: number; workers: number }[] = [];
+    const pool = parts.pool({ slots: 3, heartbeat: { intervalMs: 50, beat: async (stats) => void beats.push({ running: stats.running, workers: stats.workers }) } });
+    expect(beats).toEqual([{ running: 0, workers: 3 }]); // at once: the registry knows the worker before its first run
+    await parts.desk().submit('t1', command('x'));
+    await until(() => beats.some((b) => b.running === 1));
+    expect(beats.at(-1)).toEqual({ running: 1, workers: 3 });
+    executor.release();
+    await pool.shutdown(1_000);
+    const after = beats.length;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(beats.length).toBe(after);
+  });
+
+  it('heartbeat_failingBeat_isReportedAndTheNextBeatStillRuns', async () => {
+    const parts = cluster({ executor: stubExecutor() });
+    const internal: unknown[] = [];
+    let calls = 0;
+    const pool = parts.pool({
+      onInternalError: (error) => internal.push(error),
+      heartbeat: { intervalMs: 30, beat: async () => {
+        calls++;
+        if (calls === 1) throw new Error('redis unreachable');
+      } },
+    });
+    await until(() => calls >= 3);
+    expect(internal.map(String)).toEqual(['Error: redis unreachable']);
+    await pool.shutdown(0);
+  });
 });
