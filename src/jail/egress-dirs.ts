@@ -9,11 +9,27 @@ import { join } from 'node:path';
 import { isStale, ownedName } from './liveness.js';
 
 export const EGRESS_DIR = 'egress';
+export const EGRESS_SOCKET_NAME = 'proxy.sock';
+/** sun_path holds 108 bytes with its NUL. */
+const SOCKET_PATH_MAX_BYTES = 107;
 
 /** A fresh per-run directory path under the state dir, named for this process (not created here). */
 export function egressRunDir(stateDir: string): string {
   // 64 random bits: unique among one owner's runs, and short: the socket path must fit sun_path (107 bytes).
   return join(stateDir, EGRESS_DIR, ownedName(randomBytes(8).toString('hex')));
+}
+
+/**
+ * Refuses, at start, a state directory too long for this process's socket paths: every run's path has the
+ * same length (this process's owner name never changes), so a path that fits once fits always, and one that
+ * does not would fail every egress plan at its first call instead of at start.
+ */
+export function checkEgressSocketRoom(stateDir: string): void {
+  const longest = join(egressRunDir(stateDir), EGRESS_SOCKET_NAME);
+  const over = Buffer.byteLength(longest) - SOCKET_PATH_MAX_BYTES;
+  if (over > 0) {
+    throw new Error(`CONFINE_STATE_DIR ${stateDir} is ${over} bytes too long for the egress proxy's unix socket paths (at most ${SOCKET_PATH_MAX_BYTES} bytes, e.g. ${longest}); use a shorter state directory or TF_EGRESS=off`);
+  }
 }
 
 /** Removes per-run egress directories whose owner is gone; returns their names. */

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { basename, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openEgress } from '../../src/domains/terraform/egress-step.js';
-import { EGRESS_DIR } from '../../src/jail/egress-dirs.js';
+import { checkEgressSocketRoom, EGRESS_DIR } from '../../src/jail/egress-dirs.js';
 import { JailHost } from '../../src/jail/host.js';
 import { isStale, ownerOf, SELF, SELF_OWNER } from '../../src/jail/liveness.js';
 import { REAL } from '../egress/support.js';
@@ -95,5 +95,19 @@ describe('egress socket directories', () => {
     expect('/var/lib/confine'.length + socketPath.length - root.length).toBeLessThanOrEqual(100);
     await egress.close();
     expect(existsSync(dir)).toBe(false);
+  });
+});
+
+describe('egress socket room', () => {
+  it('state_dir_too_long_for_the_socket_path_is_refused_at_runner_creation_naming_the_setting', async () => {
+    const { createTerraformRunner } = await import('../../src/domains/terraform/index.js');
+    const long = `/tmp/${'d'.repeat(80)}`;
+    const host = { stateDir: long } as unknown as Parameters<typeof createTerraformRunner>[0];
+    const config = { ...testConfig(), stateDir: long, egress: { ...testConfig().egress, mode: 'aws' as const } };
+    expect(() => createTerraformRunner(host, config)).toThrow(/CONFINE_STATE_DIR .* bytes too long for the egress proxy's unix socket paths/);
+    // Egress off: the same state dir is fine (no socket is ever made).
+    expect(() => createTerraformRunner(host, { ...config, egress: { ...config.egress, mode: 'off' as const } })).not.toThrow();
+    // The default state dir has room.
+    expect(() => checkEgressSocketRoom('/var/lib/confine')).not.toThrow();
   });
 });

@@ -6,7 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EgressConfig } from '../../config/settings.js';
 import { startEgressProxy, type EgressCall, type EgressProxy } from '../../egress/index.js';
-import { egressRunDir } from '../../jail/egress-dirs.js';
+import { EGRESS_SOCKET_NAME, egressRunDir } from '../../jail/egress-dirs.js';
 import type { SeccompProfileName } from '../../jail/spec.js';
 import type { AwsCredentials } from './types.js';
 
@@ -64,7 +64,7 @@ export async function openEgress(input: EgressStepInput): Promise<OpenEgress> {
   const dir = egressRunDir(input.stateDir);
   // 0711: the door (running as the run's uid) must traverse to the socket; nobody may list the names.
   await mkdir(dir, { recursive: true, mode: 0o711 });
-  const socketPath = join(dir, 'proxy.sock');
+  const socketPath = join(dir, EGRESS_SOCKET_NAME);
   let proxy: EgressProxy | undefined;
   let door: Door | undefined;
   try {

@@ -3,6 +3,7 @@
 import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../../config/settings.js';
+import { checkEgressSocketRoom } from '../../jail/egress-dirs.js';
 import { DEFAULT_WORKSPACE_INODES, type JailHost } from '../../jail/host.js';
 import { findExecutable } from '../../jail/host-tools.js';
 import { MiB } from '../../jail/limits.js';
@@ -58,6 +59,7 @@ export interface TerraformRunnerDefaults {
 }
 
 export function createTerraformRunner(host: JailHost, config: Readonly<Config>, defaults: TerraformRunnerDefaults = {}): TerraformRunner {
+  if (config.egress.mode === 'aws') checkEgressSocketRoom(config.stateDir);
   let profile: TerraformProfile | undefined;
   let mirror: Promise<Map<string, string>> | undefined;
   const resolveProfile = (): TerraformProfile => {
