@@ -105,6 +105,23 @@ describe('RedisJobQueue faults', () => {
     expect(await busy.size()).toBe(0);
   });
 
+  it('claimedEntry_lockGoneWhileStillRunning_tellsTheHolderOnceSoItCanKillTheJail', async () => {
+    const name = `lapsed${++made}`;
+    const lockLost: string[] = [];
+    const holder = processQueue(name, { workerId: 'paused', onLockLost: (runId) => lockLost.push(runId) });
+    await holder.enqueue(entry('paused-run', 't'));
+    expect((await holder.claim())?.id).toBe('paused-run');
+    // What a pause past the lock's duration leaves: the lock is gone while the holder still runs it.
+    const admin = openRedis(redis.url, 'confine-test');
+    opened.push({ conn: admin, queues: [] });
+    expect(await admin.client.del(`confine-test:${name}:paused-run:lock`)).toBe(1);
+    await until(() => lockLost.length > 0, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 2 * LOCK_MS));
+    expect(lockLost).toEqual(['paused-run']);
+    expect(holder.claimed()).toEqual([]);
+    await holder.ack('paused-run'); // no longer held: a no-op, not an error
+  });
+
   it('claimedEntry_heldPastLockDuration_isRenewedAndNotReportedLost', async () => {
     const name = `held${++made}`;
     const holder = processQueue(name, { workerId: 'holder' });

@@ -38,6 +38,12 @@ export interface RedisQueueOptions {
    * so credentials in a payload are never stored in clear. API nodes and workers must share it.
    */
   secretKey?: Buffer;
+  /**
+   * This process still runs `runId` but could not renew its lock (it paused past RUN_LOCK_SECONDS, or Redis
+   * was away that long): the run is being reported lost, so the owner should kill its jail now rather
+   * than let a run that is already "failed" go on having effects. The entry is no longer held (ack is a no-op).
+   */
+  onLockLost?: (runId: string) => void;
   /** A claimed entry whose payload does not open (another key, altered): taken out, never run, reported once. */
   onUndeliverable?: (runId: string, message: string) => void;
 }
@@ -327,6 +333,12 @@ export class RedisJobQueue<T> implements JobQueue<T> {
       const held = [...this.held.entries()];
       if (held.length === 0) return;
       this.worker!.extendJobLocks(held.map(([id]) => id), held.map(([, h]) => h.token), this.options.lockMs)
+        .then((failed) => {
+          for (const id of failed) {
+            if (!this.held.delete(id)) continue;
+            this.options.onLockLost?.(id);
+          }
+        })
         .catch((error: unknown) => this.options.onError?.(error instanceof Error ? error : new Error(String(error))));
     }, Math.max(100, Math.floor(this.options.lockMs / 3)));
     this.renewTimer.unref();
