@@ -30,10 +30,24 @@ export interface DoctorReport {
 
 export const MIN_TERRAFORM = '1.5.7'; // CVE-2023-4782 (module-name path traversal) is fixed from here on
 
-export async function runDoctor(config: Config): Promise<DoctorReport> {
+export interface DoctorOptions {
+  /** false on an API node of many hosts (`--role api`): it runs no jail, so only its shared state is checked. */
+  jails?: boolean;
+}
+
+export async function runDoctor(config: Config, options: DoctorOptions = {}): Promise<DoctorReport> {
   const checks: Check[] = [];
   const add = (name: string, status: CheckStatus, detail: string): void => void checks.push({ name, status, detail });
+  const { seccomp, providers } = options.jails === false ? { seccomp: [], providers: [] } : await hostChecks(config, add);
 
+  // Many hosts: the Redis API nodes and workers share (reachable, version, AOF, eviction, access, workers).
+  if (config.redis.url !== '') checks.push(...(await redisChecks(config)));
+
+  return { ok: !checks.some((c) => c.status === 'fail'), checks, seccomp, providers };
+}
+
+/** What running jails and Terraform on this host needs, checked by building a real jail. */
+async function hostChecks(config: Config, add: (name: string, status: CheckStatus, detail: string) => void): Promise<Pick<DoctorReport, 'seccomp' | 'providers'>> {
   const bwrap = findExecutable('bwrap');
   const bwrapVersion = bwrap ? (await runHostTool(bwrap, ['--version'])).stdout.trim() : '';
   add('bubblewrap', bwrap ? 'ok' : 'fail', bwrap ? `${bwrapVersion} (${bwrap})` : 'not installed: apt-get install bubblewrap');
@@ -99,10 +113,7 @@ export async function runDoctor(config: Config): Promise<DoctorReport> {
   const providers = config.providerMirror ? await mirrorProviders(config.providerMirror) : [];
   add('provider mirror', providers.length > 0 ? 'ok' : 'warn', config.providerMirror ? `${config.providerMirror}: ${providers.join(', ') || 'no providers'}` : 'not configured (TF_PROVIDER_MIRROR)');
 
-  // Many hosts: the Redis API nodes and workers share (reachable, version, AOF, eviction, access, workers).
-  if (config.redis.url !== '') checks.push(...(await redisChecks(config)));
-
-  return { ok: !checks.some((c) => c.status === 'fail'), checks, seccomp, providers };
+  return { seccomp, providers };
 }
 
 /** Where the service's own processes went (v2: the delegated cgroup's supervisor leaf). */

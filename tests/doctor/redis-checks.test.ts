@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/settings.js';
 import { redactUrl } from '../../src/app/redis-url.js';
+import { runDoctor } from '../../src/doctor/checks.js';
 import { accessCheck, redisChecks } from '../../src/doctor/redis.js';
 import { openRedis } from '../../src/jobs/redis/connection.js';
 import { RedisWorkerRegistry } from '../../src/jobs/redis/workers.js';
@@ -92,4 +93,12 @@ describe('doctor: redis', () => {
     expect(accessCheck('redis://127.0.0.1:6379').slice(1)).toEqual(['ok', 'no password (loopback only); plain TCP']);
   });
 
+
+  it('apiNodeDoctor_checksOnlyTheSharedRedis_andPassesWithoutJails', async () => {
+    const report = await runDoctor(config(durable.url, 'api-node'), { jails: false });
+    expect(report.checks.map((c) => c.name)).toEqual(['redis', 'redis persistence', 'redis eviction', 'redis access', 'workers']);
+    // No worker under this prefix is a warning, not a failure: the API node itself is fine.
+    expect(report.ok).toBe(true);
+    expect(report.seccomp).toEqual([]);
+  });
 });

@@ -10,8 +10,20 @@ export function registerDoctor(program: Command): void {
     .command('doctor')
     .description('check that this host can build jails and run Terraform (and, with REDIS_URL, the shared Redis)')
     .option('--json', 'print the report as JSON')
-    .action(async (options: { json?: boolean }) => {
-      const report = await runDoctor(cliConfig());
+    .option('--role <role>', 'api: an API node of many hosts (no jails here; checks REDIS_URL only)')
+    .action(async (options: { json?: boolean; role?: string }) => {
+      if (options.role !== undefined && options.role !== 'api') {
+        process.stderr.write(`confine doctor: --role takes api (workers and embedded hosts are checked without it), got "${options.role}"\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const config = cliConfig();
+      if (options.role === 'api' && config.redis.url === '') {
+        process.stderr.write('confine doctor --role api: an API node of many hosts shares its state through Redis: set REDIS_URL\n');
+        process.exitCode = 2;
+        return;
+      }
+      const report = await runDoctor(config, { jails: options.role !== 'api' });
       if (options.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } else {
@@ -21,7 +33,8 @@ export function registerDoctor(program: Command): void {
         }
         // Name what failed: with REDIS_URL set a Redis failure fails the report while jails may build fine.
         const failed = report.checks.filter((c) => c.status === 'fail').map((c) => c.name);
-        process.stdout.write(report.ok ? 'jails can be built on this host\n' : `not ready: ${failed.join(', ')} failed\n`);
+        const fine = options.role === 'api' ? 'this API node can reach what it shares' : 'jails can be built on this host';
+        process.stdout.write(report.ok ? `${fine}\n` : `not ready: ${failed.join(', ')} failed\n`);
       }
       process.exitCode = report.ok ? 0 : 1;
     });
