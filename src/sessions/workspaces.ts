@@ -73,7 +73,7 @@ export class LocalWorkspaces {
 
   /** Forgets the workspace: running jails in it are aborted, it is disposed once they are gone. */
   async drop(id: string, reason = 'session closed'): Promise<void> {
-    // One being created is dropped as soon as it exists.
+    // One being created is dropped as soon as it exists; a failed creation is its creator's to report.
     const pending = this.creating.get(id);
     if (pending) await pending.catch(() => undefined);
     const held = this.held.get(id);
