@@ -33,6 +33,8 @@ export interface RedisPortsOptions {
   sessionHost?: (tenant: string, sessionId: string) => Promise<string | undefined>;
   /** A claim whose worker died: finish it failed naming the worker (finishLostRuns). Workers only. */
   onLost?: (runId: string, workerId: string) => void;
+  /** This worker's own claim lapsed while its run still runs (see RedisQueueOptions.onLockLost): kill the jail. */
+  onLockLost?: (runId: string) => void;
   /** A claimed payload that does not open (QUEUE_SECRET_KEY differs): finish it failed. Workers only. */
   onUndeliverable?: (runId: string, message: string) => void;
   onError?: (error: Error) => void;
@@ -63,6 +65,7 @@ export function openRedisPorts(options: RedisPortsOptions): RedisPorts {
     lockMs: options.lockMs,
     ...(options.secretKey ? { secretKey: options.secretKey } : {}),
     ...(options.onLost ? { onLost: options.onLost } : {}),
+    ...(options.onLockLost ? { onLockLost: options.onLockLost } : {}),
     ...(options.onUndeliverable ? { onUndeliverable: options.onUndeliverable } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
   });
