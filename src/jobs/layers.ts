@@ -16,7 +16,7 @@ import type { CancelBus, RunStore } from './ports.js';
 import type { JobQueue } from './queue.js';
 import { createRunDesk, type RunDesk, type RunDeskOptions } from './run-desk.js';
 import { internalReporter, type InternalErrorHandler } from './run-events.js';
-import { createWorkerPool, type WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
+import { createWorkerPool, DEFAULT_KILL_GRACE_MS, type WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 import { runTimeoutMs, scratchTtlMs } from './timeouts.js';
 
 /** The shared state of the jobs layer (the Redis implementations with many hosts). */
@@ -62,8 +62,8 @@ export async function createApiJobs(options: ApiJobsOptions): Promise<ApiJobs> {
     bus: ports.bus,
     ...(ports.route ? { route: ports.route } : {}),
     ...(ports.capacity ? { capacity: ports.capacity } : {}),
-    // The worker's kill grace (forced finish) plus a margin: a cancelled jail dies at once.
-    cancelWaitMs: 6_000,
+    // The workers' kill grace (forced finish) plus a margin: a cancelled jail dies at once.
+    cancelWaitMs: DEFAULT_KILL_GRACE_MS + 1_000,
     releaseScratch: (tenant, reference) => artifacts.discardScratch(tenant, reference),
     ...(options.onInternalError ? { onInternalError: options.onInternalError } : {}),
   });

@@ -11,7 +11,7 @@ import { createRunDesk, type RunDesk, type RunDeskOptions } from './run-desk.js'
 import { internalReporter, RunEvents } from './run-events.js';
 import type { ReleaseScratch } from './scratch.js';
 import type { JobService, RunRecord, RunRequest } from './types.js';
-import { createWorkerPool, type WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
+import { createWorkerPool, DEFAULT_KILL_GRACE_MS, type WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 
 export { newRunId } from './run-desk.js';
 
@@ -73,7 +73,7 @@ export function createJobService(options: JobServiceOptions): JobServiceHandle {
   const events = new RunEvents(report);
   const store = options.store ?? new MemoryRunStore(options.records ?? DEFAULT_RECORD_BOUNDS, options.now);
   const bus = options.bus ?? new MemoryCancelBus((error) => report(error));
-  const killGraceMs = options.killGraceMs ?? 5_000;
+  const killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const common = {
     store,
     bus,

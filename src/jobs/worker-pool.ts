@@ -59,11 +59,14 @@ export interface WorkerPool {
   shutdown(graceMs: number): Promise<void>;
 }
 
+/** How long an aborted run's executor gets before its record is finished without it (forced). */
+export const DEFAULT_KILL_GRACE_MS = 5_000;
+
 export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   if (!(Number.isInteger(options.slots) && options.slots >= 1)) throw new RangeError('workers must be a positive integer');
   const { queue, store, bus, workerId } = options;
   const now = options.now ?? Date.now;
-  const killGraceMs = options.killGraceMs ?? 5_000;
+  const killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const abandonGraceMs = options.abandonGraceMs ?? killGraceMs;
   const report = internalReporter(options.onInternalError);
   const events = options.events ?? new RunEvents(report);
