@@ -126,7 +126,7 @@ export class RedisRunStore implements RunStore {
 
   private async read(id: string): Promise<{ record: RunRecord; version: string } | undefined> {
     const [json, version] = await this.conn.client.hmget(this.conn.key('run', id), 'r', 'v');
-    if (json === null || version === null) return undefined;
+    if (json == null || version == null) return undefined; // null: no such key; undefined never (the build checks indexed access)
     return { record: JSON.parse(json) as RunRecord, version };
   }
 
