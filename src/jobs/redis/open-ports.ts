@@ -11,6 +11,7 @@ import { RedisCancelBus } from './cancel-bus.js';
 import { ClaimGroup } from './claim-group.js';
 import { openRedis, type RedisConnection } from './connection.js';
 import { hostQueueName, RedisJobQueue, SHARED_QUEUE_NAME, type RedisQueueOptions } from './queue.js';
+import { HostReaper } from './host-reaper.js';
 import { RedisRunStore } from './run-store.js';
 import { RedisWorkerRegistry } from './workers.js';
 
@@ -38,6 +39,11 @@ export interface RedisPortsOptions {
   /** A claimed payload that does not open (QUEUE_SECRET_KEY differs): finish it failed. Workers only. */
   onUndeliverable?: (runId: string, message: string) => void;
   onError?: (error: Error) => void;
+  /**
+   * Workers: sweep the host queues of workers that are gone every reapIntervalMs (host-reaper.ts); a run
+   * waiting there can never run and is passed to onOrphaned (finish it failed: session_host_gone).
+   */
+  reap?: { intervalMs: number; onOrphaned: (runId: string, workerId: string) => void };
 }
 
 export interface RedisPorts extends JobPorts {
@@ -50,6 +56,8 @@ export interface RedisPorts extends JobPorts {
   readonly workers: RedisWorkerRegistry;
   /** The queue of `workerId`'s host (cached; an API node enqueues a bound session's run there). */
   hostQueue(workerId: string): RedisJobQueue<QueuedRun>;
+  /** Sweeping dead workers' host queues (when `reap` was given). */
+  readonly reaper: HostReaper | undefined;
   /** Closes every part and the connection (after the desk and the pool have stopped). */
   close(): Promise<void>;
 }
@@ -91,6 +99,18 @@ export function openRedisPorts(options: RedisPortsOptions): RedisPorts {
   const bus = new RedisCancelBus(conn, (error) => options.onError?.(error instanceof Error ? error : new Error(String(error))));
   const workers = new RedisWorkerRegistry(conn, { heartbeatMs: options.heartbeatMs, ...(options.onError ? { onError: (error: unknown) => options.onError!(error instanceof Error ? error : new Error(String(error))) } : {}) });
   const sessionHost = options.sessionHost;
+  const reaper = options.reap
+    ? new HostReaper(conn, workers, {
+      workerId: options.workerId,
+      limits: options.queueLimits,
+      lockMs: options.lockMs,
+      onLost: options.onLost ?? (() => undefined),
+      onOrphaned: options.reap.onOrphaned,
+      ...(options.secretKey ? { secretKey: options.secretKey } : {}),
+      ...(options.onError ? { onError: options.onError } : {}),
+    })
+    : undefined;
+  if (reaper && options.reap) reaper.start(options.reap.intervalMs);
 
   return {
     conn,
@@ -100,6 +120,7 @@ export function openRedisPorts(options: RedisPortsOptions): RedisPorts {
     bus,
     workers,
     hostQueue,
+    reaper,
     async route(tenant: string, sessionId: string | undefined): Promise<JobQueue<QueuedRun>> {
       if (sessionId === undefined || !sessionHost) return queue;
       const host = await sessionHost(tenant, sessionId);
@@ -115,6 +136,7 @@ export function openRedisPorts(options: RedisPortsOptions): RedisPorts {
       };
     },
     async close() {
+      await reaper?.stop();
       await workers.unregister();
       for (const handle of hostQueues.values()) await handle.disconnect();
       await queue.disconnect();

@@ -209,6 +209,19 @@ export class RedisJobQueue<T> implements JobQueue<T> {
     return out;
   }
 
+  /** Jobs BullMQ still holds in any live state (waiting, claimed, or back from a stalled claim). */
+  async pendingCount(): Promise<number> {
+    const counts = await this.queue.getJobCounts('active', 'wait', 'prioritized', 'delayed');
+    return Object.values(counts).reduce((sum, n) => sum + n, 0);
+  }
+
+  /** Deletes the queue from Redis, its bookkeeping included (a dead worker's emptied host queue), then disconnects. */
+  async destroy(): Promise<void> {
+    await this.queue.obliterate({ force: true });
+    await this.conn.client.del(...this.keys);
+    await this.disconnect();
+  }
+
   /** Run ids this process holds claimed (not yet acked). */
   claimed(): string[] {
     return [...this.held.keys()];

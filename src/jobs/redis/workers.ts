@@ -75,6 +75,8 @@ export class RedisWorkerRegistry {
     await this.conn.client.multi()
       .set(this.conn.key('workers', me.id), JSON.stringify(info), 'PX', this.ttlMs)
       .zadd(this.index, now, me.id)
+      // Known until the host reaper has emptied and removed its host queue (host-reaper.ts).
+      .sadd(this.conn.key('known-workers'), me.id)
       .exec();
   }
 
@@ -91,6 +93,16 @@ export class RedisWorkerRegistry {
 
   async isAlive(id: string): Promise<boolean> {
     return (await this.conn.client.exists(this.conn.key('workers', id))) === 1;
+  }
+
+  /** Every worker id registered since its host queue was last reaped (alive or not). */
+  async known(): Promise<string[]> {
+    return this.conn.client.smembers(this.conn.key('known-workers'));
+  }
+
+  /** The host reaper is done with `id` (its host queue is gone). */
+  async forget(id: string): Promise<void> {
+    await this.conn.client.srem(this.conn.key('known-workers'), id);
   }
 
   /** A clean stop: beats end and the record goes at once (an API node sees one worker fewer right away). */
