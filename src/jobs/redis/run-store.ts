@@ -81,10 +81,16 @@ export class RedisRunStore implements RunStore {
     if (limit <= 0) return [];
     const index = tenant === undefined ? this.conn.key('runs', 'created') : this.conn.key('runs', 'tenant', tenant);
     const ids = await this.conn.client.zrevrange(index, 0, limit - 1);
+    if (ids.length === 0) return [];
+    // One round trip for the page (GET /status lists up to a few hundred).
+    const pipeline = this.conn.client.pipeline();
+    for (const id of ids) pipeline.hget(this.conn.key('run', id), 'r');
+    const replies = (await pipeline.exec()) ?? [];
     const out: RunRecord[] = [];
-    for (const id of ids) {
-      const found = await this.read(id);
-      if (found) out.push(found.record);
+    for (const [i, id] of ids.entries()) {
+      const [error, json] = replies[i] ?? [null, null];
+      if (error) throw error;
+      if (typeof json === 'string') out.push(JSON.parse(json) as RunRecord);
       // A record whose key expired on its own (the active TTL) leaves its index entry: tidy it.
       else await this.eval(DELETE, id);
     }
