@@ -55,6 +55,12 @@ export interface WorkerPool {
   stats(): PoolStats;
   /** Ids of the runs executing in this pool now. */
   runningIds(): string[];
+  /**
+   * Aborts one running run here (its jail is killed at once); false when it is not running here. For
+   * what only this process knows, e.g. its own claim lapsed (the queue's onLockLost) and the run may be
+   * declared lost elsewhere: it must not go on running unaccounted for.
+   */
+  abort(id: string, reason: AbortReason): boolean;
   /** Stops claiming, lets running runs finish for graceMs, then aborts them ('shutdown'). Idempotent. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -209,6 +215,11 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     stopped,
     stats,
     runningIds: () => [...aborters.keys()],
+    abort(id, reason) {
+      const abort = aborters.get(id);
+      abort?.(reason);
+      return abort !== undefined;
+    },
 
     shutdown(graceMs) {
       shutdownPromise ??= (async () => {

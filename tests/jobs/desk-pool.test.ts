@@ -293,4 +293,22 @@ describe('run desk and worker pool', () => {
     expect(internal.map(String)).toEqual(['Error: redis unreachable']);
     await pool.shutdown(0);
   });
+
+  it('abort_aRunThisPoolRuns_killsItsJailAndRecordsTheReason_unknownIdIsFalse', async () => {
+    const executor = jailExecutor(host, profile);
+    const parts = cluster({ executor });
+    const pool = parts.pool();
+    const desk = parts.desk();
+    const run = await desk.submit('t1', command('sleep 30'));
+    const [jail] = await executor.whenStarted(1);
+    await until(() => processesOfUid(jail!.hostUid).length > 0);
+    const pids = processesOfUid(jail!.hostUid);
+    expect(pool.abort('not-here', 'cancelled')).toBe(false);
+    expect(pool.abort(run.id, 'shutdown')).toBe(true);
+    const done = await desk.wait('t1', run.id, 10_000);
+    expect(done).toMatchObject({ state: 'cancelled', error: { detail: 'shutdown' } });
+    await until(() => livePids(pids).length === 0);
+    expect(livePids(pids)).toEqual([]);
+    await pool.shutdown(0);
+  });
 });
