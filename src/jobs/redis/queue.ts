@@ -4,9 +4,10 @@
 // Claiming is manual (`Worker.getNextJob(token)`, never a BullMQ processor): the job service decides when
 // a slot is free. A claimed entry stays in BullMQ's active list under a lock this process renews until
 // ack (moveToCompleted, removed at once: the payload, credentials included, leaves Redis with the run).
-// If the claiming process dies, the lock lapses, BullMQ's stalled check (maxStalledCount 0) marks the job
-// failed-on-next-claim, and whichever claimer meets it next reports it once through `onLost` instead of
-// running it again: at-most-once execution of tenant code (a run that half-applied is never replayed).
+// If the claiming process dies, the lock lapses and BullMQ's stalled check (maxStalledCount 0, run by every
+// claiming process) finds it: the process whose check found it reports it through `onLost` at once, and the
+// job, marked failed-on-next-claim, is dropped by whichever claimer meets it (TAKE_LOST keeps the report
+// to one). It never runs again: at-most-once execution of tenant code (a half-applied run is not replayed).
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
