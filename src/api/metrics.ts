@@ -96,6 +96,22 @@ export class ApiMetrics {
     });
   }
 
+  /**
+   * Many hosts (issue 12): workers with a live heartbeat in Redis, read at scrape time. With the queue
+   * depth and busy slots (confine_queue_depth, confine_active_jails, both from Redis on an API node) it
+   * tells an operator whether to add workers. A scrape while Redis is away reports 0 (unknown is not alive).
+   */
+  watchWorkers(alive: () => Promise<number>): void {
+    new Gauge({
+      name: 'confine_workers_alive',
+      help: 'Workers with a live heartbeat (many hosts; confine_workers counts their slots).',
+      registers: [this.registry],
+      async collect() {
+        this.set(await alive().catch(() => 0));
+      },
+    });
+  }
+
   /** A connection the edge closed: refused (over the cap), evicted (over the strangers' cap), stalled (body idle). */
   countConnectionClosed(reason: 'refused' | 'evicted' | 'stalled'): void {
     this.connectionsClosed.inc({ reason });

@@ -7,9 +7,10 @@ import type { ApiMetrics } from '../api/metrics.js';
 import { stepsOf } from '../api/metrics.js';
 import type { RunEventSource } from '../jobs/types.js';
 
-export function observeRuns(jobs: RunEventSource, metrics: ApiMetrics, audit: AuditLog, log: () => FastifyBaseLogger | undefined): () => void {
+/** `metrics` is absent on a worker process (no HTTP, no /metrics): it still writes the audit stream. */
+export function observeRuns(jobs: RunEventSource, metrics: ApiMetrics | undefined, audit: AuditLog, log: () => Pick<FastifyBaseLogger, 'info'> | undefined): () => void {
   return jobs.onRunFinished((record) => {
-    metrics.observeRun(record);
+    metrics?.observeRun(record);
     const steps = stepsOf(record).map((s) => s.result);
     const started = record.started_at ? Date.parse(record.started_at) : Date.parse(record.created_at);
     const error = record.error ?? record.outcome?.result.error ?? null;

@@ -13,6 +13,7 @@ import { createJobLayer } from '../jobs/index.js';
 import type { JobService } from '../jobs/types.js';
 import { artifactPort } from './artifacts-port.js';
 import { buildAuth } from './auth.js';
+import { createClusterService } from './cluster-service.js';
 import { observeRuns } from './observe.js';
 import type { Role } from './roles.js';
 import { sessionPort } from './sessions-port.js';
@@ -32,7 +33,8 @@ export interface ServiceOptions {
 export interface Service {
   app: FastifyInstance;
   jobs: JobService;
-  host: JailHost;
+  /** Absent on an API node (`--role api`): it runs no jail. */
+  host?: JailHost;
   /** Set when no API_KEYS/JWT were configured: a random key valid for this process (tenant "dev"). */
   devKey?: string;
   /** Stop accepting, drain for SHUTDOWN_GRACE_SECONDS, cancel the rest, release sessions, flush audit. */
@@ -41,7 +43,8 @@ export interface Service {
 
 export async function createService(config: Readonly<Config>, options: ServiceOptions = {}): Promise<Service> {
   const role = options.role ?? 'embedded';
-  if (role !== 'embedded') throw new Error(`confine serve --role ${role}: the Redis composition is not wired yet`);
+  if (role === 'worker') throw new RangeError('a worker serves no HTTP: start it with createWorkerNode (`confine worker`)');
+  if (role !== 'embedded') return createClusterService(config, role, options, VERSION);
   const { auth, devKey } = await buildAuth(config);
   // Opening the host sweeps what a crashed predecessor left (cgroups, workspaces, uid leases).
   const ownHost = options.host === undefined;

@@ -1,14 +1,64 @@
-// `confine worker` composition (issue 12): JailHost + domain runners + executor + the worker pool on the
-// Redis ports; no HTTP. Wired once the jobs layer's worker side lands.
+// `confine worker` composition (issue 12): JailHost + the worker side on the Redis ports + the audit
+// stream; no HTTP, no API keys. Its runs' run_finished entries are written here (the process that
+// finished them); API nodes write run_submitted.
+import { configuredSecrets, createAuditLog } from '../api/logging.js';
 import type { Config } from '../config/settings.js';
+import { JailHost } from '../jail/host.js';
+import type { InternalErrorHandler } from '../jobs/run-events.js';
+import { observeRuns } from './observe.js';
+import { openClusterPorts } from './redis-ports.js';
+import { startWorkerSide, workerPortHooks, type LostRunSink } from './worker-side.js';
 
 export interface WorkerNode {
   readonly id: string;
   readonly slots: number;
-  /** Stop claiming, drain for SHUTDOWN_GRACE_SECONDS, cancel the rest, unregister, close the JailHost. */
+  /** Stop claiming, drain for SHUTDOWN_GRACE_SECONDS, abort the rest, unregister, close the JailHost. */
   close(): Promise<void>;
 }
 
 export async function createWorkerNode(config: Readonly<Config>): Promise<WorkerNode> {
-  throw new Error(`confine worker ${config.redis.workerId}: the worker side of the jobs layer is not wired yet`);
+  const id = config.redis.workerId;
+  // Never swallowed, never a crash (that would kill every run on this worker): one line on stderr each.
+  const report: InternalErrorHandler = (error, record) =>
+    process.stderr.write(`confine worker ${id}: internal error${record ? ` in run ${record.id}` : ''}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  // Opening the host sweeps what a killed predecessor left (cgroups, workspaces, uid leases, processes).
+  const host = await JailHost.open({
+    stateDir: config.stateDir,
+    uidBase: config.uidBase,
+    uidCount: config.uidCount,
+    workspacePool: config.workspacePool,
+    launcherPool: config.launcherPool,
+    asyncCleanup: config.asyncCleanup,
+  });
+  const sink: LostRunSink = { report };
+  const ports = openClusterPorts(config, { ...workerPortHooks(sink, id), onError: (error) => report(error) });
+  sink.ports = ports;
+  const audit = createAuditLog(config.auditLogPath, configuredSecrets(config));
+  let side;
+  try {
+    side = await startWorkerSide(host, config, ports, report);
+  } catch (error) {
+    await ports.close().catch((closeError: unknown) => report(closeError));
+    await host.close();
+    await audit.close();
+    throw error;
+  }
+  sink.events = side.pool.events;
+  const stopObserving = observeRuns(side.pool.events, undefined, audit, () => undefined);
+  const worker = side;
+  let closing: Promise<void> | undefined;
+  return {
+    id,
+    slots: config.workers,
+    close() {
+      closing ??= (async () => {
+        await worker.close();
+        await ports.close();
+        await host.close(); // unmounts pooled workspaces
+        stopObserving();
+        await audit.close();
+      })();
+      return closing;
+    },
+  };
 }
