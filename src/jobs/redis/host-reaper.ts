@@ -93,8 +93,12 @@ export class HostReaper {
     }
     if ((await queue.pendingCount()) > 0 || (await queue.size()) > 0) return false;
     this.sweeping.delete(deadId);
+    // Several workers may find it empty in the same round: the one that forgets the id deletes the queue.
+    if (!(await this.workers.forget(deadId))) {
+      await queue.disconnect();
+      return false;
+    }
     await queue.destroy();
-    await this.workers.forget(deadId);
     return true;
   }
 

@@ -100,9 +100,9 @@ export class RedisWorkerRegistry {
     return this.conn.client.smembers(this.conn.key('known-workers'));
   }
 
-  /** The host reaper is done with `id` (its host queue is gone). */
-  async forget(id: string): Promise<void> {
-    await this.conn.client.srem(this.conn.key('known-workers'), id);
+  /** The host reaper is done with `id` (its host queue is going); true for the one caller that removed it. */
+  async forget(id: string): Promise<boolean> {
+    return (await this.conn.client.srem(this.conn.key('known-workers'), id)) === 1;
   }
 
   /** A clean stop: beats end and the record goes at once (an API node sees one worker fewer right away). */
