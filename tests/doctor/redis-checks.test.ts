@@ -1,6 +1,8 @@
 // `confine doctor` with REDIS_URL: the checks ask a real redis-server and give exact advice: AOF and
 // appendfsync, maxmemory-policy, access (password / TLS off loopback), the workers alive; an unreachable
 // Redis is a prompt FAIL naming REDIS_URL without its password.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/settings.js';
@@ -11,6 +13,7 @@ import { openRedis } from '../../src/jobs/redis/connection.js';
 import { RedisWorkerRegistry } from '../../src/jobs/redis/workers.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 
+const run = promisify(execFile);
 let durable: TestRedis;
 let plain: TestRedis;
 
@@ -101,4 +104,21 @@ describe('doctor: redis', () => {
     expect(report.ok).toBe(true);
     expect(report.seccomp).toEqual([]);
   });
+
+  it('doctorCli_roleApi_printsTheRedisChecksAsJson_andExitsZero', async () => {
+    // The real binary as an operator runs it on an API node.
+    const { stdout } = await run('bin/confine', ['doctor', '--role', 'api', '--json'], { env: { ...process.env, REDIS_URL: durable.url, REDIS_KEY_PREFIX: 'cli-doctor' }, timeout: 170_000 });
+    const report = JSON.parse(stdout) as { ok: boolean; checks: { name: string; status: string; detail: string }[] };
+    expect(report.ok).toBe(true);
+    expect(report.checks.map((c) => c.name)).toEqual(['redis', 'redis persistence', 'redis eviction', 'redis access', 'workers']);
+    expect(report.checks.find((c) => c.name === 'workers')?.detail).toContain('none alive under prefix "cli-doctor"');
+  }, 180_000);
+
+  it('doctorCli_roleApiWithoutRedisUrl_isRefusedNamingIt', async () => {
+    const env = { ...process.env };
+    delete env['REDIS_URL'];
+    const failed = await run('bin/confine', ['doctor', '--role', 'api'], { env, timeout: 170_000 }).then(() => undefined, (error: { code?: number; stderr?: string }) => error);
+    expect(failed?.code).toBe(2);
+    expect(failed?.stderr).toContain('set REDIS_URL');
+  }, 180_000);
 });
