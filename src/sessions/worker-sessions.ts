@@ -81,6 +81,9 @@ export class WorkerSessions {
         this.attaching.set(record.id, attaching);
       }
       await attaching;
+    } else {
+      // Held, or being created by a concurrent first run on this worker: wait until it exists.
+      await this.workspaces.ensure(record.id);
     }
     const keepAlive = setInterval(() => {
       registry.touch(tenant, record.id).catch((error: unknown) => this.report(error));

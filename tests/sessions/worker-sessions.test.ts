@@ -49,7 +49,8 @@ function link(prefix: string): RedisLink {
 interface Cluster {
   /** What an API node holds. */
   api: RedisSessionRegistry;
-  worker(id: string): Promise<{ sessions: WorkerSessions; workspaces: Workspace[] }>;
+  /** createDelayMs: workspace creation held open that long (to land runs in the middle of it). */
+  worker(id: string, createDelayMs?: number): Promise<{ sessions: WorkerSessions; workspaces: Workspace[] }>;
   close(): Promise<void>;
 }
 
@@ -60,12 +61,13 @@ async function cluster(limits: Partial<SessionRegistryLimits> = {}, keepAliveMs 
   const started: WorkerSessions[] = [];
   return {
     api,
-    async worker(id) {
+    async worker(id, createDelayMs = 0) {
       const workspaces: Workspace[] = [];
       const sessions = new WorkerSessions({
         registry: new RedisSessionRegistry(link(prefix), full),
         workerId: id,
         createWorkspace: async (options) => {
+          if (createDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, createDelayMs));
           const workspace = await host.createWorkspace(options);
           workspaces.push(workspace);
           return workspace;
@@ -193,6 +195,21 @@ describe('sessions across workers', () => {
     const result = await script(w1.sessions, 'alice', session.id, 'echo placed > p.txt; cat p.txt');
     expect(result.run?.stdout).toBe('placed\n');
     expect(w1.workspaces).toHaveLength(1);
+    await c.close();
+  });
+
+  it('runsArrivingWhileTheFirstRunCreatesTheWorkspace_waitForItAndShareIt', async () => {
+    const c = await cluster();
+    const w1 = await c.worker('w1', 500);
+    const session = await c.api.open('alice');
+    const first = script(w1.sessions, 'alice', session.id, 'echo 0 > f0');
+    // The first run has bound the session and is creating its workspace: the others land in that window.
+    expect(await until(async () => (await c.api.get('alice', session.id))?.host === 'w1')).toBe(true);
+    const later = [1, 2, 3].map((i) => script(w1.sessions, 'alice', session.id, `echo ${i} > f${i}`));
+    const results = await Promise.all([first, ...later]);
+    expect(results.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(w1.workspaces).toHaveLength(1);
+    expect((await script(w1.sessions, 'alice', session.id, 'cat f0 f1 f2 f3')).run?.stdout).toBe('0\n1\n2\n3\n');
     await c.close();
   });
 });
