@@ -11,7 +11,6 @@ import type { Config } from '../config/settings.js';
 import { JailHost } from '../jail/host.js';
 import { createApiJobs } from '../jobs/index.js';
 import type { InternalErrorHandler } from '../jobs/run-events.js';
-import { sessionHost } from '../sessions/index.js';
 import { artifactPort } from './artifacts-port.js';
 import { buildAuth } from './auth.js';
 import { redisEdgePorts, type EdgePorts } from './edge-ports.js';
@@ -32,7 +31,9 @@ export async function createClusterService(config: Readonly<Config>, role: 'api'
   // The registry comes with the edge ports, which need the connection: routing looks it up when a run is submitted.
   let edge: EdgePorts | undefined;
   const ports = openClusterPorts(config, {
-    sessionHost: async (tenant, id) => (edge ? sessionHost(edge.registry, tenant, id) : undefined),
+    // Placed at submit (bound to the least busy live worker, first binder wins): concurrent first runs of a
+    // new session from several API nodes then all go to one worker instead of racing to two.
+    sessionHost: async (tenant, id) => (edge ? edge.placeSession(tenant, id) : undefined),
     // Only a process that claims (role all) meets dead workers' runs and payloads it cannot open.
     ...(role === 'all' ? workerPortHooks(sink, config.redis.workerId) : {}),
     onError: (error) => report(error),

@@ -2,7 +2,8 @@
 // its first run. Deleting the session on an API node kills the jail running in it on that worker at once;
 // a session whose worker was killed (-9) answers 410 session_host_gone as soon as the worker's heartbeat
 // lapses (a clear error, not a run waiting on a queue nobody claims), and opening its name again gives a
-// fresh session served by a surviving worker.
+// fresh session served by a surviving worker. Concurrent first runs of a new session through two API nodes
+// all land on one worker (the session is placed at submit), instead of racing to two.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, until, type Reply } from '../api/support.js';
 import { DIST_KEY_A, killAllNodes, processesOfUids, startCluster, type Cluster } from './cluster.js';
@@ -11,7 +12,7 @@ let cluster: Cluster;
 let api: string;
 
 beforeAll(async () => {
-  cluster = await startCluster({ slot: 3, apis: 1, workers: 2 });
+  cluster = await startCluster({ slot: 3, apis: 2, workers: 2 });
   api = cluster.api[0]!.base;
 }, 180_000);
 
@@ -56,6 +57,21 @@ describe('sessions across worker processes', () => {
     expect((await call(api, 'GET', `/api/v1/sessions/${sessionId}`, { key: DIST_KEY_A })).status).toBe(404);
   });
 
+  it('concurrent_first_runs_of_a_new_session_from_two_api_nodes_all_run_on_one_worker', async () => {
+    const nodes = cluster.api.map((n) => n.base);
+    expect(cluster.workers.every((w) => w.alive())).toBe(true); // two workers to race to
+    for (let round = 0; round < 3; round++) {
+      const opened = await call(api, 'POST', '/api/v1/sessions', { key: DIST_KEY_A, json: {} });
+      const sessionId = String(opened.body['id']);
+      // Four first runs at once through both nodes: the session is placed once, every run lands there.
+      const runs = await Promise.all([0, 1, 2, 3].map((i) => call(nodes[i % 2]!, 'POST', '/api/v1/runs/scripts?wait=true', { key: DIST_KEY_A, json: { script: `echo ${i} > f${i}\n`, session_id: sessionId } })));
+      expect(runs.map((r) => String(r.body['state'])), runs.map((r) => r.text).join('\n')).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+      expect(new Set(runs.map((r) => String(r.body['worker']))).size).toBe(1);
+      const read = await call(nodes[1]!, 'POST', '/api/v1/runs/scripts?wait=true', { key: DIST_KEY_A, json: { script: 'cat f0 f1 f2 f3\n', session_id: sessionId } });
+      expect(read.body['result']['run']['stdout'], read.text).toBe('0\n1\n2\n3\n');
+    }
+  });
+
   it('session_of_a_killed_worker_answers_410_session_host_gone_and_its_name_opens_afresh', async () => {
     const opened = await call(api, 'POST', '/api/v1/sessions', { key: DIST_KEY_A, json: { name: 'dist-orphan' } });
     expect(opened.status, opened.text).toBe(201);
@@ -89,4 +105,5 @@ describe('sessions across worker processes', () => {
     expect(fresh.body['result']['run']['stdout']).toBe('empty\n');
     expect(fresh.body['worker']).not.toBe(cluster.workers[holder]!.id);
   });
+
 });
