@@ -106,4 +106,19 @@ describe('sessions whose host is gone', () => {
     await edgeA.close();
     await edgeB.close();
   });
+
+  it('openingTheNameOfASessionWhoseHostIsGone_answersSessionHostGoneOnce_thenOpensAfresh', async () => {
+    // Seed 004 opens by name on every /execute: the dead host is told once, then the name starts over.
+    const config = loadConfig({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'reopen' });
+    const api = connect('reopen');
+    const edge = redisEdgePorts(api, config, new RedisWorkerRegistry(api, { heartbeatMs: 1_000 }));
+    const session = await edge.sessions.open('dana', 'seed-session');
+    await edge.registry.bind(session.id, 'w-never-registered');
+    await expect(edge.sessions.open('dana', 'seed-session')).rejects.toMatchObject({ code: 'session_host_gone' });
+    const fresh = await edge.sessions.open('dana', 'seed-session');
+    expect(fresh.id).not.toBe(session.id);
+    expect(fresh.name).toBe('seed-session');
+    expect(await edge.sessions.close('dana', 'seed-session')).toBe(true);
+    await edge.close();
+  });
 });
