@@ -1,8 +1,13 @@
 // Roles at start-up (issue 12), through the real binary: a combination that cannot work across hosts is
 // refused before anything starts, exit 2, with a message naming what to set.
 import { spawn } from 'node:child_process';
+import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { call, until } from '../api/support.js';
+import { startRedis } from '../support/redis.js';
 import { buildOnce } from './cluster.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -75,4 +80,48 @@ describe('roles at start-up', () => {
     expect(r.code, r.output).toBe(2);
     expect(r.output).not.toContain('hunter2-secret');
   });
+
+  it('api_role_runs_as_an_unprivileged_user_without_a_jail_agent', async () => {
+    const redis = await startRedis();
+    const dir = await mkdtemp(join(tmpdir(), 'confine-api-role-'));
+    await chown(dir, 65534, 65534);
+    const key = 'roles-key-0123456789abcdef';
+    // nobody:nogroup, no supplementary groups: an API node needs no root, no capability, no state dir of its own.
+    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, MAIN, 'serve', '--role', 'api'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, API_KEYS: `a:${key}`, LOG_LEVEL: 'warn', PORT: '0', REDIS_URL: redis.url, ARTIFACT_DIR_SHARED: 'true', ARTIFACTS_DIR: join(dir, 'artifacts'), CONFINE_STATE_DIR: join(dir, 'state') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const base = await until(async () => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1], 30_000).catch(() => {
+        throw new Error(`the api role did not listen as nobody:\n${output}`);
+      });
+      const health = await call(base, 'GET', '/health');
+      expect(health.status).toBe(200);
+      expect(health.body['cgroup']).toMatch(/none/);
+      // Ready needs a worker: none is running, and the probe says so instead of accepting runs for nobody.
+      const ready = await call(base, 'GET', '/ready');
+      expect(ready.status).toBe(503);
+      expect(JSON.stringify(ready.body)).toMatch(/no worker alive/);
+      // The node process runs as nobody and started no jail agent (no child process at all).
+      // setpriv execs node: the child's pid is the service itself.
+      const nodePid = child.pid!;
+      const status = await readFile(`/proc/${nodePid}/status`, 'utf8');
+      expect(/^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1, 3)).toEqual(['65534', '65534']);
+      expect(/^CapEff:\s+(\w+)/m.exec(status)?.[1]).toBe('0000000000000000');
+      const children = (await readFile(`/proc/${nodePid}/task/${nodePid}/children`, 'utf8')).trim();
+      expect(children).toBe('');
+    } finally {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+      await redis.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
+
