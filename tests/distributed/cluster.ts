@@ -73,6 +73,11 @@ export interface Cluster {
   restartWorker(index: number): Promise<WorkerNode>;
   /** Resolves when an API node's /ready answers 200 (Redis up, a worker alive). */
   ready(base?: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Starts `confine serve --role all` (HTTP and jails in one process) joining this cluster as worker
+   * `index` would (its own worker id, state dir and uid range); the caller stops it.
+   */
+  startAll(index: number): Promise<ApiNode & WorkerNode>;
   /** Every node's output, for failure messages. */
   logs(): string;
   /** SIGTERM every node (SIGKILL after a grace), stop Redis, remove the temp dir. */
@@ -169,7 +174,7 @@ async function startWorker(name: string, id: string, stateDir: string, uidBase: 
   return { ...node, id, stateDir, uidBase, uidCount: WORKER_UID_COUNT };
 }
 
-async function stopNode(node: NodeProcess, graceMs = 15_000): Promise<void> {
+export async function stopNode(node: NodeProcess, graceMs = 15_000): Promise<void> {
   if (!node.alive()) return;
   node.signal('SIGTERM');
   const timer = setTimeout(() => node.signal('SIGKILL'), graceMs);
@@ -226,6 +231,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await stopNode(workers[i]!);
       workers[i] = await startWorker(`w${i}`, workerId(i), workerDir(i), workerUid(i), workerEnv(i));
       return workers[i]!;
+    },
+    async startAll(i) {
+      await mkdir(workerDir(i), { recursive: true, mode: 0o755 });
+      const env = { ...workerEnv(i), WORKER_ID: workerId(i), CONFINE_STATE_DIR: workerDir(i), CONFINE_UID_BASE: String(workerUid(i)), CONFINE_UID_COUNT: String(WORKER_UID_COUNT) };
+      const node = launch(`all${i}`, ['serve', '--role', 'all'], { ...env, PORT: '0' });
+      const base = await until(async () => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(node.output())?.[1], 60_000).catch((error: unknown) => {
+        node.signal('SIGKILL');
+        throw new Error(`all${i} did not listen:\n${node.output()}`, { cause: error });
+      });
+      return { ...node, base, id: workerId(i), stateDir: workerDir(i), uidBase: workerUid(i), uidCount: WORKER_UID_COUNT };
     },
     async ready(base = api[0]!.base, timeoutMs = 60_000) {
       await until(async () => ((await fetch(`${base}/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined), timeoutMs).catch((error: unknown) => {
