@@ -46,7 +46,10 @@ export interface WorkerNode extends NodeProcess {
 }
 
 export interface ClusterOptions {
-  /** Distinct per test file (0..9): the uid block and state dirs of its workers. */
+  /**
+   * Distinct per test file (0..9): the uid block, state dirs, worker ids and key prefix of its nodes. Taken:
+   * 0 api, 1 faults, 2 rate-limit, 3 sessions, 4 lifecycle.
+   */
   slot: number;
   apis?: number;
   workers?: number;

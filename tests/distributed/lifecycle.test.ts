@@ -8,7 +8,7 @@ import { DIST_KEY_A, killAllNodes, startCluster, stopNode, type Cluster } from '
 let cluster: Cluster;
 
 beforeAll(async () => {
-  cluster = await startCluster({ slot: 3, apis: 1, workers: 1 });
+  cluster = await startCluster({ slot: 4, apis: 1, workers: 1 });
 }, 180_000);
 
 afterAll(async () => {
