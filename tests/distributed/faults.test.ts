@@ -167,6 +167,29 @@ describe('faults', () => {
     await cluster.restartWorker(index);
   });
 
+  it('run_queued_for_a_session_whose_worker_just_died_is_finished_not_left_queued', async () => {
+    const [a, b] = [cluster.api[0]!.base, cluster.api[1]!.base];
+    const opened = await call(a, 'POST', '/api/v1/sessions', { key: DIST_KEY_A, json: {} });
+    const session = String(opened.body['id']);
+    const first = await call(a, 'POST', '/api/v1/runs/scripts?wait=true', { key: DIST_KEY_A, json: { script: 'echo x > kept\n', session_id: session } });
+    expect(first.body['state'], first.text).toBe('succeeded');
+    const { index, node } = workerNamed(String(first.body['worker']));
+    await cluster.killWorker(index);
+    // Before its heartbeat lapses the API nodes still count it alive: the run is accepted into the queue
+    // of a worker that will never claim it. Nothing accepted may stay queued forever.
+    const r = await call(b, 'POST', '/api/v1/runs/commands', { key: DIST_KEY_A, json: { command: 'cat kept', session_id: session } });
+    if (r.status === 202) {
+      const done = await finalOn(a, String(r.body['id']), 30_000).catch((error: unknown) => {
+        throw new Error(`run ${String(r.body['id'])} accepted for a session of the dead worker ${node.id} never left 'queued'`, { cause: error });
+      });
+      expect(done.body['state'], done.text).toBe('failed');
+      expect(JSON.stringify(done.body['error'])).toContain(node.id);
+    } else {
+      expect(r.body['error']['code'], r.text).toBe('session_host_gone');
+    }
+    await cluster.restartWorker(index);
+  });
+
   it('ready_answers_503_without_a_live_worker_and_200_when_one_returns', async () => {
     const base = cluster.api[1]!.base;
     await cluster.ready(base);
