@@ -7,6 +7,7 @@ import { createWorkerLayer, finishLostRuns, type RunEvents, type WorkerPool } fr
 import type { RedisPorts } from '../jobs/redis/open-ports.js';
 import type { InternalErrorHandler } from '../jobs/run-events.js';
 import { createWorkerSessions, RedisSessionRegistry, registryLimits } from '../sessions/index.js';
+import { startHostQueueReaper } from './host-queue-reaper.js';
 import type { ClusterPortsHooks } from './redis-ports.js';
 
 /** Filled in as the parts come up: the hooks below are handed to openRedisPorts before the pool exists. */
@@ -54,9 +55,19 @@ export async function startWorkerSide(host: JailHost, config: Readonly<Config>, 
   const layer = await createWorkerLayer({ host, config, ports, workerId, workspaces, onInternalError: report });
   // Registered only once it claims: an API node's /ready must not count a worker that cannot run yet.
   await ports.workers.register({ id: workerId, slots: config.workers }, () => layer.pool.stats().running);
+  const stopReaper = startHostQueueReaper({
+    ports,
+    workerId,
+    intervalMs: config.redis.heartbeatMs,
+    // The registry drops a worker 3 beats after its last one; a submit checked just before lands within ms.
+    watchMs: Math.max(10_000, 6 * config.redis.heartbeatMs),
+    events: () => layer.pool.events,
+    report,
+  });
   return {
     pool: layer.pool,
     async close(graceMs = config.shutdownGraceSeconds * 1000) {
+      stopReaper();
       await layer.close(graceMs);
       await ports.workers.unregister();
       await workspaces.closeAll();
