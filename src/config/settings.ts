@@ -113,9 +113,9 @@ export const SETTINGS = {
   REDIS_URL: { kind: 'string', default: '', doc: 'Redis (`redis://[user:password@]host:port[/db]` or `rediss://`) shared by API nodes and workers; empty: one embedded process (memory queue, no Redis). Required by `serve --role api|all` and `confine worker`.' },
   REDIS_KEY_PREFIX: { kind: 'string', default: 'confine', doc: 'Prefix of every Redis key confine writes (several deployments may share one Redis with different prefixes).' },
   WORKER_ID: { kind: 'string', default: '', doc: 'This worker\'s id in Redis (registry, per-worker queue, session binding, the name a lost run reports); empty: `<hostname>-<pid>`.' },
-  QUEUE_SECRET_KEY: { kind: 'string', default: '', doc: '32 bytes, base64: AES-256-GCM key API nodes and workers share to encrypt a run\'s credentials in its queued payload (removed with the job when it ends). Required with REDIS_URL when TF_EGRESS=aws.' },
+  QUEUE_SECRET_KEY: { kind: 'string', default: '', doc: '32 bytes, base64: AES-256-GCM key API nodes and workers share; with it every queued payload is sealed in Redis (a run\'s credentials never sit there in clear, and leave Redis with the job when the run ends). Required with REDIS_URL when TF_EGRESS=aws; set the same key on every node.' },
   WORKER_HEARTBEAT_SECONDS: { kind: 'number', default: '5', min: 0.2, doc: 'How often a worker renews its registration in Redis; it is considered gone after 3 missed beats (`/ready`, sessions bound to it).' },
-  RUN_LOCK_SECONDS: { kind: 'number', default: '30', min: 1, doc: 'Lock a worker holds on a running run, renewed while the run lives; a worker that stops renewing (killed, host gone) has its run failed `unknown_error` within about this long.' },
+  RUN_LOCK_SECONDS: { kind: 'number', default: '30', min: 1, doc: 'Lock a worker holds on a running run, renewed while the run lives; a worker that stops renewing (killed, host gone) has its run failed `unknown_error` naming it within about 1.5 times this (never retried).' },
   ARTIFACT_DIR_SHARED: { kind: 'bool', default: 'false', doc: 'The operator\'s statement that the local artifact directory is the same directory on every host (one host, or NFS); `serve --role api` and `confine worker` refuse local artifacts without it (use S3_BUCKET otherwise).' },
 } as const satisfies Record<string, Setting>;
 
