@@ -104,7 +104,7 @@ export async function createClusterService(config: Readonly<Config>, role: 'api'
       closing ??= (async () => {
         ready = false;
         // Runs queued here stay in Redis for the other workers; this node's own jails drain (role all).
-        await Promise.all([server.close(), apiJobs.close(), worker?.close(config.shutdownGraceSeconds * 1000)]);
+        await Promise.all([closeHttp(server, config.shutdownGraceSeconds * 1000), apiJobs.close(), worker?.close(config.shutdownGraceSeconds * 1000)]);
         await edgePorts.close();
         await ports.close();
         if (host && ownHost) await host.close();
@@ -114,4 +114,19 @@ export async function createClusterService(config: Readonly<Config>, role: 'api'
       return closing;
     },
   };
+}
+
+/**
+ * Stops listening and lets in-flight requests finish for the grace; then closes the connections still
+ * open. On an API node those are synchronous waits (`?wait=true`) on runs that live on in a worker: the
+ * run is not touched, and its record stays readable on any other node (nothing a client can poll is lost),
+ * while this node's restart is no longer held up to SYNC_WAIT_SECONDS by one long run.
+ */
+async function closeHttp(server: FastifyInstance, graceMs: number): Promise<void> {
+  const timer = setTimeout(() => server.server.closeAllConnections(), graceMs);
+  try {
+    await server.close();
+  } finally {
+    clearTimeout(timer);
+  }
 }

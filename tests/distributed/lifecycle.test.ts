@@ -3,7 +3,7 @@
 // joining the same cluster as the others.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, until } from '../api/support.js';
-import { DIST_KEY_A, killAllNodes, startCluster, stopNode, type Cluster } from './cluster.js';
+import { DIST_KEY_A, DIST_KEY_B, killAllNodes, startCluster, stopNode, type Cluster } from './cluster.js';
 
 let cluster: Cluster;
 
@@ -35,8 +35,38 @@ describe('node lifecycle', () => {
     expect((await call(base, 'GET', '/metrics')).text).toMatch(/confine_workers_alive 0\b/);
   });
 
+  it('api_node_sigterm_with_a_wait_in_flight_exits_after_the_grace_and_the_run_lives_on', async () => {
+    const base = cluster.api[0]!.base;
+    await cluster.restartWorker(0); // the drain test above stopped it
+    await cluster.ready(base);
+    // A client waiting synchronously (?wait=true) through the node about to stop, on a run of ~9 s of CPU
+    // (longer than the harness's SHUTDOWN_GRACE_SECONDS=5); tenant bravo's only run, so /status names it.
+    const waiting = call(base, 'POST', '/api/v1/runs/scripts?wait=true', { key: DIST_KEY_B, json: { script: 'i=0; while [ $i -lt 12000000 ]; do i=$((i+1)); done; echo lived\n', timeout_seconds: 120 } })
+      .then((r) => r.status, () => 'connection closed');
+    const id = await until(async () => {
+      const recent = (await call(base, 'GET', '/status', { key: DIST_KEY_B })).body['recent_executions'] as unknown as { run_id: string; state: string }[] | undefined;
+      return recent?.find((r) => r.state === 'running')?.run_id;
+    }, 30_000);
+    const t0 = Date.now();
+    cluster.api[0]!.signal('SIGTERM');
+    expect(await cluster.api[0]!.exited).toBe(0);
+    // The node did not wait for the run to end (generous bound over the 5 s grace).
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    // The waiting connection was closed at the end of the grace, not answered: the run was still going.
+    expect(await waiting).toBe('connection closed');
+    // The run lives on in its worker and is answered by the restarted node.
+    const again = await cluster.restartApi(0);
+    const done = await until(async () => {
+      const r = await call(again.base, 'GET', `/api/v1/runs/${id}`, { key: DIST_KEY_B });
+      return ['succeeded', 'failed', 'cancelled'].includes(String(r.body['state'])) ? r : undefined;
+    }, 60_000);
+    expect(done.body['state'], done.text).toBe('succeeded');
+    expect(done.body['result']['run']['stdout']).toBe('lived\n');
+  });
+
   it('all_role_serves_http_and_runs_the_clusters_jails', async () => {
     const api = cluster.api[0]!.base;
+    await stopNode(cluster.workers[0]!); // the all node must be the only worker
     const all = await cluster.startAll(1);
     try {
       await cluster.ready(all.base);
