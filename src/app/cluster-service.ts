@@ -37,7 +37,7 @@ export async function createClusterService(config: Readonly<Config>, role: 'api'
     // Only a process that claims (role all) meets dead workers' runs and payloads it cannot open.
     ...(role === 'all' ? workerPortHooks(sink, config.redis.workerId) : {}),
     onError: (error) => report(error),
-  });
+  }, role === 'all' ? 'worker' : 'api');
   sink.ports = ports;
   edge = redisEdgePorts(ports.conn, config, ports.workers);
   const apiJobs = await createApiJobs({ config, ports, onInternalError: report });

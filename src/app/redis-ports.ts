@@ -7,12 +7,19 @@ import { parseSecretKey } from '../jobs/redis/seal.js';
 
 export type ClusterPortsHooks = Pick<RedisPortsOptions, 'sessionHost' | 'onLost' | 'onUndeliverable' | 'onError'>;
 
-export function openClusterPorts(config: Readonly<Config>, hooks: ClusterPortsHooks): RedisPorts {
+/**
+ * An API node claims nothing, yet the ports open a host queue under the id they are given: one fixed name
+ * for every API node, so restarting API nodes (default ids `<hostname>-<pid>`) does not leave one more
+ * queue's keys in Redis each time.
+ */
+export const API_NODE_QUEUE_ID = 'api-nodes';
+
+export function openClusterPorts(config: Readonly<Config>, hooks: ClusterPortsHooks, role: 'api' | 'worker' = 'worker'): RedisPorts {
   const { redis } = config;
   return openRedisPorts({
     url: redis.url,
     prefix: redis.keyPrefix,
-    workerId: redis.workerId,
+    workerId: role === 'api' ? API_NODE_QUEUE_ID : redis.workerId,
     queueLimits: {
       capacity: config.queueSize,
       perTenant: config.queueTenantShare,
