@@ -81,6 +81,19 @@ describe('roles at start-up', () => {
     expect(r.output).not.toContain('hunter2-secret');
   });
 
+  it('worker_with_an_unreachable_state_dir_says_what_to_do_without_a_stack', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'confine-private-')); // mode 0700: jails' uids cannot search it
+    try {
+      const r = await start(['worker'], { REDIS_URL: UNUSED_REDIS, ARTIFACT_DIR_SHARED: 'true', CONFINE_STATE_DIR: join(dir, 'state') });
+      expect(r.code, r.output).toBe(1);
+      expect(r.output).toMatch(/not reachable by the jails' unprivileged uids/);
+      expect(r.output).toMatch(/chmod o\+x/);
+      expect(r.output).not.toMatch(/\n\s+at /); // no stack trace
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('api_role_runs_as_an_unprivileged_user_without_a_jail_agent', async () => {
     const redis = await startRedis();
     const dir = await mkdtemp(join(tmpdir(), 'confine-api-role-'));

@@ -2,6 +2,8 @@
 // whole service wired at the composition root, graceful shutdown on SIGTERM/SIGINT.
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/settings.js';
+import { CgroupDelegationError } from '../../jail/cgroup/index.js';
+import { StateDirError } from '../../jail/state-dir.js';
 import { configTable } from '../../app/config-table.js';
 import { LISTEN_BACKLOG } from '../../api/app.js';
 import { resolveRole, SERVE_ROLES } from '../../app/roles.js';
@@ -22,6 +24,8 @@ export function registerServe(program: Command): void {
       const config = cliConfig();
       const service = await (async () => createService(config, { role: resolveRole('serve', options.role, config) }))().catch((error: unknown) => {
         if (error instanceof ConfigError) fail(`configuration error: ${error.message}`, 2);
+        // The host's setup, not a bug: the message says what to do; a stack would bury it.
+        if (error instanceof StateDirError || error instanceof CgroupDelegationError) fail(error.message, 1);
         throw error;
       });
       const address = await service.app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });

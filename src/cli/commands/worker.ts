@@ -2,6 +2,8 @@
 // heartbeats its registration; SIGTERM/SIGINT stop claiming and drain for SHUTDOWN_GRACE_SECONDS.
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/settings.js';
+import { CgroupDelegationError } from '../../jail/cgroup/index.js';
+import { StateDirError } from '../../jail/state-dir.js';
 import { resolveRole } from '../../app/roles.js';
 import { createWorkerNode } from '../../app/worker.js';
 import { redactUrl } from '../../app/redis-url.js';
@@ -18,6 +20,8 @@ export function registerWorker(program: Command): void {
         return createWorkerNode(config);
       })().catch((error: unknown) => {
         if (error instanceof ConfigError) fail(`configuration error: ${error.message}`, 2);
+        // The host's setup, not a bug: the message says what to do; a stack would bury it.
+        if (error instanceof StateDirError || error instanceof CgroupDelegationError) fail(error.message, 1);
         throw error;
       });
       // The harness and operators wait for this line: the worker is registered and claiming.
