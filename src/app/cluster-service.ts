@@ -35,7 +35,7 @@ export async function createClusterService(config: Readonly<Config>, role: 'api'
     // new session from several API nodes then all go to one worker instead of racing to two.
     sessionHost: async (tenant, id) => (edge ? edge.placeSession(tenant, id) : undefined),
     // Only a process that claims (role all) meets dead workers' runs and payloads it cannot open.
-    ...(role === 'all' ? workerPortHooks(sink, config.redis.workerId) : {}),
+    ...(role === 'all' ? workerPortHooks(sink, config.redis.workerId, config.redis.heartbeatMs) : {}),
     onError: (error) => report(error),
   }, role === 'all' ? 'worker' : 'api');
   sink.ports = ports;
@@ -61,6 +61,7 @@ export async function createClusterService(config: Readonly<Config>, role: 'api'
     }));
     worker = await startWorkerSide(host, config, ports, report);
     sink.events = worker.pool.events;
+    sink.pool = worker.pool;
     stopObserving.push(observeRuns(worker.pool.events, metrics, audit, () => app?.log));
   }
 

@@ -5,7 +5,7 @@ import type { Config } from '../config/settings.js';
 import { openRedisPorts, type RedisPorts, type RedisPortsOptions } from '../jobs/redis/open-ports.js';
 import { parseSecretKey } from '../jobs/redis/seal.js';
 
-export type ClusterPortsHooks = Pick<RedisPortsOptions, 'sessionHost' | 'onLost' | 'onUndeliverable' | 'onError'>;
+export type ClusterPortsHooks = Pick<RedisPortsOptions, 'sessionHost' | 'onLost' | 'onLockLost' | 'onUndeliverable' | 'onError' | 'reap'>;
 
 /**
  * An API node claims nothing, yet the ports open a host queue under the id they are given: one fixed name

@@ -31,7 +31,7 @@ export async function createWorkerNode(config: Readonly<Config>): Promise<Worker
     asyncCleanup: config.asyncCleanup,
   });
   const sink: LostRunSink = { report };
-  const ports = openClusterPorts(config, { ...workerPortHooks(sink, id), onError: (error) => report(error) });
+  const ports = openClusterPorts(config, { ...workerPortHooks(sink, id, config.redis.heartbeatMs), onError: (error) => report(error) });
   sink.ports = ports;
   const audit = createAuditLog(config.auditLogPath, configuredSecrets(config));
   let side;
@@ -44,6 +44,7 @@ export async function createWorkerNode(config: Readonly<Config>): Promise<Worker
     throw error;
   }
   sink.events = side.pool.events;
+  sink.pool = side.pool;
   const stopObserving = observeRuns(side.pool.events, undefined, audit, () => undefined);
   const worker = side;
   let closing: Promise<void> | undefined;

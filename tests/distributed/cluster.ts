@@ -106,6 +106,8 @@ const BASE_ENV = {
   HOST: '127.0.0.1',
   LOG_LEVEL: 'warn',
   API_KEYS: `alpha:${DIST_KEY_A},bravo:${DIST_KEY_B}`,
+  // Tests poll; the rate limit is counted across nodes in Redis. rate-limit.test.ts sets its own.
+  RATE_LIMIT_REQUESTS: '1000000',
   WORKERS: '2',
   // Short enough that a killed worker is noticed within seconds, long enough for a loaded 2-core machine.
   RUN_LOCK_SECONDS: '4',

@@ -105,7 +105,8 @@ describe('faults', () => {
     stop = true;
     await Promise.all(clients);
     // While Redis was away the API answered with the closed set (503 + Retry-After), never a 500.
-    expect(statuses.filter((s) => s !== 202 && s !== 503 && s !== 429), JSON.stringify(statuses)).toEqual([]);
+    const errorLines = (): string => cluster.logs().split('\n').filter((l) => l.includes('"level":50')).join('\n');
+    expect(statuses.filter((s) => s !== 202 && s !== 503 && s !== 429), `${JSON.stringify(statuses)}\n${errorLines()}`).toEqual([]);
     for (const { id, n: mine } of accepted) {
       const done = await finalOn(b, id);
       expect(done.body['state'], `${id}: ${done.text}`).toBe('succeeded');
