@@ -2,16 +2,20 @@
 // stream; no HTTP, no API keys. Its runs' run_finished entries are written here (the process that
 // finished them); API nodes write run_submitted.
 import { configuredSecrets, createAuditLog } from '../api/logging.js';
+import { ApiMetrics } from '../api/metrics.js';
 import type { Config } from '../config/settings.js';
 import { JailHost } from '../jail/host.js';
 import type { InternalErrorHandler } from '../jobs/run-events.js';
 import { observeRuns } from './observe.js';
 import { openClusterPorts } from './redis-ports.js';
+import { serveWorkerMetrics, workerStats } from './worker-metrics.js';
 import { startWorkerSide, workerPortHooks, type LostRunSink } from './worker-side.js';
 
 export interface WorkerNode {
   readonly id: string;
   readonly slots: number;
+  /** Where GET /metrics is served (WORKER_METRICS_PORT), if it is. */
+  readonly metricsUrl?: string;
   /** Stop claiming, drain for SHUTDOWN_GRACE_SECONDS, abort the rest, unregister, close the JailHost. */
   close(): Promise<void>;
 }
@@ -45,19 +49,34 @@ export async function createWorkerNode(config: Readonly<Config>): Promise<Worker
   }
   sink.events = side.pool.events;
   sink.pool = side.pool;
-  const stopObserving = observeRuns(side.pool.events, undefined, audit, () => undefined);
+  const metrics = new ApiMetrics(workerStats(side.pool, ports.queue));
+  metrics.watchWorkers(async () => (await ports.workers.alive()).length);
+  const stopObserving = observeRuns(side.pool.events, metrics, audit, () => undefined);
   const worker = side;
+  const stopAll = async (): Promise<void> => {
+    await worker.close();
+    await ports.close();
+    await host.close(); // unmounts pooled workspaces
+    stopObserving();
+    await audit.close();
+  };
+  let metricsServer;
+  try {
+    metricsServer = config.redis.workerMetricsPort > 0 ? await serveWorkerMetrics(metrics, id, config.host, config.redis.workerMetricsPort) : undefined;
+  } catch (error) {
+    await stopAll(); // a port already taken: nothing of this worker may stay registered or mounted
+    throw error;
+  }
+  const served = metricsServer;
   let closing: Promise<void> | undefined;
   return {
     id,
     slots: config.workers,
+    ...(served ? { metricsUrl: served.url } : {}),
     close() {
       closing ??= (async () => {
-        await worker.close();
-        await ports.close();
-        await host.close(); // unmounts pooled workspaces
-        stopObserving();
-        await audit.close();
+        await served?.close();
+        await stopAll();
       })();
       return closing;
     },

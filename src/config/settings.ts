@@ -116,6 +116,7 @@ export const SETTINGS = {
   QUEUE_SECRET_KEY: { kind: 'string', default: '', doc: '32 bytes, base64: AES-256-GCM key API nodes and workers share; with it every queued payload is sealed in Redis (a run\'s credentials never sit there in clear, and leave Redis with the job when the run ends). Required with REDIS_URL when TF_EGRESS=aws; set the same key on every node.' },
   WORKER_HEARTBEAT_SECONDS: { kind: 'number', default: '5', min: 0.2, doc: 'How often a worker renews its registration in Redis; it is considered gone after 3 missed beats (`/ready`, sessions bound to it).' },
   RUN_LOCK_SECONDS: { kind: 'number', default: '30', min: 1, doc: 'Lock a worker holds on a running run, renewed while the run lives; a worker that stops renewing (killed, host gone) has its run failed `unknown_error` naming it within about 1.5 times this (never retried).' },
+  WORKER_METRICS_PORT: { kind: 'int', default: '0', min: 0, doc: '`confine worker` serves GET /metrics (Prometheus: runs it finished, step durations, its busy slots, the shared queue depth) and GET /health on HOST at this port; 0: off.' },
   ARTIFACT_DIR_SHARED: { kind: 'bool', default: 'false', doc: 'The operator\'s statement that the local artifact directory is the same directory on every host (one host, or NFS); `serve --role api` and `confine worker` refuse local artifacts without it (use S3_BUCKET otherwise).' },
 } as const satisfies Record<string, Setting>;
 
@@ -212,6 +213,8 @@ export interface RedisConfig {
   runLockMs: number;
   /** ARTIFACT_DIR_SHARED: the local artifact directory is the same on every host. */
   artifactDirShared: boolean;
+  /** WORKER_METRICS_PORT; 0: a worker serves no metrics. */
+  workerMetricsPort: number;
 }
 
 export interface S3Config {
@@ -396,7 +399,14 @@ function redisConfig(env: NodeJS.ProcessEnv): Readonly<RedisConfig> {
     heartbeatMs: Math.round(num(env, 'WORKER_HEARTBEAT_SECONDS') * 1000),
     runLockMs: Math.round(num(env, 'RUN_LOCK_SECONDS') * 1000),
     artifactDirShared: bool(env, 'ARTIFACT_DIR_SHARED'),
+    workerMetricsPort: workerMetricsPort(env),
   });
+}
+
+function workerMetricsPort(env: NodeJS.ProcessEnv): number {
+  const port = int(env, 'WORKER_METRICS_PORT');
+  if (port > 65535) throw new ConfigError('WORKER_METRICS_PORT', 'must be at most 65535');
+  return port;
 }
 
 function httpLimits(env: NodeJS.ProcessEnv): Readonly<HttpLimits> {

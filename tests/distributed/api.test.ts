@@ -179,4 +179,26 @@ describe('seed routes and sessions across hosts', () => {
     expect(metrics.text).toContain('confine_queue_depth');
     expect(metrics.text).toMatch(/confine_workers_alive 2\b/);
   });
+
+  it('worker_metrics_count_the_runs_each_worker_finished', async () => {
+    const succeeded = async (): Promise<number> => {
+      let sum = 0;
+      for (const worker of cluster.workers) {
+        const text = await fetch(`${worker.metricsBase}/metrics`).then((r) => r.text());
+        expect(text).toMatch(/confine_workers_alive 2\b/);
+        for (const match of text.matchAll(/^confine_runs_total\{kind="command",status="succeeded"[^}]*\} (\d+)$/gm)) sum += Number(match[1]);
+      }
+      return sum;
+    };
+    const before = await succeeded();
+    for (let i = 0; i < 4; i++) {
+      const r = await call(i % 2 === 0 ? a : b, 'POST', '/api/v1/runs/commands?wait=true', { key: DIST_KEY_A, json: { command: `echo counted ${i}` } });
+      expect(r.body['state']).toBe('succeeded');
+    }
+    // Counted where they finished: the workers, together, once each.
+    expect(await succeeded()).toBe(before + 4);
+    const health = await fetch(`${cluster.workers[0]!.metricsBase}/health`).then((r) => r.json() as Promise<Record<string, string>>);
+    expect(health).toEqual({ status: 'healthy', worker: cluster.workers[0]!.id });
+    expect((await fetch(`${cluster.workers[0]!.metricsBase}/api/v1/runs`)).status).toBe(404); // nothing else is served
+  });
 });

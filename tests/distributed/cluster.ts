@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedis, type TestRedis } from '../support/redis.js';
+import { freePort } from '../api/served.js';
 import { until } from '../api/support.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -40,6 +41,8 @@ export interface ApiNode extends NodeProcess {
 
 export interface WorkerNode extends NodeProcess {
   readonly id: string;
+  /** `http://127.0.0.1:<WORKER_METRICS_PORT>` (GET /metrics, /health). */
+  readonly metricsBase: string;
   readonly stateDir: string;
   readonly uidBase: number;
   readonly uidCount: number;
@@ -161,6 +164,7 @@ async function startApi(name: string, env: Record<string, string>): Promise<ApiN
 async function startWorker(name: string, id: string, stateDir: string, uidBase: number, env: Record<string, string>): Promise<WorkerNode> {
   await mkdir(stateDir, { recursive: true, mode: 0o755 });
   const node = launch(name, ['worker'], {
+    WORKER_METRICS_PORT: String(await freePort()),
     ...env,
     WORKER_ID: id,
     CONFINE_STATE_DIR: stateDir,
@@ -176,7 +180,8 @@ async function startWorker(name: string, id: string, stateDir: string, uidBase: 
     node.signal('SIGKILL');
     throw error instanceof Error && error.message.includes('exited') ? error : new Error(`${name} was not ready:\n${node.output()}`, { cause: error });
   });
-  return { ...node, id, stateDir, uidBase, uidCount: WORKER_UID_COUNT };
+  const metricsBase = /metrics (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(node.output())?.[1] ?? '';
+  return { ...node, id, metricsBase, stateDir, uidBase, uidCount: WORKER_UID_COUNT };
 }
 
 export async function stopNode(node: NodeProcess, graceMs = 15_000): Promise<void> {
@@ -245,7 +250,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         node.signal('SIGKILL');
         throw new Error(`all${i} did not listen:\n${node.output()}`, { cause: error });
       });
-      return { ...node, base, id: workerId(i), stateDir: workerDir(i), uidBase: workerUid(i), uidCount: WORKER_UID_COUNT };
+      return { ...node, base, id: workerId(i), metricsBase: '', stateDir: workerDir(i), uidBase: workerUid(i), uidCount: WORKER_UID_COUNT };
     },
     async ready(base = api[0]!.base, timeoutMs = 60_000) {
       await until(async () => ((await fetch(`${base}/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined), timeoutMs).catch((error: unknown) => {

@@ -25,7 +25,7 @@ export function registerWorker(program: Command): void {
         throw error;
       });
       // The harness and operators wait for this line: the worker is registered and claiming.
-      process.stderr.write(`confine: worker ${node.id} ready (${node.slots} slots, ${redactUrl(config.redis.url)}, state ${config.stateDir})\n`);
+      process.stderr.write(`confine: worker ${node.id} ready (${node.slots} slots, ${redactUrl(config.redis.url)}, state ${config.stateDir}${node.metricsUrl ? `, metrics ${node.metricsUrl}/metrics` : ''})\n`);
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;
