@@ -36,6 +36,12 @@ export function resolveRole(command: 'serve' | 'worker', asked: string | undefin
   if (config.redis.url === '') {
     throw new ConfigError('REDIS_URL', `${what} shares runs, records, sessions and rate limits through Redis: set REDIS_URL (e.g. redis://127.0.0.1:6379), or run plain \`confine serve\` for one process`);
   }
+  // Every queued payload sits in Redis until a worker takes it, and any run may carry cloud credentials
+  // (Terraform requests, the seed routes): without a key they would be readable there by whoever reads
+  // Redis (a replica, a backup, the AOF). Workers need the same key to open what API nodes sealed.
+  if (config.redis.queueSecretKey === '') {
+    throw new ConfigError('QUEUE_SECRET_KEY', `${what} queues runs in Redis sealed with AES-256-GCM under a key every API node and worker shares: set QUEUE_SECRET_KEY to 32 random bytes in base64 (\`openssl rand -base64 32\`), the same on every node`);
+  }
   // A run's archive is stored by the API node that received it and read by the worker that runs it; plans go
   // the other way. A directory private to each host would answer "not found" for half of them.
   if ((role === 'api' || role === 'worker') && config.s3.bucket === '' && !config.redis.artifactDirShared) {

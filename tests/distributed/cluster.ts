@@ -20,6 +20,8 @@ const MAIN = join(ROOT, 'dist/cli/main.js');
 
 export const DIST_KEY_A = 'dist-alpha-key-0123456789abcdef';
 export const DIST_KEY_B = 'dist-bravo-key-0123456789abcdef';
+/** QUEUE_SECRET_KEY of every test cluster (32 bytes, base64). */
+export const DIST_QUEUE_KEY = Buffer.alloc(32, 0x5a).toString('base64');
 /** Host uids of every distributed test: 1_950_700_000 + 10_000 per cluster slot, + 1_000 per worker. */
 export const DIST_UID_BASE = 1_950_700_000;
 export const WORKER_UID_COUNT = 64;
@@ -203,6 +205,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ...BASE_ENV,
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: `dist${options.slot}`,
+    QUEUE_SECRET_KEY: DIST_QUEUE_KEY,
     ARTIFACTS_DIR: artifactsDir,
     ARTIFACT_DIR_SHARED: 'true',
     // API nodes never open a state dir of their own; a harmless private one in case something reads it.

@@ -1,7 +1,11 @@
 // Node lifecycles of many hosts (issue 12), real processes: a worker stopped with SIGTERM drains the run it
 // holds, unregisters and exits 0; `confine serve --role all` is an API node and a worker in one process,
 // joining the same cluster as the others.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAIN_TF } from '../api/fixtures.js';
 import { call, until } from '../api/support.js';
 import { DIST_KEY_A, DIST_KEY_B, killAllNodes, startCluster, stopNode, type Cluster } from './cluster.js';
 
@@ -35,9 +39,34 @@ describe('node lifecycle', () => {
     expect((await call(base, 'GET', '/metrics')).text).toMatch(/confine_workers_alive 0\b/);
   });
 
+  it('queued_payload_and_its_credentials_are_sealed_in_redis_and_its_aof', async () => {
+    const base = cluster.api[0]!.base;
+    // No worker is alive (the drain test stopped it): the run waits in Redis, as long as it likes.
+    const secret = 'sealed-secret-value-do-not-leak-0001';
+    const marker = 'tenant-file-marker-do-not-leak-0001';
+    const r = await call(base, 'POST', '/api/v1/runs/terraform', {
+      key: DIST_KEY_A,
+      json: { files: { 'main.tf': `${MAIN_TF}\n# ${marker}\n` }, mode: 'plan', credentials: { aws_access_key_id: 'AKIAEXAMPLEKEY000002', aws_secret_access_key: secret } },
+    });
+    expect(r.status, r.text).toBe(202);
+    const id = String(r.body['id']);
+    const everything = async (): Promise<string> => `${await redisText(cluster.redis.url)}\n${await aofText(cluster.redis.dir)}`;
+    const queued = await everything();
+    expect(queued).toContain(id); // the run is there ...
+    expect(queued).not.toContain(secret); // ... its credentials and inputs are not, in any key or in the AOF
+    expect(queued).not.toContain(marker);
+    await cluster.restartWorker(0);
+    const done = await until(async () => {
+      const g = await call(base, 'GET', `/api/v1/runs/${id}`, { key: DIST_KEY_A });
+      return ['succeeded', 'failed', 'cancelled'].includes(String(g.body['state'])) ? g : undefined;
+    }, 60_000);
+    expect(done.body['state'], done.text).toBe('succeeded'); // the worker opened it with the same key
+    expect(await everything()).not.toContain(secret); // the record never held them either
+  });
+
   it('api_node_sigterm_with_a_wait_in_flight_exits_after_the_grace_and_the_run_lives_on', async () => {
     const base = cluster.api[0]!.base;
-    await cluster.restartWorker(0); // the drain test above stopped it
+    if (!cluster.workers[0]!.alive()) await cluster.restartWorker(0);
     await cluster.ready(base);
     // A client waiting synchronously (?wait=true) through the node about to stop, on a run of ~9 s of CPU
     // (longer than the harness's SHUTDOWN_GRACE_SECONDS=5); tenant bravo's only run, so /status names it.
@@ -87,3 +116,35 @@ describe('node lifecycle', () => {
     await cluster.restartWorker(0);
   });
 });
+
+/** Every key and value Redis holds now, as text (strings, hashes, lists, sets, sorted sets, streams). */
+async function redisText(url: string): Promise<string> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    const out: string[] = [];
+    for (const key of await redis.keys('*')) {
+      const type = await redis.type(key);
+      const value =
+        type === 'string' ? await redis.get(key)
+        : type === 'hash' ? JSON.stringify(await redis.hgetall(key))
+        : type === 'list' ? JSON.stringify(await redis.lrange(key, 0, -1))
+        : type === 'set' ? JSON.stringify(await redis.smembers(key))
+        : type === 'zset' ? JSON.stringify(await redis.zrange(key, '0', '-1', 'WITHSCORES'))
+        : type === 'stream' ? JSON.stringify(await redis.xrange(key, '-', '+'))
+        : `(${type})`;
+      out.push(`${key} ${value}`);
+    }
+    return out.join('\n');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The append-only files: every write Redis ever accepted, even of keys deleted since. */
+async function aofText(dir: string): Promise<string> {
+  const aofDir = join(dir, 'appendonlydir');
+  const names = await readdir(aofDir).catch(() => [] as string[]);
+  expect(names.length).toBeGreaterThan(0);
+  return (await Promise.all(names.map((n) => readFile(join(aofDir, n), 'latin1')))).join('\n');
+}
+

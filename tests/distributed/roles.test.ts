@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, until } from '../api/support.js';
 import { startRedis } from '../support/redis.js';
-import { buildOnce } from './cluster.js';
+import { buildOnce, DIST_QUEUE_KEY } from './cluster.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -60,9 +60,18 @@ describe('roles at start-up', () => {
     expect(r.output).toMatch(/confine worker/);
   });
 
+  it('redis_role_without_a_queue_key_is_refused_naming_it', async () => {
+    for (const args of [['serve', '--role', 'api'], ['serve', '--role', 'all'], ['worker']]) {
+      const r = await start(args, { REDIS_URL: UNUSED_REDIS, ARTIFACT_DIR_SHARED: 'true' });
+      expect(r.code, r.output).toBe(2);
+      expect(r.output).toMatch(/QUEUE_SECRET_KEY/);
+      expect(r.output).toMatch(/openssl rand -base64 32/);
+    }
+  });
+
   it('api_or_worker_with_a_private_artifact_dir_is_refused_naming_what_to_set', async () => {
     for (const args of [['serve', '--role', 'api'], ['worker']]) {
-      const r = await start(args, { REDIS_URL: UNUSED_REDIS });
+      const r = await start(args, { REDIS_URL: UNUSED_REDIS, QUEUE_SECRET_KEY: DIST_QUEUE_KEY });
       expect(r.code, r.output).toBe(2);
       expect(r.output).toMatch(/ARTIFACT_DIR_SHARED/);
       expect(r.output).toMatch(/S3_BUCKET/);
@@ -84,7 +93,7 @@ describe('roles at start-up', () => {
   it('worker_with_an_unreachable_state_dir_says_what_to_do_without_a_stack', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'confine-private-')); // mode 0700: jails' uids cannot search it
     try {
-      const r = await start(['worker'], { REDIS_URL: UNUSED_REDIS, ARTIFACT_DIR_SHARED: 'true', CONFINE_STATE_DIR: join(dir, 'state') });
+      const r = await start(['worker'], { REDIS_URL: UNUSED_REDIS, QUEUE_SECRET_KEY: DIST_QUEUE_KEY, ARTIFACT_DIR_SHARED: 'true', CONFINE_STATE_DIR: join(dir, 'state') });
       expect(r.code, r.output).toBe(1);
       expect(r.output).toMatch(/not reachable by the jails' unprivileged uids/);
       expect(r.output).toMatch(/chmod o\+x/);
@@ -101,7 +110,7 @@ describe('roles at start-up', () => {
     const key = 'roles-key-0123456789abcdef';
     // nobody:nogroup, no supplementary groups: an API node needs no root, no capability, no state dir of its own.
     const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, MAIN, 'serve', '--role', 'api'], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, API_KEYS: `a:${key}`, LOG_LEVEL: 'warn', PORT: '0', REDIS_URL: redis.url, ARTIFACT_DIR_SHARED: 'true', ARTIFACTS_DIR: join(dir, 'artifacts'), CONFINE_STATE_DIR: join(dir, 'state') },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, API_KEYS: `a:${key}`, LOG_LEVEL: 'warn', PORT: '0', REDIS_URL: redis.url, QUEUE_SECRET_KEY: DIST_QUEUE_KEY, ARTIFACT_DIR_SHARED: 'true', ARTIFACTS_DIR: join(dir, 'artifacts'), CONFINE_STATE_DIR: join(dir, 'state') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
