@@ -4,13 +4,15 @@
 // look for what one worker left behind. Artifacts live in one directory all nodes share
 // (ARTIFACT_DIR_SHARED=true: one host). Nodes are real processes: kill() is SIGKILL, nothing is faked.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { freePort } from '../api/served.js';
 import { until } from '../api/support.js';
+
+export { cgroupsOf, mountsOf, processesOfUids, workspacesOf } from './leftovers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/confine');
@@ -284,40 +286,4 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 /** Kills every node a test file started (afterAll backstop: a failed assertion must not leave processes). */
 export function killAllNodes(): void {
   for (const child of started) child.kill('SIGKILL');
-}
-
-/** Pids of live processes whose real uid lies in [base, base + count). */
-export async function processesOfUids(base: number, count: number): Promise<number[]> {
-  const found: number[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
-    if (uid >= base && uid < base + count) found.push(Number(pid));
-  }
-  return found;
-}
-
-/** Mount points (from our mount namespace) below a worker's state dir owned by `pid`. */
-export async function mountsOf(stateDir: string, pid: number): Promise<string[]> {
-  const lines = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n');
-  return lines.map((l) => l.split(' ')[4] ?? '').filter((p) => p.startsWith(`${stateDir}/`) && p.includes(`/${pid}.`));
-}
-
-/** Workspace directories a process `pid` created in a state dir (named `<pid>.<start>...`). */
-export async function workspacesOf(stateDir: string, pid: number): Promise<string[]> {
-  return (await readdir(join(stateDir, 'workspaces')).catch(() => [])).filter((name) => name.startsWith(`${pid}.`));
-}
-
-/** Job cgroups `pid` created below its own cgroup (every controller it used), e.g. `<root>/<own>/confine/<pid>.…`. */
-export async function cgroupsOf(ownCgroupLines: string, pid: number): Promise<string[]> {
-  const found: string[] = [];
-  for (const line of ownCgroupLines.split('\n').filter(Boolean)) {
-    // v1: `4:memory:/path`; v2: `0::/path`
-    const [, controllers = '', path = ''] = line.split(':');
-    const mount = controllers === '' ? '/sys/fs/cgroup' : `/sys/fs/cgroup/${controllers.split(',').find((c) => c !== '' && !c.startsWith('name=')) ?? ''}`;
-    const parent = join(mount, path, 'confine');
-    for (const name of await readdir(parent).catch(() => [])) if (name.startsWith(`${pid}.`)) found.push(join(parent, name));
-  }
-  return found;
 }
