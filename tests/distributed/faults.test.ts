@@ -114,6 +114,28 @@ describe('faults', () => {
     }
   });
 
+  it('redis_down_answers_503_at_once_and_service_resumes_when_it_returns', async () => {
+    const base = cluster.api[0]!.base;
+    await cluster.redis.kill(); // SIGKILL: a crashed Redis host, not a clean shutdown
+    try {
+      const t0 = Date.now();
+      const ready = await call(base, 'GET', '/ready');
+      expect(ready.status).toBe(503);
+      expect(ready.body['redis']).toBe('down');
+      const submit = await call(base, 'POST', '/api/v1/runs/commands', { key: DIST_KEY_A, json: { command: 'echo down' } });
+      expect(submit.status, submit.text).toBe(503);
+      expect(submit.body['error']['code']).toBe('shared_state_unavailable');
+      expect(Number(submit.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Answered, not hung on a connection that waits for Redis (generous bound).
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      await cluster.redis.start();
+    }
+    await cluster.ready(base, 30_000);
+    const after = await call(base, 'POST', '/api/v1/runs/commands?wait=true', { key: DIST_KEY_A, json: { command: 'echo back' } });
+    expect(after.body['state'], after.text).toBe('succeeded');
+  });
+
   it('killed_worker_mid_run_fails_it_naming_the_worker_and_leaves_no_jail_after_restart', async () => {
     const [a, b] = [cluster.api[0]!.base, cluster.api[1]!.base];
     const submitted = await call(a, 'POST', '/api/v1/runs/scripts', { key: DIST_KEY_A, json: SPIN });
