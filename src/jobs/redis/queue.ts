@@ -73,9 +73,17 @@ export class RedisJobQueue<T> implements JobQueue<T> {
   async enqueue(entry: QueueEntry<T>): Promise<EnqueueResult> {
     if (this.closed || this.disconnected) return { accepted: false, reason: 'closed' };
     const bytes = entryBytes(entry);
-    const [code, value] = (await this.conn.client.eval(RESERVE, this.keys.length, ...this.keys, entry.id, entry.tenant, bytes,
+    let [code, value] = (await this.conn.client.eval(RESERVE, this.keys.length, ...this.keys, entry.id, entry.tenant, bytes,
       this.limits.capacity, this.limits.perTenant, this.limits.maxBytes ?? -1, this.limits.perTenantBytes ?? -1)) as [number, number | string];
-    if (code === -1) throw new Error(`queue: duplicate id ${entry.id}`);
+    if (code === -1) {
+      // A reply lost in a reconnect (Redis restarting): ioredis sends the script again and it meets this very
+      // entry's reservation. Ids are 128 random bits, so a waiting reservation of this id for this tenant is
+      // ours: go on with its priority (answering "duplicate" was a 500, and left the room reserved forever).
+      const own = await this.conn.client.hget(this.keys[4]!, entry.id);
+      const reserved = own === null ? undefined : (JSON.parse(own) as { t?: unknown; p?: unknown });
+      if (reserved?.t !== entry.tenant || typeof reserved.p !== 'number') throw new Error(`queue: duplicate id ${entry.id}`);
+      [code, value] = [1, reserved.p];
+    }
     if (code === 0) return { accepted: false, reason: value === 'tenant' ? 'tenant' : 'service' };
     const key = this.options.secretKey;
     const data: JobData<T> = {

@@ -1,0 +1,55 @@
+// An enqueue whose reservation script ran but whose reply was lost in a reconnect (Redis restarting under
+// load): ioredis sends the script again, and it meets the entry's own reservation. That must be taken as
+// ours (the run is queued once, counted once) instead of "duplicate id" (a 500 to the client, and the room
+// reserved forever). Found by tests/distributed/faults.test.ts (Redis restart under load).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRedis, type RedisConnection } from '../../src/jobs/redis/connection.js';
+import { RedisJobQueue } from '../../src/jobs/redis/queue.js';
+import { RESERVE } from '../../src/jobs/redis/queue-scripts.js';
+import { startRedis, type TestRedis } from '../support/redis.js';
+
+let redis: TestRedis;
+let conn: RedisConnection;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  conn = openRedis(redis.url, 'confine-replay');
+});
+
+afterAll(async () => {
+  await conn.close();
+  await redis.stop();
+});
+
+const limits = { capacity: 4, perTenant: 4 };
+const keys = (name: string): string[] => ['state', 'tn', 'tb', 'tl', 'e', 'c'].map((part) => conn.key('cq', name, part));
+
+describe('RedisJobQueue enqueue replayed after a lost reply', () => {
+  it('replayed_reservation_is_taken_as_ours_and_the_run_is_queued_once', async () => {
+    const queue = new RedisJobQueue<{ n: number }>(conn, limits, { name: 'replay1', workerId: 'api', lockMs: 5_000, pollMs: 200 });
+    try {
+      // The first execution of the reservation, whose reply never came back.
+      await conn.client.eval(RESERVE, 6, ...keys('replay1'), 'run-1', 'tenant-a', 10, 4, 4, -1, -1);
+      expect(await queue.enqueue({ id: 'run-1', tenant: 'tenant-a', payload: { n: 1 }, bytes: 10 })).toEqual({ accepted: true });
+      expect(await queue.size()).toBe(1); // counted once
+      expect(await queue.bytes()).toBe(10);
+      const claimed = await queue.claim();
+      expect(claimed?.id).toBe('run-1');
+      expect(claimed?.payload).toEqual({ n: 1 });
+      await queue.ack('run-1');
+      expect(await queue.size()).toBe(0); // nothing stays reserved
+    } finally {
+      await queue.disconnect();
+    }
+  });
+
+  it('same_id_reserved_for_another_tenant_is_still_refused', async () => {
+    const queue = new RedisJobQueue<{ n: number }>(conn, limits, { name: 'replay2', workerId: 'api', lockMs: 5_000 });
+    try {
+      await conn.client.eval(RESERVE, 6, ...keys('replay2'), 'run-2', 'tenant-a', 10, 4, 4, -1, -1);
+      await expect(queue.enqueue({ id: 'run-2', tenant: 'tenant-b', payload: { n: 2 } })).rejects.toThrow(/duplicate id/);
+    } finally {
+      await queue.disconnect();
+    }
+  });
+});
