@@ -89,11 +89,15 @@ describe('faults', () => {
     const client = async (base: string): Promise<void> => {
       while (!stop) {
         const mine = n++;
-        const r = await call(base, 'POST', '/api/v1/runs/scripts', { key: DIST_KEY_A, json: { script: `echo accepted-${mine}\n` } }).catch(() => undefined);
-        if (r) {
-          statuses.push(r.status);
-          if (r.status === 202) accepted.push({ id: String(r.body['id']), n: mine });
-        }
+        // Bounded: a request that hangs while Redis is away is a failure to see, not a test that never ends.
+        const r = await fetch(`${base}/api/v1/runs/scripts`, {
+          method: 'POST',
+          headers: { 'x-api-key': DIST_KEY_A, 'content-type': 'application/json' },
+          body: JSON.stringify({ script: `echo accepted-${mine}\n` }),
+          signal: AbortSignal.timeout(20_000),
+        }).then(async (response) => ({ status: response.status, body: (await response.json().catch(() => ({}))) as Record<string, unknown> }), (error: unknown) => ({ status: error instanceof Error && error.name === 'TimeoutError' ? -1 : 0, body: {} as Record<string, unknown> }));
+        statuses.push(r.status); // -1: no answer within 20 s; 0: connection refused or reset
+        if (r.status === 202) accepted.push({ id: String(r.body['id']), n: mine });
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     };
@@ -108,11 +112,13 @@ describe('faults', () => {
     const errorLines = (): string => cluster.logs().split('\n').filter((l) => l.includes('"level":50')).join('\n');
     expect(statuses.filter((s) => s !== 202 && s !== 503 && s !== 429), `${JSON.stringify(statuses)}\n${errorLines()}`).toEqual([]);
     for (const { id, n: mine } of accepted) {
-      const done = await finalOn(b, id);
+      const done = await finalOn(b, id, 30_000).catch((error: unknown) => {
+        throw new Error(`accepted run ${id} did not finish:\n${cluster.logs()}`, { cause: error });
+      });
       expect(done.body['state'], `${id}: ${done.text}`).toBe('succeeded');
       expect(done.body['result']['run']['stdout']).toBe(`accepted-${mine}\n`);
     }
-  });
+  }, 150_000);
 
   it('redis_down_answers_503_at_once_and_service_resumes_when_it_returns', async () => {
     const base = cluster.api[0]!.base;
