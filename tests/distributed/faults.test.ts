@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, until, type Reply } from '../api/support.js';
 import { cgroupsOf, DIST_KEY_A, killAllNodes, mountsOf, processesOfUids, startCluster, workspacesOf, type Cluster, type WorkerNode } from './cluster.js';
+import { describeProcesses } from './leftovers.js';
 
 let cluster: Cluster;
 
@@ -167,7 +168,8 @@ describe('faults', () => {
     expect(await workspacesOf(node.stateDir, node.pid)).toEqual([]);
     expect(await mountsOf(node.stateDir, node.pid)).toEqual([]);
     expect(await cgroupsOf(cgroupLines, node.pid)).toEqual([]);
-    expect(await processesOfUids(node.uidBase, node.uidCount)).toEqual([]);
+    const left = await processesOfUids(node.uidBase, node.uidCount);
+    expect(left, `${await describeProcesses(left)}\nrestarted worker pid ${restarted.pid}`).toEqual([]);
     // And the cluster serves again.
     const after = await call(b, 'POST', '/api/v1/runs/commands?wait=true', { key: DIST_KEY_A, json: { command: 'echo alive' } });
     expect(after.body['state'], after.text).toBe('succeeded');

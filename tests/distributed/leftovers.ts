@@ -39,3 +39,15 @@ export async function cgroupsOf(ownCgroupLines: string, pid: number): Promise<st
   }
   return found;
 }
+
+/** `pid state ppid uid: cmdline` of each pid, for failure messages (which process is it, whose child). */
+export async function describeProcesses(pids: readonly number[]): Promise<string> {
+  const lines: string[] = [];
+  for (const pid of pids) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    const field = (name: string): string => new RegExp(`^${name}:\\s+(\\S+)`, 'm').exec(status)?.[1] ?? '?';
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ').trim();
+    lines.push(`${pid} ${field('State')} ppid=${field('PPid')} uid=${field('Uid')}: ${cmdline || '(no cmdline)'}`);
+  }
+  return lines.join('\n');
+}

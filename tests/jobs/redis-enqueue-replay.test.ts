@@ -1,11 +1,13 @@
-// An enqueue whose reservation script ran but whose reply was lost in a reconnect (Redis restarting under
-// load): ioredis sends the script again, and it meets the entry's own reservation. That must be taken as
-// ours (the run is queued once, counted once) instead of "duplicate id" (a 500 to the client, and the room
-// reserved forever). Found by tests/distributed/faults.test.ts (Redis restart under load).
+// A script whose reply was lost in a reconnect (Redis restarting under load) is sent again by ioredis and
+// meets what its first execution wrote. The queue's reservation and the run store's record must then be
+// taken as ours (queued once, counted once) instead of "duplicate id" (a 500 to the client, and for the
+// queue the room reserved forever). Found by tests/distributed/faults.test.ts (Redis restart under load).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRedis, type RedisConnection } from '../../src/jobs/redis/connection.js';
 import { RedisJobQueue } from '../../src/jobs/redis/queue.js';
 import { RESERVE } from '../../src/jobs/redis/queue-scripts.js';
+import { RedisRunStore } from '../../src/jobs/redis/run-store.js';
+import type { RunRecord } from '../../src/jobs/types.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 
 let redis: TestRedis;
@@ -50,6 +52,21 @@ describe('RedisJobQueue enqueue replayed after a lost reply', () => {
       await expect(queue.enqueue({ id: 'run-2', tenant: 'tenant-b', payload: { n: 2 } })).rejects.toThrow(/duplicate id/);
     } finally {
       await queue.disconnect();
+    }
+  });
+});
+
+describe('RedisRunStore create replayed after a lost reply', () => {
+  it('replayed_create_of_the_same_record_is_taken_as_ours', async () => {
+    const store = new RedisRunStore(conn, { maxFinished: 10, finishedTtlMs: 60_000 });
+    try {
+      const record: RunRecord = { id: 'replayed-run', tenant: 'tenant-a', kind: 'command', state: 'queued', created_at: new Date().toISOString() };
+      await store.create(record);
+      await expect(store.create(record)).resolves.toBeUndefined(); // the re-sent script meets its own record
+      expect((await store.recent(10)).filter((r) => r.id === 'replayed-run')).toHaveLength(1);
+      await expect(store.create({ ...record, tenant: 'tenant-b' })).rejects.toThrow(/duplicate id/);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -46,8 +46,14 @@ export class RedisRunStore implements RunStore {
 
   async create(record: RunRecord): Promise<void> {
     const stored: RunRecord = { ...record, state: 'queued' };
-    const created = await this.eval(CREATE, record.id, record.tenant, JSON.stringify(stored), this.activeTtlMs());
-    if (created !== 1) throw new Error(`run store: duplicate id ${record.id}`);
+    const json = JSON.stringify(stored);
+    const created = await this.eval(CREATE, record.id, record.tenant, json, this.activeTtlMs());
+    if (created === 1) return;
+    // A reply lost in a reconnect (Redis restarting): ioredis sends the script again and it meets the record
+    // its first execution wrote. Ids are 128 random bits: the same record, byte for byte, is ours.
+    const existing = await this.read(record.id);
+    if (existing && JSON.stringify(existing.record) === json) return;
+    throw new Error(`run store: duplicate id ${record.id}`);
   }
 
   async get(id: string): Promise<RunRecord | undefined> {
