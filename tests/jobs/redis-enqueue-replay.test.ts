@@ -2,6 +2,7 @@
 // meets what its first execution wrote. The queue's reservation and the run store's record must then be
 // taken as ours (queued once, counted once) instead of "duplicate id" (a 500 to the client, and for the
 // queue the room reserved forever). Found by tests/distributed/faults.test.ts (Redis restart under load).
+import { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRedis, type RedisConnection } from '../../src/jobs/redis/connection.js';
 import { RedisJobQueue } from '../../src/jobs/redis/queue.js';
@@ -70,3 +71,32 @@ describe('RedisRunStore create replayed after a lost reply', () => {
     }
   });
 });
+
+describe('RedisJobQueue claim whose reply was lost', () => {
+  it('job_moved_to_active_but_never_recorded_is_run_not_reported_lost', async () => {
+    const lost: string[] = [];
+    const name = 'replay3';
+    const queue = new RedisJobQueue<{ n: number }>(conn, limits, { name, workerId: 'w1', lockMs: 600, pollMs: 100, onLost: (id) => lost.push(id) });
+    // What a claim whose reply was lost leaves: BullMQ moved the job to active under a lock that nobody
+    // renews, and no claimer recorded itself (the queue's own claim never returned).
+    const rogue = new Worker(name, null, { connection: conn.duplicate(), prefix: conn.prefix, autorun: false, lockDuration: 600 });
+    try {
+      expect(await queue.enqueue({ id: 'orphan', tenant: 't', payload: { n: 7 } })).toEqual({ accepted: true });
+      const taken = await rogue.getNextJob('lost-reply-token', { block: false });
+      expect(taken?.id).toBe('orphan');
+      expect(await queue.tryClaim()).toBeUndefined(); // starts this process's stalled check; nothing waits
+      // The lock lapses, the stalled check finds it; the next claim meets it and runs it.
+      const stop = AbortSignal.timeout(15_000);
+      const entry = await queue.claim(stop);
+      expect(entry?.id).toBe('orphan');
+      expect(entry?.payload).toEqual({ n: 7 });
+      expect(lost).toEqual([]); // never reported lost: no executor ever had it
+      await queue.ack('orphan');
+      expect(await queue.size()).toBe(0);
+    } finally {
+      await rogue.close(true);
+      await queue.disconnect();
+    }
+  }, 30_000);
+});
+

@@ -123,7 +123,7 @@ export class RedisJobQueue<T> implements JobQueue<T> {
       const token = `${this.options.workerId}:${randomUUID()}`;
       const job = (await worker.getNextJob(token, { block: false })) as Job<JobData<T>> | undefined;
       if (!job?.id) return undefined;
-      if (job.deferredFailure) {
+      if (job.deferredFailure && !(await this.neverHandedOut(job.id))) {
         await this.reportLost(job, token);
         continue;
       }
@@ -267,6 +267,17 @@ export class RedisJobQueue<T> implements JobQueue<T> {
 
   private async release(id: string, claimer: string): Promise<number> {
     return Number(await this.conn.client.eval(RELEASE, this.keys.length, ...this.keys, id, claimer));
+  }
+
+  /**
+   * A stalled job that no claimer ever recorded while its room is still reserved was never handed to an
+   * executor (a claim is recorded before its entry is returned): its claim's reply was lost while Redis
+   * restarted (ioredis re-sent the claim, which took the next job instead). Running it now is still at most
+   * once; failing it as lost ("worker unknown") lost an accepted run to a Redis restart.
+   */
+  private async neverHandedOut(id: string): Promise<boolean> {
+    const [claimed, reserved] = await Promise.all([this.conn.client.hexists(this.keys[5]!, id), this.conn.client.hexists(this.keys[4]!, id)]);
+    return claimed === 0 && reserved === 1;
   }
 
   /** Met at claim time: the stalled job comes back failed-on-claim; drop it, report it unless reported. */
