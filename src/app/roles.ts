@@ -26,7 +26,7 @@ export function runsWorker(role: Role): boolean {
  * `confine serve [--role api|all]` or `confine worker` -> the role, or a ConfigError saying what to set.
  * Plain `confine serve` is embedded without REDIS_URL and `all` with it (the same process, now shared).
  */
-export function resolveRole(command: 'serve' | 'worker', asked: string | undefined, config: Readonly<Config>): Role {
+export function resolveRole(command: 'serve' | 'worker', asked: string | undefined, config: Readonly<Config>, uid: number = process.getuid?.() ?? 0): Role {
   if (asked !== undefined && !(SERVE_ROLES as readonly string[]).includes(asked)) {
     throw new ConfigError('--role', `expected one of ${SERVE_ROLES.join(', ')} (workers start with \`confine worker\`), got "${asked}"`);
   }
@@ -46,6 +46,11 @@ export function resolveRole(command: 'serve' | 'worker', asked: string | undefin
   // the other way. A directory private to each host would answer "not found" for half of them.
   if ((role === 'api' || role === 'worker') && config.s3.bucket === '' && !config.redis.artifactDirShared) {
     throw new ConfigError('ARTIFACT_DIR_SHARED', `${what} with the local artifact directory: API nodes and workers must see the same artifacts. Set S3_BUCKET (S3-compatible storage), or ARTIFACT_DIR_SHARED=true if ARTIFACTS_DIR is the same directory on every host (one host, or NFS)`);
+  }
+  // Workers (root: jails) write plans into the local directory readable only by their own user (0700/0600,
+  // plans hold sensitive values): an unprivileged API node would answer storage_unavailable for every plan.
+  if (role === 'api' && config.s3.bucket === '' && uid !== 0) {
+    throw new ConfigError('S3_BUCKET', `${what} as uid ${uid} with the local artifact directory: workers (root) write plans there readable only by root, so this node could not serve them. Set S3_BUCKET (an API node then runs as any user), or run this API node as root`);
   }
   return role;
 }

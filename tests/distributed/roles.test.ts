@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import S3rver from 's3rver';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, until } from '../api/support.js';
 import { startRedis } from '../support/redis.js';
@@ -12,8 +14,9 @@ import { buildOnce, DIST_QUEUE_KEY } from './cluster.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
-async function start(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [MAIN, ...args], {
+async function start(args: string[], env: Record<string, string>, raw = false): Promise<{ code: number | null; output: string }> {
+  const [command, ...rest] = raw ? args : [process.execPath, MAIN, ...args];
+  const child = spawn(command!, rest, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/root', API_KEYS: 'a:roles-key-0123456789abcdef', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -103,14 +106,24 @@ describe('roles at start-up', () => {
     }
   });
 
+  it('unprivileged_api_role_with_local_artifacts_is_refused_naming_s3', async () => {
+    const r = await start(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, MAIN, 'serve', '--role', 'api'], { REDIS_URL: UNUSED_REDIS, QUEUE_SECRET_KEY: DIST_QUEUE_KEY, ARTIFACT_DIR_SHARED: 'true' }, true);
+    expect(r.code, r.output).toBe(2);
+    expect(r.output).toMatch(/S3_BUCKET/);
+    expect(r.output).toMatch(/uid 65534/);
+  });
+
   it('api_role_runs_as_an_unprivileged_user_without_a_jail_agent', async () => {
     const redis = await startRedis();
     const dir = await mkdtemp(join(tmpdir(), 'confine-api-role-'));
     await chown(dir, 65534, 65534);
+    // Artifacts in S3 (s3rver): an unprivileged API node reads what root workers write only through it.
+    const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: join(dir, 's3'), configureBuckets: [{ name: 'confine-roles' }] });
+    const s3Port = ((await s3.run()) as AddressInfo).port;
     const key = 'roles-key-0123456789abcdef';
     // nobody:nogroup, no supplementary groups: an API node needs no root, no capability, no state dir of its own.
     const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, MAIN, 'serve', '--role', 'api'], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, API_KEYS: `a:${key}`, LOG_LEVEL: 'warn', PORT: '0', REDIS_URL: redis.url, QUEUE_SECRET_KEY: DIST_QUEUE_KEY, ARTIFACT_DIR_SHARED: 'true', ARTIFACTS_DIR: join(dir, 'artifacts'), CONFINE_STATE_DIR: join(dir, 'state') },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, API_KEYS: `a:${key}`, LOG_LEVEL: 'warn', PORT: '0', REDIS_URL: redis.url, QUEUE_SECRET_KEY: DIST_QUEUE_KEY, S3_BUCKET: 'confine-roles', S3_ENDPOINT: `http://127.0.0.1:${s3Port}`, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', CONFINE_STATE_DIR: join(dir, 'state') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -142,6 +155,7 @@ describe('roles at start-up', () => {
       await exited;
       clearTimeout(timer);
       await redis.stop();
+      await s3.close();
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
