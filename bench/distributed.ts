@@ -137,7 +137,7 @@ async function bench(): Promise<void> {
       AUDIT_LOG_PATH: join(dir, 'audit-embedded.log'),
     });
     nodes.push(embedded);
-    const shared = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench', QUEUE_SECRET_KEY: randomBytes(32).toString('base64'), ARTIFACTS_DIR: artifacts, ARTIFACT_DIR_SHARED: 'true' };
+    const shared = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench', QUEUE_SECRET_KEY: randomBytes(32).toString('base64'), ARTIFACTS_DIR: artifacts, ARTIFACTS_DIR_SHARED: 'true' };
     for (const i of [0, 1]) {
       mkdirSync(`/tmp/confine-bench-dist/w${i}`, { recursive: true });
       const worker = start(['worker'], {

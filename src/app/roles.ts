@@ -45,7 +45,7 @@ export function resolveRole(command: 'serve' | 'worker', asked: string | undefin
   // A run's archive is stored by the API node that received it and read by the worker that runs it; plans go
   // the other way. A directory private to each host would answer "not found" for half of them.
   if ((role === 'api' || role === 'worker') && config.s3.bucket === '' && !config.redis.artifactDirShared) {
-    throw new ConfigError('ARTIFACT_DIR_SHARED', `${what} with the local artifact directory: API nodes and workers must see the same artifacts. Set S3_BUCKET (S3-compatible storage), or ARTIFACT_DIR_SHARED=true if ARTIFACTS_DIR is the same directory on every host (one host, or NFS)`);
+    throw new ConfigError('ARTIFACTS_DIR_SHARED', `${what} with the local artifact directory: API nodes and workers must see the same artifacts. Set S3_BUCKET (S3-compatible storage), or ARTIFACTS_DIR_SHARED=true if ARTIFACTS_DIR is the same directory on every host (one host, or NFS)`);
   }
   // Workers (root: jails) write plans into the local directory readable only by their own user (0700/0600,
   // plans hold sensitive values): an unprivileged API node would answer storage_unavailable for every plan.

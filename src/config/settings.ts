@@ -117,7 +117,7 @@ export const SETTINGS = {
   WORKER_HEARTBEAT_SECONDS: { kind: 'number', default: '5', min: 0.2, doc: 'How often a worker renews its registration in Redis; it is considered gone after 3 missed beats (`/ready`, sessions bound to it).' },
   RUN_LOCK_SECONDS: { kind: 'number', default: '30', min: 1, doc: 'Lock a worker holds on a running run, renewed while the run lives; a worker that stops renewing (killed, host gone) has its run failed `unknown_error` naming it within about 1.5 times this (never retried).' },
   WORKER_METRICS_PORT: { kind: 'int', default: '0', min: 0, doc: '`confine worker` serves GET /metrics (Prometheus: runs it finished, step durations, its busy slots, the shared queue depth) and GET /health on HOST at this port; 0: off.' },
-  ARTIFACT_DIR_SHARED: { kind: 'bool', default: 'false', doc: 'The operator\'s statement that the local artifact directory is the same directory on every host (one host, or NFS); `serve --role api` and `confine worker` refuse local artifacts without it (use S3_BUCKET otherwise).' },
+  ARTIFACTS_DIR_SHARED: { kind: 'bool', default: 'false', doc: 'The operator\'s statement that the local artifact directory is the same directory on every host (one host, or NFS); `serve --role api` and `confine worker` refuse local artifacts without it (use S3_BUCKET otherwise).' },
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -211,7 +211,7 @@ export interface RedisConfig {
   queueSecretKey: string;
   heartbeatMs: number;
   runLockMs: number;
-  /** ARTIFACT_DIR_SHARED: the local artifact directory is the same on every host. */
+  /** ARTIFACTS_DIR_SHARED: the local artifact directory is the same on every host. */
   artifactDirShared: boolean;
   /** WORKER_METRICS_PORT; 0: a worker serves no metrics. */
   workerMetricsPort: number;
@@ -398,7 +398,7 @@ function redisConfig(env: NodeJS.ProcessEnv): Readonly<RedisConfig> {
     queueSecretKey,
     heartbeatMs: Math.round(num(env, 'WORKER_HEARTBEAT_SECONDS') * 1000),
     runLockMs: Math.round(num(env, 'RUN_LOCK_SECONDS') * 1000),
-    artifactDirShared: bool(env, 'ARTIFACT_DIR_SHARED'),
+    artifactDirShared: bool(env, 'ARTIFACTS_DIR_SHARED'),
     workerMetricsPort: workerMetricsPort(env),
   });
 }

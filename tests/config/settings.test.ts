@@ -48,7 +48,7 @@ describe('many hosts settings (issue 12)', () => {
   });
 
   it('redis_settings_parse', () => {
-    const config = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6390/0', REDIS_KEY_PREFIX: 'ci-a', WORKER_ID: 'w1', QUEUE_SECRET_KEY: KEY, WORKER_HEARTBEAT_SECONDS: '0.5', RUN_LOCK_SECONDS: '4', ARTIFACT_DIR_SHARED: 'true' });
+    const config = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6390/0', REDIS_KEY_PREFIX: 'ci-a', WORKER_ID: 'w1', QUEUE_SECRET_KEY: KEY, WORKER_HEARTBEAT_SECONDS: '0.5', RUN_LOCK_SECONDS: '4', ARTIFACTS_DIR_SHARED: 'true' });
     expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6390/0', keyPrefix: 'ci-a', workerId: 'w1', queueSecretKey: KEY, heartbeatMs: 500, runLockMs: 4000, artifactDirShared: true, workerMetricsPort: 0 });
   });
 

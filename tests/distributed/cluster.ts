@@ -2,7 +2,7 @@
 // (`confine serve --role api`, port 0, the port read from the log) and worker processes (`confine worker`),
 // each with its own environment; workers with their own state dir and host uid range, so a fault test can
 // look for what one worker left behind. Artifacts live in one directory all nodes share
-// (ARTIFACT_DIR_SHARED=true: one host). Nodes are real processes: kill() is SIGKILL, nothing is faked.
+// (ARTIFACTS_DIR_SHARED=true: one host). Nodes are real processes: kill() is SIGKILL, nothing is faked.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -209,7 +209,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     REDIS_KEY_PREFIX: `dist${options.slot}`,
     QUEUE_SECRET_KEY: DIST_QUEUE_KEY,
     ARTIFACTS_DIR: artifactsDir,
-    ARTIFACT_DIR_SHARED: 'true',
+    ARTIFACTS_DIR_SHARED: 'true',
     // API nodes never open a state dir of their own; a harmless private one in case something reads it.
     CONFINE_STATE_DIR: join(dir, 'api-state'),
     ...options.env,

@@ -65,7 +65,7 @@ describe('roles at start-up', () => {
 
   it('redis_role_without_a_queue_key_is_refused_naming_it', async () => {
     for (const args of [['serve', '--role', 'api'], ['serve', '--role', 'all'], ['worker']]) {
-      const r = await start(args, { REDIS_URL: UNUSED_REDIS, ARTIFACT_DIR_SHARED: 'true' });
+      const r = await start(args, { REDIS_URL: UNUSED_REDIS, ARTIFACTS_DIR_SHARED: 'true' });
       expect(r.code, r.output).toBe(2);
       expect(r.output).toMatch(/QUEUE_SECRET_KEY/);
       expect(r.output).toMatch(/openssl rand -base64 32/);
@@ -76,13 +76,13 @@ describe('roles at start-up', () => {
     for (const args of [['serve', '--role', 'api'], ['worker']]) {
       const r = await start(args, { REDIS_URL: UNUSED_REDIS, QUEUE_SECRET_KEY: DIST_QUEUE_KEY });
       expect(r.code, r.output).toBe(2);
-      expect(r.output).toMatch(/ARTIFACT_DIR_SHARED/);
+      expect(r.output).toMatch(/ARTIFACTS_DIR_SHARED/);
       expect(r.output).toMatch(/S3_BUCKET/);
     }
   });
 
   it('redis_with_aws_egress_and_no_queue_key_is_refused_naming_the_key', async () => {
-    const r = await start(['serve', '--role', 'api'], { REDIS_URL: UNUSED_REDIS, ARTIFACT_DIR_SHARED: 'true', TF_EGRESS: 'aws' });
+    const r = await start(['serve', '--role', 'api'], { REDIS_URL: UNUSED_REDIS, ARTIFACTS_DIR_SHARED: 'true', TF_EGRESS: 'aws' });
     expect(r.code, r.output).toBe(2);
     expect(r.output).toMatch(/QUEUE_SECRET_KEY/);
   });
@@ -96,7 +96,7 @@ describe('roles at start-up', () => {
   it('worker_with_an_unreachable_state_dir_says_what_to_do_without_a_stack', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'confine-private-')); // mode 0700: jails' uids cannot search it
     try {
-      const r = await start(['worker'], { REDIS_URL: UNUSED_REDIS, QUEUE_SECRET_KEY: DIST_QUEUE_KEY, ARTIFACT_DIR_SHARED: 'true', CONFINE_STATE_DIR: join(dir, 'state') });
+      const r = await start(['worker'], { REDIS_URL: UNUSED_REDIS, QUEUE_SECRET_KEY: DIST_QUEUE_KEY, ARTIFACTS_DIR_SHARED: 'true', CONFINE_STATE_DIR: join(dir, 'state') });
       expect(r.code, r.output).toBe(1);
       expect(r.output).toMatch(/not reachable by the jails' unprivileged uids/);
       expect(r.output).toMatch(/chmod o\+x/);
@@ -107,7 +107,7 @@ describe('roles at start-up', () => {
   });
 
   it('unprivileged_api_role_with_local_artifacts_is_refused_naming_s3', async () => {
-    const r = await start(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, MAIN, 'serve', '--role', 'api'], { REDIS_URL: UNUSED_REDIS, QUEUE_SECRET_KEY: DIST_QUEUE_KEY, ARTIFACT_DIR_SHARED: 'true' }, true);
+    const r = await start(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, MAIN, 'serve', '--role', 'api'], { REDIS_URL: UNUSED_REDIS, QUEUE_SECRET_KEY: DIST_QUEUE_KEY, ARTIFACTS_DIR_SHARED: 'true' }, true);
     expect(r.code, r.output).toBe(2);
     expect(r.output).toMatch(/S3_BUCKET/);
     expect(r.output).toMatch(/uid 65534/);
