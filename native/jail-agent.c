@@ -579,20 +579,40 @@ static void door_accept(void) {
   door_listen(0);
 }
 
-static void door_main(int ctl, const char *path, uint32_t port, uid_t uid, gid_t gid) {
+static void door_main(int ctl, int sync_out, int sync_in, const char *path, uint32_t port, uid_t uid, gid_t gid) {
   // Only the control socket stays, as in a launcher: nothing of the agent's or other runs' reaches here,
   // not even the service's stderr (a door has nothing to say but its failures, sent on the control socket).
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0) _exit(125);
-  if (ctl > 3 && syscall(SYS_close_range, 3, ctl - 1, 0) != 0) _exit(125);
-  if (syscall(SYS_close_range, ctl + 1, ~0U, 0) != 0) _exit(125);
+  // Keep the control socket and the two ends of the user-namespace handshake (below); close the rest.
+  int keep[3] = {ctl, sync_out, sync_in};
+  for (int i = 0; i < 3; i++)
+    for (int j = i + 1; j < 3; j++)
+      if (keep[j] < keep[i]) { int t = keep[i]; keep[i] = keep[j]; keep[j] = t; }
+  unsigned from = 3;
+  for (int i = 0; i < 3; i++) {
+    if ((unsigned)keep[i] > from && syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0) != 0) _exit(125);
+    from = (unsigned)keep[i] + 1;
+  }
+  if (syscall(SYS_close_range, from, ~0U, 0) != 0) _exit(125);
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != agent_pid) _exit(125);
 
-  // A fresh network namespace: only lo, down until raised here. Nothing routes anywhere else.
-  if (unshare(CLONE_NEWNET) != 0) launcher_fail(ctl, "new network namespace");
+  // A fresh network namespace (only lo, down until raised here; nothing routes anywhere else) owned by a
+  // fresh user namespace. Raising lo needs CAP_NET_ADMIN over the namespace: the service holds no such
+  // capability in a container or under its systemd unit (seven capabilities, not NET_ADMIN), but the
+  // creator of a user namespace holds every capability in it. The agent maps exactly the run's uid and gid
+  // into it (start_door), so the door can then become that uid and hold nothing. A launcher (root in the
+  // parent namespace) may still join the network namespace; the jail, in a user namespace of its own, has
+  // no capability over it.
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) launcher_fail(ctl, "new user and network namespaces");
+  if (write(sync_out, "U", 1) != 1) _exit(125);
+  char mapped;
+  if (read(sync_in, &mapped, 1) != 1 || mapped != 'M') { errno = EPERM; launcher_fail(ctl, "uid and gid map of the door's user namespace"); }
+  close(sync_out);
+  close(sync_in);
   int probe = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
@@ -684,16 +704,46 @@ static struct run *start_launcher(uint32_t id, char **procs) {
 
 /** Forks a door (door_main); it reports 'R' on its control socket once it listens as `uid`. */
 static void start_door(uint32_t id, const char *path, uint32_t port, uint32_t uid, uint32_t gid) {
-  int sv[2];
+  int sv[2], up[2], down[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) { fail_request(id, "could not start a door"); return; }
+  if (pipe2(up, O_CLOEXEC) != 0) { close(sv[0]); close(sv[1]); fail_request(id, "could not start a door"); return; }
+  if (pipe2(down, O_CLOEXEC) != 0) { close(sv[0]); close(sv[1]); close(up[0]); close(up[1]); fail_request(id, "could not start a door"); return; }
   pid_t pid = fork();
-  if (pid < 0) { close(sv[0]); close(sv[1]); fail_request(id, "could not start a door"); return; }
+  if (pid < 0) {
+    close(sv[0]); close(sv[1]); close(up[0]); close(up[1]); close(down[0]); close(down[1]);
+    fail_request(id, "could not start a door");
+    return;
+  }
   if (pid == 0) {
     close(sv[0]);
-    door_main(sv[1], path, port, (uid_t)uid, (gid_t)gid);
+    close(up[0]);
+    close(down[1]);
+    door_main(sv[1], up[1], down[0], path, port, (uid_t)uid, (gid_t)gid);
     _exit(125);
   }
   close(sv[1]);
+  close(up[1]);
+  close(down[0]);
+  // The door has unshared its user namespace (or died: EOF): map the run's uid and gid, one each, and let
+  // it go on. Blocking here is bounded by a few system calls of our own child; a door that fails reports
+  // on its control socket like any other.
+  char unshared;
+  if (read(up[0], &unshared, 1) == 1 && unshared == 'U') {
+    char path_map[64], line[64];
+    int ok = 1;
+    const char *files[2] = {"uid_map", "gid_map"};
+    uint32_t ids[2] = {uid, gid};
+    for (int i = 0; i < 2 && ok; i++) {
+      snprintf(path_map, sizeof path_map, "/proc/%d/%s", (int)pid, files[i]);
+      int n = snprintf(line, sizeof line, "%u %u 1\n", ids[i], ids[i]);
+      int fd = open(path_map, O_WRONLY | O_CLOEXEC);
+      ok = fd >= 0 && write(fd, line, (size_t)n) == n;
+      if (fd >= 0) close(fd);
+    }
+    if (ok && write(down[1], "M", 1) != 1) { /* the door died: its control socket says so */ }
+  }
+  close(up[0]);
+  close(down[1]);
   struct run *run = calloc(1, sizeof *run);
   if (!run) _exit(4);
   run->id = id;
