@@ -213,6 +213,7 @@ struct run {
   int reaped, status;
   int finished;       /* EXIT sent; freed after the current batch of events */
   int door;           /* a door process, not a launcher: `ready` once it listens */
+  int netns;          /* a ready door's network namespace, sent by the door itself (-1: none) */
   struct watch ctl_watch, output_watch[2];
   struct run *next;
 };
@@ -256,6 +257,7 @@ static void bury_run(struct run *run) {
     if (*p == run) { *p = run->next; break; }
   }
   close_go(run);
+  if (run->door && run->netns >= 0) { close(run->netns); run->netns = -1; }
   run->finished = 1;
   run->next = graveyard;
   graveyard = run;
@@ -629,6 +631,11 @@ static void door_main(int ctl, int sync_out, int sync_in, const char *path, uint
   if (listen(door_listener, DOOR_MAX_CONNECTIONS) != 0) launcher_fail(ctl, "listen");
   door_target.sun_family = AF_UNIX;
   memcpy(door_target.sun_path, path, strlen(path) + 1); // length checked by the agent
+  // The agent needs this namespace to hand to launchers, but may not open /proc/<door>/ns/net itself: that
+  // takes ptrace access to another uid's process (CAP_SYS_PTRACE, which a container's service lacks). The
+  // door opens its own and sends it with its ready message.
+  int own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (own_netns < 0) launcher_fail(ctl, "open its network namespace");
 
   // Bound: from here on it needs no privilege at all. Same drop as a launcher's, plus limits that fit a
   // relay (descriptors for its connections, no files written, no processes).
@@ -655,7 +662,18 @@ static void door_main(int ctl, int sync_out, int sync_in, const char *path, uint
   door_epoll = epoll_create1(EPOLL_CLOEXEC);
   if (door_epoll < 0) launcher_fail(ctl, "epoll");
   door_listen(1);
-  if (send(ctl, "R", 1, MSG_NOSIGNAL) != 1) _exit(125);
+  char ready = 'R';
+  struct iovec iov = {.iov_base = &ready, .iov_len = 1};
+  union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cmsg), &own_netns, sizeof(int));
+  if (sendmsg(ctl, &msg, MSG_NOSIGNAL) != 1) _exit(125);
+  close(own_netns);
   close(ctl);
 
   struct epoll_event events[64];
@@ -750,6 +768,7 @@ static void start_door(uint32_t id, const char *path, uint32_t port, uint32_t ui
   run->pid = pid;
   run->ctl = sv[0];
   run->door = 1;
+  run->netns = -1;
   run->taken = 1; // never a launcher: no SPAWN may use it
   run->output[0] = run->output[1] = -1;
   run->next = runs;
@@ -784,8 +803,8 @@ static int open_door_netns(const uint8_t *path, uint32_t len, const char **why) 
   int end = 0;
   if (sscanf(text, "/proc/%u/ns/net%n", &pid, &end) != 1 || end != (int)len || text[6] < '1' || text[6] > '9') return -1;
   struct run *door = find_pid((pid_t)pid);
-  if (!door || !door->door || !door->ready) return -1;
-  int fd = open(text, O_RDONLY | O_CLOEXEC);
+  if (!door || !door->door || !door->ready || door->netns < 0) return -1;
+  int fd = fcntl(door->netns, F_DUPFD_CLOEXEC, 0);
   if (fd < 0) *why = "could not open the door's network namespace";
   return fd;
 }
@@ -1017,8 +1036,25 @@ static void handle_request(uint8_t type, uint32_t id, struct reader *r) {
 
 static void on_ctl(struct run *run) {
   char buf[512];
-  ssize_t n = recv(run->ctl, buf, sizeof buf - 1, 0);
+  // Only a door's ready message carries a descriptor (its network namespace); any other is closed.
+  union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
+  struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf - 1};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+  ssize_t n = recvmsg(run->ctl, &msg, MSG_CMSG_CLOEXEC);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  int passed = -1;
+  if (n > 0) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      for (int i = 0; i < count; i++) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        if (passed < 0 && run->door && buf[0] == 'R' && run->netns < 0) passed = fd;
+        else close(fd);
+      }
+    }
+  }
   if (n <= 0) {
     // Closed: the launcher exec'd bubblewrap (close-on-exec) or died.
     unwatch_close(run->ctl);
@@ -1039,6 +1075,8 @@ static void on_ctl(struct run *run) {
   if (buf[0] == 'G') {
     run->took = 1;
   } else if (buf[0] == 'R' && run->door) {
+    if (passed < 0) { send_message(EV_FAILED, run->id, "the door sent no network namespace"); return; }
+    run->netns = passed;
     run->ready = 1;
     struct out p = {0};
     out_u32(&p, (uint32_t)run->pid);
