@@ -6,6 +6,8 @@
 #               privilege and one privilege fewer each, the jail suite inside it, and on cgroup v2 (UML)
 #   main        the vitest suite on this host: real jails, terraform, HTTP, S3, deployment files (its
 #               compose and Kubernetes checks run the image the container leg built)
+#   cluster     the API test files again with CONFINE_TEST_TOPOLOGY=cluster: 2 API processes + 2 workers
+#               on a real redis-server per service (tests/api/cluster-topology.ts)
 #   v2          make test-v2: tests/jail and the CLI on a real cgroup v2 kernel (User-Mode Linux guest)
 #   unit-v2     make test-deploy-v2: the systemd unit placed and sandboxed on cgroup v2
 set -uo pipefail
@@ -14,6 +16,8 @@ total_passed=0
 total_failed=0
 total_skipped=0
 summary=()
+# The API files that make sense across hosts (tests/api/cluster-topology.ts; skipped tests say why).
+CLUSTER_API_FILES="tests/api/routes.test.ts tests/api/tenancy.test.ts tests/api/auth.test.ts tests/api/jwt.test.ts tests/api/storage.test.ts tests/api/redaction.test.ts tests/api/artifacts-lifecycle.test.ts tests/api/lifecycle.test.ts"
 
 leg() {
   local name=$1
@@ -54,6 +58,9 @@ leg container bash container/test.sh
 # vitest's own exit status counts too: a test file that cannot load is a failed suite with no failed test,
 # and a vitest that dies writes no results (the stale file of an earlier run must not be read instead).
 leg main bash -c 'rm -f .vitest-results.json; npx vitest run --reporter=default --reporter=json --outputFile=.vitest-results.json; rc=$?; node scripts/test-summary.mjs .vitest-results.json || rc=1; exit $rc'
+# The API suite again in distributed mode (issue 12): each startService is 2 API processes (`confine serve
+# --role api`) and 2 workers (`confine worker`) on a real redis-server, behind a round-robin front.
+leg cluster bash -c 'rm -f .vitest-cluster-results.json; CONFINE_TEST_TOPOLOGY=cluster npx vitest run $0 --reporter=default --reporter=json --outputFile=.vitest-cluster-results.json; rc=$?; node scripts/test-summary.mjs .vitest-cluster-results.json || rc=1; exit $rc' "$CLUSTER_API_FILES"
 waited=$SECONDS
 wait "$v2_pid"
 echo "(waited $((SECONDS - waited)) s for the cgroup v2 legs)"

@@ -1,7 +1,9 @@
 // `confine worker` composition (issue 12): JailHost + the worker side on the Redis ports + the audit
 // stream; no HTTP, no API keys. Its runs' run_finished entries are written here (the process that
-// finished them); API nodes write run_submitted.
-import { configuredSecrets, createAuditLog } from '../api/logging.js';
+// finished them); API nodes write run_submitted. Likewise its service log (pino JSON on stdout, the same
+// redaction as an API node's) has the 'run finished' line an embedded service writes.
+import pino from 'pino';
+import { configuredSecrets, createAuditLog, createLogger } from '../api/logging.js';
 import { ApiMetrics } from '../api/metrics.js';
 import type { Config } from '../config/settings.js';
 import { JailHost } from '../jail/host.js';
@@ -51,13 +53,15 @@ export async function createWorkerNode(config: Readonly<Config>): Promise<Worker
   sink.pool = side.pool;
   const metrics = new ApiMetrics(workerStats(side.pool, ports.queue));
   metrics.watchWorkers(async () => (await ports.workers.alive()).length);
-  const stopObserving = observeRuns(side.pool.events, metrics, audit, () => undefined);
+  const log = createLogger(config.logLevel, configuredSecrets(config), pino.destination({ dest: 1, sync: false }));
+  const stopObserving = observeRuns(side.pool.events, metrics, audit, () => log);
   const worker = side;
   const stopAll = async (): Promise<void> => {
     await worker.close();
     await ports.close();
     await host.close(); // unmounts pooled workspaces
     stopObserving();
+    log.flush();
     await audit.close();
   };
   let metricsServer;

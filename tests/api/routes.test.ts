@@ -1,6 +1,7 @@
 // Each route over real HTTP with real jails and real terraform: documented shapes, the seeds' example
 // requests, the OpenAPI document (validated by a parser) and the error catalogue against it.
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { parse as parseYaml } from 'yaml';
@@ -84,18 +85,23 @@ describe('service routes', () => {
     await call(svc.base, 'POST', '/api/v1/runs/commands?wait=true', { key: KEY_A, json: { command: 'echo metrics' } });
     const metrics = await call(svc.base, 'GET', '/metrics');
     expect(metrics.status).toBe(200);
+    // Embedded: this /metrics again. Cluster: every process's /metrics, as Prometheus scrapes them (runs and
+    // resource-limit events are counted by the worker that ran the jail, requests by each API node).
+    const text = await svc.metrics();
     for (const series of ['confine_http_request_duration_seconds_bucket', 'confine_run_step_duration_seconds_bucket', 'confine_runs_total{kind="command",status="succeeded"',
       'confine_queue_depth', 'confine_active_jails', 'confine_resource_limit_events_total']) {
-      expect(metrics.text).toContain(series);
+      expect(text).toContain(series);
     }
     // A run stopped by its wall-clock limit counts as a resource-limit event and a run by exit reason.
     const spin = await call(svc.base, 'POST', '/api/v1/runs/scripts?wait=true', { key: KEY_A, json: { script: 'while :; do :; done\n', timeout_seconds: 1 } });
     expect(spin.body['result']['run']['exit_reason']).toBe('timeout');
-    const after = (await call(svc.base, 'GET', '/metrics')).text;
+    const after = await svc.metrics();
     expect(after).toMatch(/confine_resource_limit_events_total\{kind="script",limit="timeout"\} [1-9]/);
     expect(after).toMatch(/confine_runs_total\{kind="script",status="failed",error_class="execution_timeout",exit_reason="timeout"\} [1-9]/);
-    expect(metrics.text).not.toContain(KEY_A);
-    expect(metrics.text).not.toContain('alpha'); // no tenant names in labels
+    for (const exposed of [metrics.text, text, after]) {
+      expect(exposed).not.toContain(KEY_A);
+      expect(exposed).not.toContain('alpha'); // no tenant names in labels
+    }
   });
 });
 
@@ -339,6 +345,31 @@ describe('edge validation', () => {
     const notArchive = await call(svc.base, 'POST', '/api/v1/runs/terraform/archive', { key: KEY_A, body: multipart({}, Buffer.from('plain text, not an archive')) });
     expect(notArchive.status).toBe(400);
     expect(notArchive.body['error']['code']).toBe('invalid_multipart');
+  });
+
+  it('multipart_cut_while_the_archive_streams_into_the_store_is_400_invalid_multipart', async () => {
+    // The archive part's first bytes arrive (the store is reading them), then the body ends mid-part: the
+    // client's malformed body, not an unavailable store (it was answered 503 storage_unavailable).
+    const first = Buffer.concat([
+      Buffer.from('--XYZ\r\nContent-Disposition: form-data; name="archive"; filename="a.tar.gz"\r\nContent-Type: application/gzip\r\n\r\n'),
+      Buffer.from([0x1f, 0x8b]),
+      Buffer.alloc(4096),
+    ]);
+    const rest = Buffer.from('cut-short');
+    const head = `POST /api/v1/runs/terraform/archive HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: ${KEY_A}\r\nContent-Type: multipart/form-data; boundary=XYZ\r\n` +
+      `Content-Length: ${first.length + rest.length}\r\nConnection: close\r\n\r\n`;
+    const socket = connect(Number(new URL(svc.base).port), '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    socket.on('error', () => undefined);
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(Buffer.concat([Buffer.from(head), first]));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    socket.write(rest);
+    await closed;
+    expect(text).toMatch(/^HTTP\/1\.1 400 /);
+    expect(text).toContain('"code":"invalid_multipart"');
   });
 
   it('oversized_body_and_upload_return_413', async () => {

@@ -54,9 +54,15 @@ export async function readArchiveForm(request: FastifyRequest, artifacts: Artifa
  */
 export async function storeFilePart(artifacts: ArtifactPort, tenant: string, part: MultipartFile, purpose: 'upload' | 'scratch'): Promise<StoredArchiveView> {
   const file = part.file;
+  let requestError: unknown;
   async function* bytes(): AsyncGenerator<Buffer> {
-    // destroyOnReturn false: a refused part must stay drainable (a destroyed part stalls the request).
-    for await (const chunk of file.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
+    try {
+      // destroyOnReturn false: a refused part must stay drainable (a destroyed part stalls the request).
+      for await (const chunk of file.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
+    } catch (error) {
+      requestError = error;
+      throw error;
+    }
     if (file.truncated) throw new ApiError('payload_too_large', 'the archive exceeds UPLOAD_LIMIT_MB');
   }
   const source = bytes();
@@ -70,7 +76,11 @@ export async function storeFilePart(artifacts: ArtifactPort, tenant: string, par
       // The drain's own outcome does not matter: the client gets the refusal above either way.
       await finished(file).catch(() => undefined);
     }
-    throw error;
+    // The request's own stream failed while the store read it (a body cut short or malformed: busboy's
+    // "Unexpected end of multipart data", a client gone): that error, classified by the app as the
+    // client's (invalid_multipart, ...), not the store's storage_unavailable it was wrapped in. Which of the
+    // two reads fails first depends only on how the body's packets arrive.
+    throw requestError ?? error;
   }
 }
 
