@@ -8,6 +8,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startFakeAws } from '../tests/egress/fake-aws.js';
+import { REAL } from '../tests/egress/support.js';
 import { runWorkload, type WorkloadStep } from './workload.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -66,8 +68,14 @@ export interface TraceOptions {
 export async function traceService(options: TraceOptions): Promise<Trace> {
   const dir = await mkdtemp(join(tmpdir(), 'confine-seccomp-'));
   const traceFile = join(dir, 'trace');
+  // Terraform egress (issue 11) is part of the service: the door (a user + network namespace, the launcher's
+  // setns, its namespace passed over SCM_RIGHTS) and the signing proxy, against the tests' SigV4-verifying
+  // fake AWS on loopback.
+  const fakeAws = await startFakeAws(REAL);
   try {
     const env = {
+      TF_EGRESS: 'aws',
+      TF_EGRESS_UPSTREAM_URL: fakeAws.url,
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       HOME: process.env.HOME ?? '/root',
       CONFINE_STATE_DIR: options.stateDir,
@@ -91,7 +99,7 @@ export async function traceService(options: TraceOptions): Promise<Trace> {
     let steps: WorkloadStep[] = [];
     try {
       const base = await waitForListening(() => output, () => exited, 60_000);
-      steps = await runWorkload(base, KEY);
+      steps = await runWorkload(base, KEY, REAL);
     } finally {
       // SIGTERM to the service itself (strace's first traced pid), so its shutdown path is traced too.
       const first = /^(\d+)\s/.exec(await readFile(traceFile, 'utf8').catch(() => ''));
@@ -106,6 +114,7 @@ export async function traceService(options: TraceOptions): Promise<Trace> {
     const parsed = parseTrace(await readFile(traceFile, 'utf8'));
     return { syscalls: parsed.syscalls, steps, processes: parsed.pids.size, families: parsed.families };
   } finally {
+    await fakeAws.close();
     await rm(dir, { recursive: true, force: true });
   }
 }

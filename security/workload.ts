@@ -60,7 +60,18 @@ async function runSync(base: string, key: string, path: string, body: Json): Pro
   return call(base, key, 'POST', `${path}?wait=true`, body);
 }
 
-export async function runWorkload(base: string, key: string): Promise<WorkloadStep[]> {
+/** The AWS keys the fake upstream verifies signatures with (the service re-signs the plan's calls with them). */
+export interface WorkloadCredentials {
+  aws_access_key_id: string;
+  aws_secret_access_key: string;
+  aws_session_token?: string;
+}
+
+const TF_EGRESS_CONFIG = {
+  'main.tf': 'provider "aws" {\n  region = "us-east-1"\n}\ndata "aws_caller_identity" "me" {}\noutput "account" {\n  value = data.aws_caller_identity.me.account_id\n}\n',
+};
+
+export async function runWorkload(base: string, key: string, credentials: WorkloadCredentials): Promise<WorkloadStep[]> {
   const steps: WorkloadStep[] = [];
   for (const path of ['/health', '/ready', '/metrics']) {
     const response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(30_000) });
@@ -121,5 +132,11 @@ export async function runWorkload(base: string, key: string): Promise<WorkloadSt
   // A blocked configuration: refused by the static policy (parsed in the analysis jail).
   const blocked = await runSync(base, key, '/api/v1/runs/terraform', { files: { 'main.tf': 'resource "terraform_data" "a" {\n  provisioner "local-exec" {\n    command = "id"\n  }\n}\n' } });
   steps.push(step('terraform policy refusal', blocked.status === 200 && blocked.json.state === 'failed', blocked.json));
+
+  // A plan that reads the cloud through the door and the signing proxy (TF_EGRESS=aws).
+  const egress = await runSync(base, key, '/api/v1/runs/terraform', { files: TF_EGRESS_CONFIG, mode: 'plan', credentials });
+  const calls = field(egress.json, 'result').egress;
+  const allowed = Array.isArray(calls) && calls.some((call: unknown) => typeof call === 'object' && call !== null && (call as Json).allowed === true);
+  steps.push(step('terraform egress plan', egress.status === 200 && egress.json.state === 'succeeded' && allowed, egress.json));
   return steps;
 }

@@ -8,12 +8,14 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { allowedNames, type SeccompProfile } from '../../security/profile.js';
 import { traceService } from '../../security/trace.js';
 import { runWorkload } from '../../security/workload.js';
 import { TEST_STATE_DIR } from '../support/jail.js';
 import { capabilityMask, documentedCapabilities, REPO, repoFile, run } from './support.js';
+import { startFakeAws } from '../egress/fake-aws.js';
+import { REAL } from '../egress/support.js';
 
 const UNIT = 'deploy/systemd/confine.service';
 const text = repoFile(UNIT);
@@ -118,7 +120,11 @@ describe('deploy/systemd/confine.service reproduced (tests/deploy/unit-sandbox.s
     const keyB = 'unit-bravo-0123456789abcdef';
     const envFile = join(dir, 'confine.env');
     // What /etc/confine/confine.env holds in a deployment, plus a port and uid range of the test's own.
-    await writeFile(envFile, [`API_KEYS=alpha:${keyA},bravo:${keyB}`, 'PORT=0', 'CONFINE_UID_BASE=1950483000', 'CONFINE_UID_COUNT=32', 'LOG_LEVEL=warn', 'SHUTDOWN_GRACE_SECONDS=5', ''].join('\n'));
+    // Egress on, against the tests' SigV4-verifying fake AWS: the door must open under the unit's
+    // capability bounding set too (no CAP_NET_ADMIN, no CAP_SYS_PTRACE).
+    const fakeAws = await startFakeAws(REAL);
+    onTestFinished(() => fakeAws.close());
+    await writeFile(envFile, ['TF_EGRESS=aws', `TF_EGRESS_UPSTREAM_URL=${fakeAws.url}`, `API_KEYS=alpha:${keyA},bravo:${keyB}`, 'PORT=0', 'CONFINE_UID_BASE=1950483000', 'CONFINE_UID_COUNT=32', 'LOG_LEVEL=warn', 'SHUTDOWN_GRACE_SECONDS=5', ''].join('\n'));
     // ExecStart is bin/confine, which rebuilds when sources are newer than dist/: under ProtectSystem=strict
     // it could not, so the built entry point is started directly (what bin/confine execs).
     const child = spawn(`${REPO}tests/deploy/unit-sandbox.sh`, [`${REPO}${UNIT}`, '-', process.execPath, `${REPO}dist/cli/main.js`, 'serve'], {
@@ -142,7 +148,7 @@ describe('deploy/systemd/confine.service reproduced (tests/deploy/unit-sandbox.s
       expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
       expect(BigInt(`0x${/^CapBnd:\s+(\S+)$/m.exec(status)?.[1] ?? ''}`)).toBe(capabilityMask(documentedCapabilities()));
       expect(await readlink(`/proc/${child.pid}/ns/mnt`)).not.toBe(await readlink('/proc/self/ns/mnt'));
-      const steps = await runWorkload(base, keyA);
+      const steps = await runWorkload(base, keyA, REAL);
       expect(steps.filter((step) => !step.ok)).toEqual([]);
 
       const post = (key: string, path: string, body: object): Promise<Record<string, unknown>> =>
