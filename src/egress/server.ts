@@ -44,8 +44,10 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     });
   });
   // Only root and the door's uid may connect (the door drops to that uid before relaying).
-  if (options.socketOwner !== undefined) await chown(options.socketPath, options.socketOwner.uid, options.socketOwner.gid);
+  // Mode first, owner second: once the file belongs to another uid, changing its mode takes CAP_FOWNER, which
+  // the service does not hold in a container or under its systemd unit (seven capabilities, not FOWNER).
   await chmod(options.socketPath, options.socketOwner === undefined ? 0o600 : 0o660);
+  if (options.socketOwner !== undefined) await chown(options.socketPath, options.socketOwner.uid, options.socketOwner.gid);
 
   let closing: Promise<void> | undefined;
   return {
