@@ -3,7 +3,6 @@
 // from Redis and the workers' heartbeats; it opens no JailHost and starts no jail agent, so it runs as
 // any user. `all` adds this process's own worker side (JailHost, pool, registration) on the same ports.
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../api/app.js';
 import { configuredSecrets, createAuditLog } from '../api/logging.js';
 import { ApiMetrics } from '../api/metrics.js';
 import type { ApiDeps } from '../api/ports.js';
@@ -11,13 +10,13 @@ import type { Config } from '../config/settings.js';
 import { JailHost } from '../jail/host.js';
 import { createApiJobs } from '../jobs/index.js';
 import type { InternalErrorHandler } from '../jobs/run-events.js';
+import { readyApp, serviceInfo } from './api-app.js';
 import { artifactPort } from './artifacts-port.js';
 import { buildAuth } from './auth.js';
 import { redisEdgePorts, type EdgePorts } from './edge-ports.js';
 import { observeRuns } from './observe.js';
 import { openClusterPorts } from './redis-ports.js';
 import type { Service, ServiceOptions } from './service.js';
-import { terraformVersion } from './terraform-version.js';
 import { startWorkerSide, workerPortHooks, type LostRunSink, type WorkerSide } from './worker-side.js';
 
 export async function createClusterService(config: Readonly<Config>, role: 'api' | 'all', options: ServiceOptions, version: string): Promise<Service> {
@@ -76,21 +75,11 @@ export async function createClusterService(config: Readonly<Config>, role: 'api'
     metrics,
     rateLimit: edge.rateLimit,
     readiness: edge.readiness,
-    info: {
-      name: 'confine',
-      version,
-      terraformVersion: await terraformVersion(config.terraformBin),
-      // An API node runs no jail: it reports no cgroup version of its own.
-      cgroupVersion: host ? `v${host.cgroups.version}` : 'none (api role)',
-      startedAt: new Date(),
-    },
+    // An API node runs no jail: it reports no cgroup version of its own.
+    info: await serviceInfo(config, version, host ? `v${host.cgroups.version}` : 'none (api role)'),
     ready: () => ready,
   };
-  app = await buildApp(deps, {
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
-    ...(options.logStream === undefined ? {} : { logStream: options.logStream }),
-  });
-  await app.ready();
+  app = await readyApp(deps, options);
   ready = true;
   const server = app;
   const ownHost = options.host === undefined;

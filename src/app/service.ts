@@ -3,7 +3,6 @@
 // state, so tests start several services side by side.
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
-import { buildApp } from '../api/app.js';
 import { configuredSecrets, createAuditLog } from '../api/logging.js';
 import { ApiMetrics } from '../api/metrics.js';
 import type { ApiDeps } from '../api/ports.js';
@@ -11,13 +10,13 @@ import type { Config } from '../config/settings.js';
 import { JailHost } from '../jail/host.js';
 import { createJobLayer } from '../jobs/index.js';
 import type { JobService } from '../jobs/types.js';
+import { readyApp, serviceInfo } from './api-app.js';
 import { artifactPort } from './artifacts-port.js';
 import { buildAuth } from './auth.js';
 import { createClusterService } from './cluster-service.js';
 import { observeRuns } from './observe.js';
 import type { Role } from './roles.js';
 import { sessionPort } from './sessions-port.js';
-import { terraformVersion } from './terraform-version.js';
 
 const VERSION = '0.1.0';
 
@@ -78,14 +77,10 @@ export async function createService(config: Readonly<Config>, options: ServiceOp
     auth,
     audit,
     metrics,
-    info: { name: 'confine', version: VERSION, terraformVersion: await terraformVersion(config.terraformBin), cgroupVersion: `v${host.cgroups.version}`, startedAt: new Date() },
+    info: await serviceInfo(config, VERSION, `v${host.cgroups.version}`),
     ready: () => ready,
   };
-  app = await buildApp(deps, {
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
-    ...(options.logStream === undefined ? {} : { logStream: options.logStream }),
-  });
-  await app.ready();
+  app = await readyApp(deps, options);
   ready = true;
   const server = app;
   let closing: Promise<void> | undefined;

@@ -9,43 +9,9 @@ import { startFakeAws, type FakeAws } from './fake-aws.js';
 import { hostPlan } from './host-terraform.js';
 import { closeProxy, openProxy, REAL, secretsIn, type RunningProxy } from './support.js';
 import { startShim, type Shim } from './tcp-shim.js';
+import { DATA_SOURCES, PROVIDER } from './configs.js';
 
-const PROVIDER = `terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws", version = "5.100.0" }
-  }
-}
-provider "aws" {
-  region = "us-east-1"
-}
-`;
 
-const DATA_SOURCES = `${PROVIDER}
-data "aws_caller_identity" "me" {}
-data "aws_availability_zones" "azs" { state = "available" }
-data "aws_ami" "al2023" {
-  most_recent = true
-  owners      = ["amazon"]
-  filter {
-    name   = "name"
-    values = ["al2023-ami-*-x86_64"]
-  }
-}
-data "aws_vpc" "default" { default = true }
-data "aws_s3_object" "settings" {
-  bucket = "confine-bucket"
-  key    = "config/settings.json"
-}
-resource "terraform_data" "out" {
-  input = {
-    account = data.aws_caller_identity.me.account_id
-    azs     = data.aws_availability_zones.azs.names
-    ami     = data.aws_ami.al2023.id
-    vpc     = data.aws_vpc.default.cidr_block
-    body    = data.aws_s3_object.settings.body
-  }
-}
-`;
 
 let fake: FakeAws;
 let run: RunningProxy;

@@ -25,45 +25,11 @@ import { testHost } from '../support/jail.js';
 import { withoutTimestamps } from './support/bare.js';
 import { recordingHost } from './support/recording-host.js';
 import { files, testConfig } from './support/runner.js';
+import { DATA_SOURCES, PROVIDER } from '../egress/configs.js';
 
-const PROVIDER = `terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws", version = "5.100.0" }
-  }
-}
-provider "aws" {
-  region = "us-east-1"
-}
-`;
 
 const CALLER = `${PROVIDER}data "aws_caller_identity" "me" {}\noutput "account" {\n  value = data.aws_caller_identity.me.account_id\n}\n`;
 
-const DATA_SOURCES = `${PROVIDER}
-data "aws_caller_identity" "me" {}
-data "aws_availability_zones" "azs" { state = "available" }
-data "aws_ami" "al2023" {
-  most_recent = true
-  owners      = ["amazon"]
-  filter {
-    name   = "name"
-    values = ["al2023-ami-*-x86_64"]
-  }
-}
-data "aws_vpc" "default" { default = true }
-data "aws_s3_object" "settings" {
-  bucket = "confine-bucket"
-  key    = "config/settings.json"
-}
-resource "terraform_data" "out" {
-  input = {
-    account = data.aws_caller_identity.me.account_id
-    azs     = data.aws_availability_zones.azs.names
-    ami     = data.aws_ami.al2023.id
-    vpc     = data.aws_vpc.default.cidr_block
-    body    = data.aws_s3_object.settings.body
-  }
-}
-`;
 
 const PLAIN = 'resource "terraform_data" "a" {\n  input = "plain"\n}\n';
 
