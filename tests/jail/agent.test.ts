@@ -344,8 +344,15 @@ describe('doors', () => {
       expect(s.Groups).toBe('');
       for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(s[set], set).toBe('0000000000000000');
       expect(s.NoNewPrivs).toBe('1');
-      // Descriptors: /dev/null on stdio, the listener, its epoll; nothing of the agent or the service.
-      const fds = readdirSync(`/proc/${door.pid}/fd`).map((fd) => readlinkSync(`/proc/${door.pid}/fd/${fd}`));
+      // Descriptors: /dev/null on stdio, the listener, its epoll; nothing of the agent or the service. Its
+      // ready message (with its namespace) is sent just before it closes that namespace and its control
+      // socket, so the steady state is read once those two are gone (a few ms; bounded at 2 s).
+      const descriptors = (): string[] => readdirSync(`/proc/${door.pid}/fd`).map((fd) => readlinkSync(`/proc/${door.pid}/fd/${fd}`));
+      let fds = descriptors();
+      for (let i = 0; i < 200 && fds.length > 5; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        fds = descriptors();
+      }
       expect(fds.slice(0, 3)).toEqual(['/dev/null', '/dev/null', '/dev/null']);
       expect(fds.slice(3).map((target) => target.replace(/\d+/, 'N')).sort()).toEqual(['anon_inode:[eventpoll]', 'socket:[N]']);
     } finally {
